@@ -1,0 +1,12 @@
+#!/usr/bin/env node
+// `agentprov --version` is answered here, before the bundle is even parsed:
+// compiling the bundle costs more than the rest of the program's start-up.
+import { readFileSync } from 'node:fs';
+
+const args = process.argv.slice(2);
+if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+  process.stdout.write(`${pkg.version}\n`);
+} else {
+  await import('../dist/agentprov.js');
+}

@@ -1,0 +1,89 @@
+/**
+ * Everything a command needs from the outside world, in one object, so a
+ * test can hand a command buffers, a fixed clock or a fake browser without
+ * mocking modules. Heavy pieces (vault, HTTP) are created on first use.
+ */
+import { spawn } from 'node:child_process';
+import { AgentprovError } from './errors.js';
+import { processIO, type IO } from './io.js';
+import { resolvePaths, type Paths } from '../paths.js';
+import type { Vault } from '../vault/vault.js';
+
+export interface GlobalOptions {
+  json: boolean;
+  /** False with --no-input. */
+  input: boolean;
+  verbose: boolean;
+}
+
+export interface Prompter {
+  confirm(message: string, defaultValue?: boolean): Promise<boolean>;
+  password(message: string): Promise<string>;
+}
+
+export interface Deps {
+  io: IO;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  clock: { now(): Date };
+  paths: Paths;
+  globals: GlobalOptions;
+  /** True only when a human can answer a prompt right now (DESIGN §4). */
+  canPrompt(): boolean;
+  vault(): Promise<Vault>;
+  browser: { open(url: string): Promise<boolean> };
+  prompter: Prompter;
+  spawn: typeof spawn;
+  /** Diagnostics on stderr when --verbose; never data. */
+  debug(message: string): void;
+}
+
+export function canPrompt(io: IO, env: NodeJS.ProcessEnv, globals: GlobalOptions): boolean {
+  if (globals.json || !globals.input) return false;
+  if (env.CI === 'true' || env.CI === '1') return false;
+  return io.stdinIsTTY && io.stderrIsTTY;
+}
+
+export function createDeps(globals: GlobalOptions, env: NodeJS.ProcessEnv = process.env, io: IO = processIO(env)): Deps {
+  let vault: Promise<Vault> | undefined;
+  const deps: Deps = {
+    io,
+    env,
+    cwd: process.cwd(),
+    clock: { now: () => new Date() },
+    paths: resolvePaths(env),
+    globals,
+    canPrompt: () => canPrompt(io, env, globals),
+    vault: () =>
+      (vault ??= import('../vault/vault.js').then((m) => m.openVault({ env, stateDir: deps.paths.state, redactor: io.redactor }))),
+    browser: {
+      async open(url) {
+        const { openBrowser } = await import('./browser.js');
+        return openBrowser(url, env);
+      },
+    },
+    prompter: {
+      async confirm(message, defaultValue = false) {
+        if (!deps.canPrompt()) throw noPrompt(message);
+        const { confirm } = await import('@inquirer/prompts');
+        return confirm({ message, default: defaultValue }, { output: process.stderr });
+      },
+      async password(message) {
+        if (!deps.canPrompt()) throw noPrompt(message);
+        const { password } = await import('@inquirer/prompts');
+        return password({ message, mask: true }, { output: process.stderr });
+      },
+    },
+    spawn,
+    debug: (message) => {
+      if (globals.verbose) io.err(`[debug] ${message}\n`);
+    },
+  };
+  return deps;
+}
+
+function noPrompt(question: string): AgentprovError {
+  return new AgentprovError('USAGE', `cannot ask "${question}" without an interactive terminal`, {
+    nextSteps: ['run it in a terminal, or pass the flag that answers it'],
+  });
+}

@@ -1,0 +1,75 @@
+/**
+ * The one error type every command throws, and the one table that turns an
+ * error code into an exit code (DESIGN §4). Nothing else decides exit codes.
+ */
+
+export const EXIT = {
+  OK: 0,
+  OTHER: 1,
+  USAGE: 2,
+  HUMAN_ACTION: 3,
+  MONEY_REFUSED: 4,
+  PROVIDER_FAILED: 5,
+  INTERRUPTED: 130,
+} as const;
+
+const CODE_CLASS: Record<string, number> = {
+  USAGE: EXIT.USAGE,
+  SERVICE_NOT_FOUND: EXIT.USAGE,
+  INVALID_CONFIG: EXIT.USAGE,
+  PROVIDER_NOT_FOUND: EXIT.USAGE,
+  RESOURCE_NOT_FOUND: EXIT.USAGE,
+  INVALID_MANIFEST: EXIT.USAGE,
+
+  NOT_SIGNED_IN: EXIT.HUMAN_ACTION,
+  AUTHORIZATION_PENDING: EXIT.HUMAN_ACTION,
+  CONSENT_REQUIRED: EXIT.HUMAN_ACTION,
+  TERMS_ACCEPTANCE_REQUIRED: EXIT.HUMAN_ACTION,
+  PAID_CONFIRMATION_REQUIRED: EXIT.HUMAN_ACTION,
+  PAYMENT_METHOD_REQUIRED: EXIT.HUMAN_ACTION,
+  FRESH_SIGN_IN_REQUIRED: EXIT.HUMAN_ACTION,
+  CONFIRMATION_REQUIRED: EXIT.HUMAN_ACTION,
+
+  CAP_EXCEEDED: EXIT.MONEY_REFUSED,
+  PAYMENT_DECLINED: EXIT.MONEY_REFUSED,
+  PRICE_ABOVE_LIMIT: EXIT.MONEY_REFUSED,
+
+  PROVIDER_UNREACHABLE: EXIT.PROVIDER_FAILED,
+  PROVIDER_ERROR: EXIT.PROVIDER_FAILED,
+  INVALID_PROVIDER_RESPONSE: EXIT.PROVIDER_FAILED,
+
+  INTERRUPTED: EXIT.INTERRUPTED,
+};
+
+/** Exit code for an error code; anything unlisted is "other failure" (1). */
+export function exitCodeFor(code: string): number {
+  return CODE_CLASS[code] ?? EXIT.OTHER;
+}
+
+export interface ErrorInit {
+  details?: Record<string, unknown>;
+  nextSteps?: string[];
+  cause?: unknown;
+}
+
+export class AgentprovError extends Error {
+  override readonly name = 'AgentprovError';
+  readonly code: string;
+  readonly details: Record<string, unknown>;
+  readonly nextSteps: string[];
+
+  constructor(code: string, message: string, init: ErrorInit = {}) {
+    super(message, init.cause === undefined ? undefined : { cause: init.cause });
+    this.code = code;
+    this.details = init.details ?? {};
+    this.nextSteps = init.nextSteps ?? [];
+  }
+
+  get exitCode(): number {
+    return exitCodeFor(this.code);
+  }
+}
+
+export function isAgentprovError(err: unknown): err is AgentprovError {
+  return err instanceof AgentprovError;
+}

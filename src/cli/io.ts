@@ -1,0 +1,63 @@
+/**
+ * Where output goes. stdout carries data, stderr carries talk (gh's
+ * IOStreams). Every write passes through the redactor, so a secret that
+ * slipped into a message is masked before it leaves the process.
+ */
+import type { Readable, Writable } from 'node:stream';
+
+export interface IO {
+  stdout: Writable;
+  stderr: Writable;
+  stdin: Readable;
+  stdoutIsTTY: boolean;
+  stderrIsTTY: boolean;
+  stdinIsTTY: boolean;
+  /** Terminal width for tables; 80 when unknown. */
+  columns: number;
+  /** False when NO_COLOR is set or stderr/stdout is not a terminal. */
+  color: boolean;
+  redactor: Redactor;
+  out(text: string): void;
+  err(text: string): void;
+}
+
+export const MASK = '****';
+
+/** Remembers secrets seen by this process and masks them in any text. */
+export class Redactor {
+  #secrets = new Set<string>();
+
+  /** Secrets shorter than 8 characters are not tracked: masking them would garble ordinary text. */
+  add(secret: string | undefined | null): void {
+    if (secret && secret.length >= 8) this.#secrets.add(secret);
+  }
+
+  redact(text: string): string {
+    let out = text;
+    for (const s of this.#secrets) if (out.includes(s)) out = out.split(s).join(MASK);
+    return out;
+  }
+
+  get size(): number {
+    return this.#secrets.size;
+  }
+}
+
+export function processIO(env: NodeJS.ProcessEnv = process.env): IO {
+  const redactor = new Redactor();
+  const stdoutIsTTY = Boolean(process.stdout.isTTY);
+  const stderrIsTTY = Boolean(process.stderr.isTTY);
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+    stdoutIsTTY,
+    stderrIsTTY,
+    stdinIsTTY: Boolean(process.stdin.isTTY),
+    columns: process.stdout.columns || 80,
+    color: !('NO_COLOR' in env) && env.TERM !== 'dumb' && stdoutIsTTY,
+    redactor,
+    out: (text) => void process.stdout.write(redactor.redact(text)),
+    err: (text) => void process.stderr.write(redactor.redact(text)),
+  };
+}

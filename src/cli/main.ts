@@ -1,0 +1,68 @@
+/**
+ * The program's one entry: parse, run the command, render the result or the
+ * error, and return the exit code. Only here are errors turned into exit
+ * codes (via errors.ts), and only the caller of `main` exits the process.
+ */
+import { CommanderError } from 'commander';
+import { createDeps, type Deps } from './deps.js';
+import { AgentprovError, EXIT, isAgentprovError } from './errors.js';
+import { processIO, type IO } from './io.js';
+import { renderError, renderSuccess } from './output.js';
+import { buildProgram, type CommandSpec } from './program.js';
+
+declare const __AGENTPROV_VERSION__: string | undefined;
+export const VERSION = typeof __AGENTPROV_VERSION__ === 'string' ? __AGENTPROV_VERSION__ : '0.0.0-dev';
+
+export interface MainOptions {
+  env?: NodeJS.ProcessEnv;
+  io?: IO;
+  /** Replace parts of Deps (tests). */
+  deps?: Partial<Deps>;
+}
+
+export async function main(argv: string[], options: MainOptions = {}): Promise<number> {
+  const env = options.env ?? process.env;
+  const io = options.io ?? processIO(env);
+  const jsonRequested = argv.includes('--json');
+  let commandName = 'agentprov';
+  let exitCode: number = EXIT.OK;
+
+  const fail = (err: AgentprovError): void => {
+    renderError(io, jsonRequested, commandName, err);
+    exitCode = err.exitCode;
+  };
+
+  const invoke = async (spec: CommandSpec, args: string[], opts: Record<string, unknown>, name: string): Promise<void> => {
+    commandName = name;
+    const globals = { json: Boolean(opts.json), input: opts.input !== false, verbose: Boolean(opts.verbose) };
+    const deps: Deps = { ...createDeps(globals, env, io), ...options.deps };
+    const mod = await spec.load();
+    const result = await mod.run(deps, args, opts);
+    renderSuccess(io, globals.json, name, result);
+  };
+
+  const program = buildProgram(VERSION, invoke)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.out(s),
+      // Under --json, usage errors become the envelope instead of prose on stdout.
+      writeErr: (s) => io.err(s),
+      outputError: (s, write) => (jsonRequested ? undefined : write(s)),
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.exitCode === 0) return EXIT.OK; // --help, --version
+      fail(new AgentprovError('USAGE', err.message.replace(/^error: /, ''), { nextSteps: ['agentprov --help'] }));
+    } else if (isAgentprovError(err)) {
+      fail(err);
+    } else {
+      const e = err as Error;
+      fail(new AgentprovError('INTERNAL', `unexpected failure: ${e?.message ?? String(err)}`, { details: { name: e?.name } }));
+      if (env.AGENTPROV_DEBUG) io.err(`${e?.stack ?? ''}\n`);
+    }
+  }
+  return exitCode;
+}

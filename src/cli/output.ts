@@ -1,0 +1,71 @@
+/**
+ * The two readers of agentprov's output (DESIGN §4): an agent gets exactly
+ * one JSON envelope on stdout with --json; a human gets prose and tables on a
+ * terminal, and the bare value when stdout is piped.
+ */
+import { AgentprovError } from './errors.js';
+import type { IO } from './io.js';
+
+export interface CommandResult<T = unknown> {
+  data: T;
+  warnings?: string[];
+  nextSteps?: string[];
+  /** What a human sees on stdout (prose or a table). Defaults to pretty JSON. */
+  human?: string;
+  /** The single value printed when stdout is not a terminal (e.g. `token`). */
+  bare?: string;
+}
+
+export interface SuccessEnvelope<T = unknown> {
+  ok: true;
+  command: string;
+  data: T;
+  warnings: string[];
+  next_steps: string[];
+}
+
+export interface ErrorEnvelope {
+  ok: false;
+  command: string;
+  error: { code: string; message: string; details: Record<string, unknown> };
+  warnings: string[];
+  next_steps: string[];
+}
+
+export function successEnvelope<T>(command: string, result: CommandResult<T>): SuccessEnvelope<T> {
+  return { ok: true, command, data: result.data, warnings: result.warnings ?? [], next_steps: result.nextSteps ?? [] };
+}
+
+export function errorEnvelope(command: string, err: AgentprovError, warnings: string[] = []): ErrorEnvelope {
+  return {
+    ok: false,
+    command,
+    error: { code: err.code, message: err.message, details: err.details },
+    warnings,
+    next_steps: err.nextSteps,
+  };
+}
+
+export function renderSuccess(io: IO, json: boolean, command: string, result: CommandResult): void {
+  if (json) {
+    io.out(JSON.stringify(successEnvelope(command, result)) + '\n');
+    return;
+  }
+  for (const w of result.warnings ?? []) io.err(`warning: ${w}\n`);
+  if (result.bare !== undefined && !io.stdoutIsTTY) {
+    io.out(result.bare + '\n');
+    return;
+  }
+  const text = result.human ?? JSON.stringify(result.data, null, 2);
+  if (text) io.out(text.endsWith('\n') ? text : text + '\n');
+  if (result.nextSteps?.length && io.stderrIsTTY) io.err(`next: ${result.nextSteps.join('\n      ')}\n`);
+}
+
+export function renderError(io: IO, json: boolean, command: string, err: AgentprovError): void {
+  if (json) {
+    io.out(JSON.stringify(errorEnvelope(command, err)) + '\n');
+    return;
+  }
+  io.err(`error [${err.code}]: ${err.message}\n`);
+  for (const step of err.nextSteps) io.err(`  → ${step}\n`);
+}

@@ -1,0 +1,92 @@
+/**
+ * The project manifest, `agentprov.json`: which resources this project uses,
+ * so `agentprov up` can replay it. Checked in; it never holds a secret.
+ * Versioned, parsed with zod, written atomically.
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { existsSync } from 'node:fs';
+import writeFileAtomic from 'write-file-atomic';
+import { z } from 'zod';
+import { AgentprovError } from '../cli/errors.js';
+import type { Redactor } from '../cli/io.js';
+
+export const MANIFEST_FILE = 'agentprov.json';
+const MAX_MANIFEST_BYTES = 1024 * 1024;
+
+const Name = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and dashes, at most 63');
+
+export const ManifestResource = z.object({
+  name: Name,
+  provider: z.string().min(1).max(64),
+  service: z.string().min(1).max(128),
+  config: z.record(z.string(), z.unknown()).default({}),
+  id: z.string().max(256).optional(),
+  status: z.string().max(32).optional(),
+  created_at: z.string().max(64).optional(),
+  charge: z
+    .object({ amount: z.number().int().nonnegative(), currency: z.string().length(3), interval: z.string().max(16).optional() })
+    .optional(),
+});
+export type ManifestResource = z.infer<typeof ManifestResource>;
+
+export const Manifest = z.object({
+  $schema: z.string().max(2048).optional(),
+  version: z.literal(1),
+  orchestrator: z.string().url().max(2048).optional(),
+  providers: z.array(z.object({ id: z.string().max(64).optional(), url: z.string().url().max(2048) })).max(200).default([]),
+  resources: z.array(ManifestResource).max(1000).default([]),
+});
+export type Manifest = z.infer<typeof Manifest>;
+
+export function emptyManifest(orchestrator?: string): Manifest {
+  return { version: 1, ...(orchestrator ? { orchestrator } : {}), providers: [], resources: [] };
+}
+
+/** The nearest agentprov.json from `cwd` upward, or undefined. */
+export function findManifest(cwd: string): string | undefined {
+  let dir = cwd;
+  for (;;) {
+    const candidate = join(dir, MANIFEST_FILE);
+    if (existsSync(candidate)) return candidate;
+    const parent = dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+}
+
+export async function readManifest(path: string): Promise<Manifest> {
+  const buf = await readFile(path);
+  if (buf.length > MAX_MANIFEST_BYTES) throw invalid(path, '(root)', `larger than ${MAX_MANIFEST_BYTES} bytes`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(buf.toString('utf8'));
+  } catch (err) {
+    throw invalid(path, '(root)', `not valid JSON: ${(err as Error).message}`);
+  }
+  const parsed = Manifest.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw invalid(path, issue?.path.join('.') || '(root)', issue?.message ?? 'invalid');
+  }
+  return parsed.data;
+}
+
+/**
+ * Write atomically. Refuses, before anything touches the disk, when the text
+ * would contain a secret this process has seen.
+ */
+export async function writeManifest(path: string, manifest: Manifest, redactor?: Redactor): Promise<void> {
+  const text = JSON.stringify(Manifest.parse(manifest), null, 2) + '\n';
+  if (redactor && redactor.redact(text) !== text) {
+    throw new AgentprovError('INTERNAL', `refusing to write ${path}: it would contain a secret`);
+  }
+  await writeFileAtomic(path, text, { mode: 0o644 });
+}
+
+function invalid(path: string, field: string, why: string): AgentprovError {
+  return new AgentprovError('INVALID_MANIFEST', `${path} is invalid at "${field}": ${why}`, {
+    details: { path, field },
+    nextSteps: [`fix ${path} by hand; agentprov left it untouched`],
+  });
+}

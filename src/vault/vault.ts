@@ -1,0 +1,181 @@
+/**
+ * The credential vault: named JSON entries in one encrypted file (see
+ * envelope.ts), its key in the OS keychain or derived from a passphrase
+ * (key-source.ts). Writes take a cross-process lock and re-read the file
+ * inside it, so concurrent agentprov processes never lose an update.
+ */
+import { readFile, mkdir, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import lockfile from 'proper-lockfile';
+import writeFileAtomic from 'write-file-atomic';
+import { AgentprovError } from '../cli/errors.js';
+import type { Redactor } from '../cli/io.js';
+import { corrupt, MAX_VAULT_BYTES, open, parseEnvelope, seal, type VaultDocument } from './envelope.js';
+import { chooseKeySource, type KeySource, type KeySourceOptions } from './key-source.js';
+
+export interface VaultStatus {
+  store: KeySource['kind'];
+  location: string;
+  key: string;
+  reason: string;
+  entries: number;
+}
+
+export class Vault {
+  readonly path: string;
+  readonly #keys: KeySource;
+  readonly #redactor: Redactor | undefined;
+
+  constructor(path: string, keys: KeySource, redactor?: Redactor) {
+    this.path = path;
+    this.#keys = keys;
+    this.#redactor = redactor;
+  }
+
+  get store(): KeySource['kind'] {
+    return this.#keys.kind;
+  }
+
+  /** One entry, or undefined. Reading never creates a key or a file. */
+  async get(name: string): Promise<unknown> {
+    const doc = await this.#read();
+    return doc.entries[name];
+  }
+
+  async names(): Promise<string[]> {
+    return Object.keys((await this.#read()).entries);
+  }
+
+  async set(name: string, value: unknown): Promise<void> {
+    await this.update((entries) => {
+      entries[name] = value;
+    });
+  }
+
+  async delete(name: string): Promise<boolean> {
+    return this.update((entries) => {
+      const had = name in entries;
+      delete entries[name];
+      return had;
+    });
+  }
+
+  /**
+   * Exclusive read-modify-write across processes: lock, re-read, apply `fn`
+   * to the entries, seal, write atomically, unlock.
+   */
+  async update<R>(fn: (entries: Record<string, unknown>) => R | Promise<R>): Promise<R> {
+    await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
+    const release = await this.#lock();
+    try {
+      const text = await readIfExists(this.path);
+      let key: Buffer;
+      let kdf;
+      let doc: VaultDocument;
+      if (text === undefined) {
+        ({ key, kdf } = await this.#keys.keyForNew());
+        doc = { entries: {} };
+      } else {
+        const file = parseEnvelope(text, this.path);
+        key = await this.#keys.keyFor(file, this.path);
+        kdf = file.kdf;
+        doc = this.#open(file, key);
+      }
+      const result = await fn(doc.entries);
+      await writeFileAtomic(this.path, seal(doc, key, this.#keys.kind, kdf), { mode: 0o600 });
+      return result;
+    } finally {
+      await release();
+    }
+  }
+
+  async status(): Promise<VaultStatus> {
+    return {
+      store: this.#keys.kind,
+      location: this.path,
+      key: this.#keys.description,
+      reason: this.#keys.reason,
+      entries: (await this.names()).length,
+    };
+  }
+
+  probe(): Promise<void> {
+    return this.#keys.probe();
+  }
+
+  /** Delete the vault file and its key (logout of everything). */
+  async destroy(): Promise<void> {
+    const release = await this.#lock();
+    try {
+      await rm(this.path, { force: true });
+      await this.#keys.destroy();
+    } finally {
+      await release();
+    }
+  }
+
+  async #read(): Promise<VaultDocument> {
+    const text = await readIfExists(this.path);
+    if (text === undefined) return { entries: {} };
+    const file = parseEnvelope(text, this.path);
+    return this.#open(file, await this.#keys.keyFor(file, this.path));
+  }
+
+  #open(file: ReturnType<typeof parseEnvelope>, key: Buffer): VaultDocument {
+    const doc = open(file, key, this.path, () =>
+      file.store === 'file'
+        ? new AgentprovError('VAULT_PASSPHRASE_INVALID', `the passphrase does not open the vault ${this.path} (or the file was tampered with); nothing was changed`, {
+            details: { path: this.path },
+            nextSteps: ['check AGENTPROV_VAULT_PASSPHRASE'],
+          })
+        : corrupt(this.path, 'decryption failed: the file was modified or does not match the key in the keychain'),
+    );
+    this.#rememberSecrets(doc.entries);
+    return doc;
+  }
+
+  /** Every string in the vault is a secret as far as output is concerned. */
+  #rememberSecrets(value: unknown): void {
+    if (!this.#redactor) return;
+    if (typeof value === 'string') this.#redactor.add(value);
+    else if (Array.isArray(value)) value.forEach((v) => this.#rememberSecrets(v));
+    else if (value && typeof value === 'object') Object.values(value).forEach((v) => this.#rememberSecrets(v));
+  }
+
+  async #lock(): Promise<() => Promise<void>> {
+    try {
+      return await lockfile.lock(this.path, {
+        realpath: false,
+        lockfilePath: `${this.path}.lock`,
+        stale: 15_000,
+        retries: { retries: 200, minTimeout: 10, maxTimeout: 150, randomize: true },
+      });
+    } catch (err) {
+      throw new AgentprovError('VAULT_LOCKED', `another agentprov process holds the vault lock (${this.path}.lock) for too long`, {
+        details: { path: `${this.path}.lock` },
+        cause: err,
+      });
+    }
+  }
+}
+
+async function readIfExists(path: string): Promise<string | undefined> {
+  try {
+    const buf = await readFile(path);
+    if (buf.length > MAX_VAULT_BYTES) throw corrupt(path, `it is larger than ${MAX_VAULT_BYTES} bytes`);
+    return buf.toString('utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+export function vaultPath(stateDir: string): string {
+  return join(stateDir, 'vault.json.enc');
+}
+
+export async function openVault(opts: Omit<KeySourceOptions, 'vaultPath'> & { stateDir: string; redactor?: Redactor }): Promise<Vault> {
+  const path = vaultPath(opts.stateDir);
+  const keys = await chooseKeySource({ ...opts, vaultPath: path });
+  return new Vault(path, keys, opts.redactor);
+}
