@@ -6,6 +6,11 @@ import { main } from './main.js';
 
 let interrupted = false;
 process.on('SIGINT', () => {
+  // A long-running command (sandbox, run) that handles SIGINT itself shuts down in its own way.
+  if (process.listenerCount('SIGINT') > 1 && !interrupted) {
+    interrupted = true;
+    return;
+  }
   if (interrupted) process.exit(EXIT.INTERRUPTED);
   interrupted = true;
   const json = process.argv.includes('--json');

@@ -14,6 +14,8 @@ export interface CommandResult<T = unknown> {
   human?: string;
   /** The single value printed when stdout is not a terminal (e.g. `token`). */
   bare?: string;
+  /** The command already printed its one document (long-running commands). */
+  printed?: boolean;
 }
 
 export interface SuccessEnvelope<T = unknown> {
@@ -47,6 +49,7 @@ export function errorEnvelope(command: string, err: AgentprovError, warnings: st
 }
 
 export function renderSuccess(io: IO, json: boolean, command: string, result: CommandResult): void {
+  if (result.printed) return;
   if (json) {
     io.out(JSON.stringify(successEnvelope(command, result)) + '\n');
     return;

@@ -27,6 +27,16 @@ export const COMMANDS: CommandSpec[] = [
     configure: (c) => c.option('--no-probe', 'skip the write/read/delete probe of the store'),
     load: () => import('./commands/vault-status.js'),
   },
+  {
+    path: ['sandbox'],
+    summary: 'Run every counterpart (identity provider, payment rail, providers) on loopback until interrupted',
+    configure: (c) =>
+      c
+        .option('--port <n>', 'port of the orchestrator; the rail and providers take the next ones (default: random, or the ports remembered in the data dir)')
+        .option('--data-dir <dir>', 'where the sandbox keeps its state (default: <state dir>/sandbox)')
+        .option('--auto-approve', 'approve device codes and consent for the demo user without a browser (demo and quick tests only)'),
+    load: () => import('./commands/sandbox.js'),
+  },
 ];
 
 export type Invoke = (spec: CommandSpec, args: string[], opts: Record<string, unknown>, name: string) => Promise<void>;

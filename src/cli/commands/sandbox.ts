@@ -1,0 +1,58 @@
+/**
+ * `agentprov sandbox`: start every counterpart on loopback, print one ready
+ * line (the envelope under --json), and run until SIGINT/SIGTERM, then shut
+ * down cleanly.
+ */
+import { join, resolve } from 'node:path';
+import type { Deps } from '../deps.js';
+import { AgentprovError } from '../errors.js';
+import { renderSuccess, type CommandResult } from '../output.js';
+
+export async function run(deps: Deps, _args: string[], opts: Record<string, unknown>): Promise<CommandResult> {
+  const port = opts.port === undefined ? 0 : Number(opts.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65_530) throw new AgentprovError('USAGE', `--port must be a port number, not "${String(opts.port)}"`);
+  const dataDir = resolve(deps.cwd, typeof opts.dataDir === 'string' ? opts.dataDir : join(deps.paths.state, 'sandbox'));
+  const autoApprove = Boolean(opts.autoApprove);
+
+  const { startSandbox } = await import('../../sandbox/index.js');
+  const sandbox = await startSandbox({ dataDir, port, autoApprove });
+  const data = {
+    orchestrator: sandbox.orchestrator,
+    issuer: sandbox.issuer,
+    payment_rail: sandbox.paymentRail,
+    providers: sandbox.providers,
+    data_dir: dataDir,
+    auto_approve: autoApprove,
+    users: [
+      { email: 'demo@agentprov.test', password: 'demo', payment_method: true },
+      { email: 'second@agentprov.test', password: 'second', payment_method: false },
+    ],
+  };
+  renderSuccess(deps.io, deps.globals.json, 'sandbox', {
+    data,
+    warnings: autoApprove ? ['auto-approve is ON: device codes and consent are approved for the demo user without a browser (demo only)'] : [],
+    nextSteps: [`agentprov init --orchestrator ${sandbox.orchestrator}`],
+    human: [
+      `agentprov sandbox is running${autoApprove ? ' (auto-approve ON: demo only)' : ''}`,
+      `  orchestrator  ${sandbox.orchestrator}`,
+      `  payment rail  ${sandbox.paymentRail}`,
+      ...sandbox.providers.map((p) => `  ${p.id.padEnd(13)} ${p.url}`),
+      `  data dir      ${dataDir}`,
+      `  users         demo@agentprov.test / demo, second@agentprov.test / second (no payment method)`,
+      'Press Ctrl-C to stop.',
+    ].join('\n'),
+  });
+
+  await new Promise<void>((done) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      done();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  await sandbox.stop();
+  if (!deps.globals.json) deps.io.err('sandbox stopped\n');
+  return { data, printed: true };
+}

@@ -1,0 +1,30 @@
+/**
+ * Wire schema of the orchestrator descriptor, served by the orchestrator's
+ * identity provider at `GET /.well-known/agent-orchestrator`. It tells the CLI
+ * which issuer to sign in at, its client id there, where the payment rail is
+ * and which provider descriptors (`/.well-known/agent-provisioning` URLs) the
+ * orchestrator knows. Loose, so fields can be added without breaking clients.
+ */
+import { z } from 'zod';
+
+const MAX_URL = 2048;
+const httpUrl = z.url({ protocol: /^https?$/ }).max(MAX_URL);
+
+export const ORCHESTRATOR_DESCRIPTOR_PATH = '/.well-known/agent-orchestrator';
+
+export const OrchestratorDescriptor = z.looseObject({
+  /** OIDC issuer (RFC 8414 / OpenID Discovery) the CLI signs the human in at. */
+  issuer: httpUrl,
+  /** The CLI's pre-registered public client id at that issuer. */
+  client_id: z.string().min(1).max(255),
+  /** Base URL of the orchestrator's payment rail. */
+  payment_rail: httpUrl,
+  /** Provider descriptor URLs (`…/.well-known/agent-provisioning`). */
+  providers: z.array(httpUrl).max(100),
+  /** Human-readable orchestrator name. */
+  name: z.string().min(1).max(200),
+});
+export type OrchestratorDescriptor = z.infer<typeof OrchestratorDescriptor>;
+
+/** Alias following the `…Schema` naming of the other protocol modules. */
+export const OrchestratorDescriptorSchema = OrchestratorDescriptor;

@@ -1,0 +1,113 @@
+/**
+ * RFC 8693 token exchange that issues Identity Assertion JWT Authorization
+ * Grants (draft-ietf-oauth-identity-assertion-authz-grant): the CLI trades the
+ * user's ID token from this IdP for a short-lived, audience-bound ID-JAG that
+ * it presents to a provider's authorization server (RFC 7523 JWT bearer).
+ *
+ * Errors follow RFC 8693 §2.2.2: an unsupported or invalid subject token,
+ * unsupported token types and malformed parameters are `invalid_request`; an
+ * unacceptable `audience` / `resource` is `invalid_target`.
+ */
+import { randomUUID } from 'node:crypto';
+import { createLocalJWKSet, importJWK, jwtVerify, SignJWT, type JWK } from 'jose';
+import type Provider from 'oidc-provider';
+import { errors, type TokenEndpointGrantContext } from 'oidc-provider';
+import { z } from 'zod';
+import { findUserBySub } from './users.js';
+
+export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
+export const ID_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id_token';
+export const ID_JAG_TYPE = 'urn:ietf:params:oauth:token-type:id-jag';
+export const ID_JAG_TYP = 'oauth-id-jag+jwt';
+export const ID_JAG_TTL_SECONDS = 300;
+
+const PARAMS = ['subject_token', 'subject_token_type', 'requested_token_type', 'audience', 'scope', 'resource', 'actor_token', 'actor_token_type'];
+
+const absoluteHttpUrl = z
+  .string()
+  .max(2048)
+  .refine((v) => {
+    const u = URL.parse(v);
+    return !!u && (u.protocol === 'https:' || u.protocol === 'http:') && !u.hash && !u.username && !u.password;
+  });
+
+const Params = z.object({
+  subject_token: z.string().min(1).max(8192),
+  subject_token_type: z.string().min(1).max(256),
+  requested_token_type: z.string().min(1).max(256),
+  audience: z.string().min(1).max(2048),
+  scope: z.string().max(1024).optional(),
+  resource: z.string().max(2048).optional(),
+  actor_token: z.string().optional(),
+});
+
+export interface IdJagOptions {
+  /** Private ES256 JWK (with kid) that signs ID-JAGs. */
+  signingJwk: JWK & { kid: string };
+  /** Public JWKS of this IdP: what ID tokens it issued verify against. */
+  publicJwks: { keys: JWK[] };
+}
+
+export async function registerIdJagGrant(provider: Provider, opts: IdJagOptions): Promise<void> {
+  const signingKey = await importJWK(opts.signingJwk, 'ES256');
+  const jwks = createLocalJWKSet(opts.publicJwks as Parameters<typeof createLocalJWKSet>[0]);
+
+  const handler = async (ctx: TokenEndpointGrantContext): Promise<void> => {
+    const parsed = Params.safeParse(ctx.oidc.params);
+    if (!parsed.success) {
+      const field = String(parsed.error.issues[0]?.path[0] ?? 'request');
+      throw new errors.InvalidRequest(`missing or invalid parameter: ${field}`);
+    }
+    const p = parsed.data;
+    if (p.actor_token !== undefined) throw new errors.InvalidRequest('actor_token is not supported');
+    if (p.subject_token_type !== ID_TOKEN_TYPE) throw new errors.InvalidRequest(`unsupported subject_token_type; use ${ID_TOKEN_TYPE}`);
+    if (p.requested_token_type !== ID_JAG_TYPE) throw new errors.InvalidRequest(`unsupported requested_token_type; use ${ID_JAG_TYPE}`);
+    if (!absoluteHttpUrl.safeParse(p.audience).success) throw new errors.InvalidTarget('audience must be an absolute http(s) URL');
+    if (p.resource !== undefined && !absoluteHttpUrl.safeParse(p.resource).success) {
+      throw new errors.InvalidTarget('resource must be an absolute http(s) URL');
+    }
+
+    const clientId = ctx.oidc.client.clientId;
+    const idToken = await jwtVerify(p.subject_token, jwks, {
+      issuer: provider.issuer,
+      audience: clientId,
+      algorithms: ['RS256', 'ES256'],
+      requiredClaims: ['sub', 'exp', 'iat'],
+    }).catch(() => {
+      throw new errors.InvalidRequest('subject_token is not a valid, unexpired ID token issued by this IdP to this client');
+    });
+    if (idToken.protectedHeader.typ !== undefined && idToken.protectedHeader.typ.toUpperCase() !== 'JWT') {
+      throw new errors.InvalidRequest('subject_token is not an ID token');
+    }
+    const user = findUserBySub(String(idToken.payload.sub));
+    if (!user) throw new errors.InvalidRequest('subject_token refers to an unknown account');
+    const authTime = idToken.payload.auth_time;
+    if (typeof authTime !== 'number') throw new errors.InvalidRequest('subject_token carries no auth_time');
+
+    const now = Math.floor(Date.now() / 1000);
+    const assertion = await new SignJWT({
+      client_id: clientId,
+      email: user.email,
+      auth_time: authTime,
+      ...(p.scope ? { scope: p.scope } : {}),
+      ...(p.resource ? { resource: p.resource } : {}),
+    })
+      .setProtectedHeader({ alg: 'ES256', kid: opts.signingJwk.kid, typ: ID_JAG_TYP })
+      .setIssuer(provider.issuer)
+      .setSubject(user.sub)
+      .setAudience(p.audience)
+      .setJti(randomUUID())
+      .setIssuedAt(now)
+      .setExpirationTime(now + ID_JAG_TTL_SECONDS)
+      .sign(signingKey);
+
+    ctx.body = {
+      access_token: assertion,
+      issued_token_type: ID_JAG_TYPE,
+      token_type: 'N_A',
+      expires_in: ID_JAG_TTL_SECONDS,
+    };
+  };
+
+  provider.registerGrantType(TOKEN_EXCHANGE_GRANT, handler, PARAMS);
+}

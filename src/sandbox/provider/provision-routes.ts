@@ -1,0 +1,59 @@
+/**
+ * HTTP surface of provisioning (`<base>/v1/provisions`), every call an OAuth
+ * protected resource needing the `provision` scope:
+ *   POST   /v1/provisions       Idempotency-Key + { service, name, config, payment_token? } → 201 | 202
+ *   GET    /v1/provisions       the account's live provisions
+ *   GET    /v1/provisions/<id>  current state (poll target of a 202)
+ *   DELETE /v1/provisions/<id>  → { id, status: "deleted" }
+ */
+import { IdempotencyKeySchema, MAX_PROVISION_BODY_BYTES, ProvisionRequestSchema } from '../../protocol/provider.js';
+import { requireScope, type Bearer } from './bearer.js';
+import { ApiError, methodNotAllowed, readJson, sendJson, type Exchange } from './http.js';
+import type { Provisioner } from './provisions.js';
+
+export const PROVISIONS_PATH = /^\/v1\/provisions(?:\/([A-Za-z0-9_-]{1,128}))?\/?$/;
+
+export async function handleProvisions(
+  ex: Exchange,
+  match: RegExpExecArray,
+  bearer: Bearer,
+  provisioner: Provisioner,
+  baseUrl: string,
+): Promise<void> {
+  requireScope(bearer, 'provision', baseUrl);
+  const accountId = bearer.info.accountId;
+  const id = match[1];
+  const method = ex.req.method ?? 'GET';
+  if (id === undefined) {
+    if (method === 'GET') {
+      sendJson(ex, 200, { provisions: provisioner.list(accountId) });
+      return;
+    }
+    if (method !== 'POST') throw methodNotAllowed(['GET', 'POST']);
+    const key = idempotencyKey(ex.req.headers['idempotency-key']);
+    const body = await readJson(ex.req, MAX_PROVISION_BODY_BYTES, ProvisionRequestSchema);
+    const result = await provisioner.create(accountId, key, body);
+    const headers: Record<string, string> = { Location: `${baseUrl}/v1/provisions/${result.provision.id}` };
+    if (result.replayed) headers['Idempotent-Replayed'] = 'true';
+    sendJson(ex, result.status, result.provision, headers);
+    return;
+  }
+  if (method === 'GET') {
+    sendJson(ex, 200, provisioner.get(accountId, id));
+    return;
+  }
+  if (method === 'DELETE') {
+    sendJson(ex, 200, await provisioner.remove(accountId, id));
+    return;
+  }
+  throw methodNotAllowed(['GET', 'DELETE']);
+}
+
+function idempotencyKey(header: string | string[] | undefined): string {
+  const parsed = IdempotencyKeySchema.safeParse(header);
+  if (!parsed.success) {
+    const message = header === undefined ? 'the Idempotency-Key header is required' : 'Idempotency-Key must be 1-255 visible ASCII characters';
+    throw new ApiError(400, 'INVALID_REQUEST', message, { field: 'Idempotency-Key' });
+  }
+  return parsed.data;
+}

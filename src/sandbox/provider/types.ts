@@ -1,0 +1,96 @@
+/**
+ * Types shared by the sandbox provider's modules. The authorization server
+ * (./auth/, built separately) is seen here only through the structural
+ * `AuthPort`, so this server does not depend on how it is built.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Service } from '../../protocol/provider.js';
+
+/** How the sandbox implements a service (never sent on the wire). */
+export type Engine =
+  | { type: 'kv'; readScope: string; writeScope: string } // resource.url = <base>/kv/<id>
+  | { type: 'script'; deployScope: string } // resource.url = <base>/scripts/<id>, served by Host
+  | { type: 'domain' } // config.domain registered; unique across all accounts
+  /** Plans and stand-ins; string values may use {id}, {short}, {name}, {provider}. */
+  | { type: 'static'; attributes: Record<string, string | number> };
+
+export type ServiceDefinition = Service & { engine: Engine };
+
+/**
+ * Fault switches, all off by default. Counts are deterministic: "the next N
+ * matching requests". They apply to the catalog and provisioning routes,
+ * narrowed further by `paths` (a string is a pathname prefix).
+ */
+export interface FaultSwitches {
+  /** Delay before handling each matching request. */
+  latencyMs?: number;
+  /** The next N matching requests get 503 SERVICE_UNAVAILABLE (with Retry-After: 1). */
+  status5xx?: number;
+  /** The next N matching requests have their connection destroyed without a response. */
+  dropConnection?: number;
+  /** Trickle every matching response body at this rate. */
+  slowBodyBytesPerSec?: number;
+  paths?: string | RegExp;
+}
+
+export interface AccessTokenInfo {
+  accountId: string;
+  scopes: string[];
+  jti: string;
+  exp: number;
+  clientId: string;
+}
+
+/** The part of S3a's `ProviderAuth` this server uses. */
+export interface AuthPort {
+  issuer: string;
+  handles(pathname: string): boolean;
+  callback(req: IncomingMessage, res: ServerResponse): void;
+  verifyAccessToken(token: string): Promise<AccessTokenInfo>;
+  stop(): Promise<void>;
+}
+
+/** S3a's `ProviderAuthOptions`, structurally. */
+export interface AuthOptionsPort {
+  providerId: string;
+  baseUrl: string;
+  dataDir?: string;
+  trustedIssuers: Array<{ issuer: string; jwksUri: string }>;
+  termsUrl: string;
+  termsVersion: string;
+  allowDynamicRegistration: boolean;
+  scopes: string[];
+  autoApprove?: boolean;
+  seedAccounts?: Array<{ issuer: string; sub: string; email: string; consented: boolean }>;
+}
+
+export interface ProviderOptions {
+  /** `localcloud`, `othercloud` or any provider id. */
+  id: string;
+  name: string;
+  /** Undefined keeps all state in memory. */
+  dataDir?: string;
+  port?: number;
+  /** The orchestrator whose ID-JAGs this provider trusts; null trusts none (consent path only). */
+  issuer: { issuer: string; jwksUri: string } | null;
+  rail: { url: string; clientSecret: string };
+  autoApprove?: boolean;
+  catalog: ServiceDefinition[];
+  faults?: FaultSwitches;
+  /** RFC 7591 registration at the AS. Default: every provider but `localcloud`. */
+  dynamicRegistration?: boolean;
+  termsVersion?: string;
+  seedAccounts?: AuthOptionsPort['seedAccounts'];
+  /** How long an async provision stays pending. Default 1000 ms. */
+  asyncDelayMs?: number;
+}
+
+export interface ProviderResourceView {
+  id: string;
+  accountId: string;
+  service: string;
+  name: string;
+  status: 'pending' | 'active' | 'failed' | 'deleted';
+  createdAt: string;
+  resource: Record<string, string | number | boolean>;
+}

@@ -1,0 +1,139 @@
+/**
+ * The rail's request handler: a tiny router over `node:http` plus the
+ * endpoint handlers. Wire shapes are in src/protocol/rail.ts; the ledger
+ * rules are in mint.ts, redeem.ts and caps.ts. Every state change goes
+ * through JsonState.update (serialized, persisted).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+import {
+  CreatePaymentTokenRequest,
+  ProviderId,
+  RedemptionRequest,
+  SetGlobalCapRequest,
+  SetProviderCapRequest,
+} from '../../protocol/rail.js';
+import type { JsonState } from '../shared/json-state.js';
+import { RailError, invalidRequest, notFound } from './errors.js';
+import { basicCredentials, bearerToken, invalidBasic, invalidBearer, parseOr400, readJsonBody, sendError, sendJson } from './http.js';
+import { mintToken, paymentTokenResponse } from './mint.js';
+import { redeemToken, redemptionResponse, tokenStatusResponse } from './redeem.js';
+import { setCap, spendView } from './caps.js';
+import { sendPaymentMethodsPage } from './payment-methods-page.js';
+import type { RailState } from './state.js';
+import type { TokenSecrets } from './token-secrets.js';
+
+const VerifiedUser = z.object({ sub: z.string().min(1), email: z.string(), authTime: z.number(), scope: z.string() });
+export type VerifiedUser = z.infer<typeof VerifiedUser>;
+
+export interface RailDeps {
+  state: JsonState<RailState>;
+  secrets: TokenSecrets;
+  clock: () => number;
+  ttlSeconds: number;
+  verifyAccessToken: (token: string) => Promise<VerifiedUser>;
+  providerClients: Readonly<Record<string, string>>;
+  usersWithoutPaymentMethod: ReadonlySet<string>;
+  paymentMethodUrl: () => string;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse, param: string) => Promise<void>;
+interface Route { method: string; path: RegExp; handler: Handler }
+
+const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
+
+export function createRailHandler(deps: RailDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  const knownProviders = new Set(Object.keys(deps.providerClients));
+
+  async function user(req: IncomingMessage): Promise<VerifiedUser> {
+    const token = bearerToken(req);
+    let claims: unknown;
+    try {
+      claims = await deps.verifyAccessToken(token);
+    } catch {
+      throw invalidBearer();
+    }
+    return VerifiedUser.parse(claims); // a malformed result is our bug: 500
+  }
+
+  function provider(req: IncomingMessage): string {
+    const { id, secret } = basicCredentials(req);
+    const expected = Object.hasOwn(deps.providerClients, id) ? deps.providerClients[id] : undefined;
+    const ok = timingSafeEqual(digest(secret), digest(expected ?? '\0no-such-client'));
+    if (expected === undefined || !ok) throw invalidBasic();
+    return id;
+  }
+
+  const routes: Route[] = [
+    { method: 'POST', path: /^\/v1\/payment_tokens$/, handler: async (req, res) => {
+      const who = await user(req);
+      const body = parseOr400(CreatePaymentTokenRequest, await readJsonBody(req));
+      if (deps.usersWithoutPaymentMethod.has(who.sub)) {
+        const url = deps.paymentMethodUrl();
+        throw new RailError(402, 'PAYMENT_METHOD_REQUIRED', `add a payment method first: ${url}`, { url });
+      }
+      const { token, replayed } = await deps.state.update((d) => mintToken(d, body, {
+        user: who.sub, now: deps.clock(), ttlSeconds: deps.ttlSeconds, secrets: deps.secrets, knownProviders,
+      }));
+      sendJson(res, 201, paymentTokenResponse(token, deps.secrets), replayed ? { 'idempotent-replayed': 'true' } : {});
+    } },
+    { method: 'GET', path: /^\/v1\/payment_tokens\/([^/]+)$/, handler: async (req, res, id) => {
+      const me = provider(req);
+      const token = deps.state.data.tokens.find((t) => t.id === id && t.provider === me);
+      if (!token) throw new RailError(404, 'TOKEN_UNKNOWN', 'no such payment token for this provider');
+      sendJson(res, 200, tokenStatusResponse(deps.state.data, token, deps.clock()));
+    } },
+    { method: 'POST', path: /^\/v1\/redemptions$/, handler: async (req, res) => {
+      const me = provider(req);
+      const body = parseOr400(RedemptionRequest, await readJsonBody(req));
+      const redemption = await deps.state.update((d) =>
+        redeemToken(d, body, { provider: me, now: deps.clock(), secrets: deps.secrets }));
+      sendJson(res, 200, redemptionResponse(redemption));
+    } },
+    { method: 'GET', path: /^\/v1\/spend$/, handler: async (req, res) => {
+      const who = await user(req);
+      sendJson(res, 200, spendView(deps.state.data, who.sub, deps.clock()));
+    } },
+    { method: 'PUT', path: /^\/v1\/caps\/([^/]+)$/, handler: async (req, res, target) => {
+      const who = await user(req);
+      const isGlobal = target === 'global';
+      const providerId = isGlobal ? null : parseOr400(ProviderId, target, 'provider');
+      const raw = await readJsonBody(req);
+      const amount = isGlobal ? parseOr400(SetGlobalCapRequest, raw).amount : parseOr400(SetProviderCapRequest, raw).amount;
+      const result = await deps.state.update((d) => setCap(d, {
+        user: who.sub, authTime: who.authTime, now: deps.clock(), provider: providerId, amount,
+      }));
+      sendJson(res, 200, result);
+    } },
+    { method: 'GET', path: /^\/payment-methods$/, handler: async (_req, res) => sendPaymentMethodsPage(res) },
+  ];
+
+  async function dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = new URL(req.url ?? '/', 'http://rail.invalid').pathname;
+    const matching = routes.map((r) => ({ r, m: r.path.exec(path) })).filter((x) => x.m);
+    const hit = matching.find((x) => x.r.method === req.method);
+    if (!hit) {
+      if (matching.length === 0) throw notFound();
+      const allow = matching.map((x) => x.r.method).join(', ');
+      throw new RailError(405, 'METHOD_NOT_ALLOWED', `use ${allow}`, { allow }, { allow });
+    }
+    let param = '';
+    try {
+      param = decodeURIComponent(hit.m?.[1] ?? '');
+    } catch {
+      throw invalidRequest('path', 'malformed percent-encoding');
+    }
+    await hit.r.handler(req, res, param);
+  }
+
+  return (req, res) => {
+    dispatch(req, res).catch((err: unknown) => {
+      if (res.headersSent) return void res.destroy();
+      if (err instanceof RailError) return sendError(res, err);
+      // Only the error's kind and message: request data (tokens) is never logged.
+      process.stderr.write(`agentprov rail: internal error: ${(err as Error)?.name}: ${(err as Error)?.message}\n`);
+      sendError(res, new RailError(500, 'INTERNAL', 'internal error'));
+    });
+  };
+}
