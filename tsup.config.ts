@@ -10,12 +10,16 @@ export default defineConfig({
   target: 'node20',
   outDir: 'dist',
   clean: true,
-  splitting: false,
+  splitting: true,
   shims: true,
   sourcemap: false,
   minify: false,
-  // One file: every dependency is bundled except the native keychain binding,
-  // which ships its own platform binary and is loaded at run time.
+  // Every dependency is bundled except the native keychain binding, which
+  // ships its own platform binary. Code splitting keeps start-up cheap on
+  // Node 20 (no compile cache there): dist/agentprov.js holds the program and
+  // its command table; each command's code, and the sandbox, sit in chunks
+  // loaded only when that command runs. The single-file artifact is the SEA
+  // executable (npm run build:sea). See README "Build".
   noExternal: [/^(?!@napi-rs\/keyring)/],
   external: ['@napi-rs/keyring'],
   banner: {

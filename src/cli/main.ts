@@ -41,14 +41,14 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
     renderSuccess(io, globals.json, name, result);
   };
 
-  const program = buildProgram(VERSION, invoke)
-    .exitOverride()
-    .configureOutput({
+  const program = buildProgram(VERSION, invoke, (root) =>
+    root.exitOverride().configureOutput({
       writeOut: (s) => io.out(s),
-      // Under --json, usage errors become the envelope instead of prose on stdout.
       writeErr: (s) => io.err(s),
+      // Under --json, usage errors become the envelope instead of prose.
       outputError: (s, write) => (jsonRequested ? undefined : write(s)),
-    });
+    }),
+  );
 
   try {
     await program.parseAsync(argv, { from: 'user' });

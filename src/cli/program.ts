@@ -41,8 +41,14 @@ export const COMMANDS: CommandSpec[] = [
 
 export type Invoke = (spec: CommandSpec, args: string[], opts: Record<string, unknown>, name: string) => Promise<void>;
 
-export function buildProgram(version: string, invoke: Invoke, specs: CommandSpec[] = COMMANDS): Command {
-  const program = new Command('agentprov')
+/**
+ * `prepare` configures the root before any subcommand exists: commander copies
+ * exit and output settings into subcommands only when they are created.
+ */
+export function buildProgram(version: string, invoke: Invoke, prepare: (root: Command) => void = () => {}, specs: CommandSpec[] = COMMANDS): Command {
+  const program = new Command('agentprov');
+  prepare(program);
+  program
     .description('Provision services at external providers for a signed-in human; agents get only short-lived credentials.')
     .version(version, '-V, --version')
     .addOption(new Option('--json', 'print exactly one JSON envelope on stdout'))

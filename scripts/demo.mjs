@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+// The README's first command: the zero-to-deployed story on the embedded
+// sandbox, driven the way an agent drives agentprov (--json, no terminal).
+// It grows as commands land; each step prints what it ran and what came back.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const BIN = join(ROOT, 'bin', 'agentprov.js');
+if (!existsSync(join(ROOT, 'dist', 'agentprov.js'))) spawnSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' });
+
+const home = mkdtempSync(join(tmpdir(), 'agentprov-demo-'));
+const project = mkdtempSync(join(tmpdir(), 'agentprov-demo-project-'));
+const keychain = Boolean(process.env.DBUS_SESSION_BUS_ADDRESS);
+const env = {
+  ...process.env,
+  AGENTPROV_HOME: home,
+  NO_COLOR: '1',
+  ...(keychain ? {} : { AGENTPROV_CREDENTIAL_STORE: 'file', AGENTPROV_VAULT_PASSPHRASE: 'demo-only-passphrase' }),
+};
+
+const say = (s) => process.stdout.write(`${s}\n`);
+function cli(args, { allowFail = false } = {}) {
+  say(`\n$ agentprov ${args.join(' ')}`);
+  const r = spawnSync(process.execPath, [BIN, ...args], { env, cwd: project, encoding: 'utf8' });
+  const out = r.stdout.trim();
+  say(out.length > 1500 ? `${out.slice(0, 1500)} …` : out);
+  if (r.stderr.trim()) say(r.stderr.trim().split('\n').map((l) => `  (stderr) ${l}`).join('\n'));
+  if (r.status !== 0 && !allowFail) throw new Error(`agentprov ${args.join(' ')} exited ${r.status}`);
+  return { code: r.status, doc: out.startsWith('{') ? JSON.parse(out) : undefined };
+}
+
+say(`agentprov demo — state in ${home}, project in ${project}`);
+say(`secrets: ${keychain ? 'OS keychain (Secret Service)' : 'passphrase file store (no Secret Service on this machine)'}`);
+
+say('\n$ agentprov sandbox --json --auto-approve   (in the background)');
+const sandbox = spawn(process.execPath, [BIN, 'sandbox', '--json', '--auto-approve'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+const ready = await new Promise((resolve, reject) => {
+  sandbox.once('exit', (code) => reject(new Error(`sandbox exited ${code}`)));
+  createInterface({ input: sandbox.stdout }).once('line', (line) => resolve(JSON.parse(line)));
+});
+say(JSON.stringify(ready.data, null, 2));
+
+let failed = false;
+try {
+  cli(['vault', 'status', '--json']);
+  const orchestrator = await (await fetch(`${ready.data.orchestrator}/.well-known/agent-orchestrator`)).json();
+  say(`\norchestrator descriptor: ${JSON.stringify(orchestrator)}`);
+  for (const url of orchestrator.providers) {
+    const d = await (await fetch(url)).json();
+    const catalog = await (await fetch(d.catalog_url)).json();
+    say(`provider ${d.provider_id}: ${catalog.services.map((s) => s.id).join(', ')}`);
+  }
+  say('\nNot yet in the CLI: init/login (sign-in), catalog, add, paid services, token/run. See README "Status".');
+} catch (err) {
+  failed = true;
+  say(`\ndemo failed: ${err.message}`);
+} finally {
+  sandbox.kill('SIGINT');
+  await new Promise((r) => sandbox.once('exit', r));
+}
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,79 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { exitCodeFor } from '../src/cli/errors.js';
+import { sanitizeLine, sanitizeText, truncate } from '../src/util/sanitize.js';
+import { isolatedEnv, ROOT, runCli, tempDir } from './helpers/cli.js';
+
+const env = isolatedEnv(tempDir(), { AGENTPROV_CREDENTIAL_STORE: 'file', AGENTPROV_VAULT_PASSPHRASE: 'pw' });
+
+describe('the CLI contract', () => {
+  it('--version prints the package version', async () => {
+    const r = await runCli(['--version'], { env });
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version);
+  });
+
+  it('--help lists the registered commands and the global flags', async () => {
+    const r = await runCli(['--help'], { env });
+    expect(r.code).toBe(0);
+    for (const s of ['--json', '--no-input', '--verbose', 'vault', 'sandbox']) expect(r.stdout).toContain(s);
+  });
+
+  it('an unknown command exits 2: usage on stderr, or exactly one envelope with --json', async () => {
+    const plain = await runCli(['frobnicate'], { env });
+    expect(plain.code).toBe(2);
+    expect(plain.stdout).toBe('');
+    expect(plain.stderr).toMatch(/unknown command/);
+
+    const json = await runCli(['frobnicate', '--json'], { env });
+    expect(json.code).toBe(2);
+    const doc = json.json();
+    expect(doc).toMatchObject({ ok: false, error: { code: 'USAGE' } });
+    expect(doc.next_steps).toContain('agentprov --help');
+    expect(json.stdout.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('an unknown flag exits 2 with the envelope', async () => {
+    const r = await runCli(['vault', 'status', '--json', '--frob'], { env });
+    expect(r.code).toBe(2);
+    expect(r.json().error.code).toBe('USAGE');
+    expect(r.json().error.message).toMatch(/--frob/);
+  });
+
+  it('a success is exactly one envelope with ok, command, data, warnings, next_steps', async () => {
+    const r = await runCli(['vault', 'status', '--json'], { env });
+    expect(r.code).toBe(0);
+    expect(Object.keys(r.json()).sort()).toEqual(['command', 'data', 'next_steps', 'ok', 'warnings']);
+    expect(r.json().command).toBe('vault status');
+  });
+
+  it('maps error codes to the exit classes of the design', () => {
+    expect(exitCodeFor('USAGE')).toBe(2);
+    expect(exitCodeFor('SERVICE_NOT_FOUND')).toBe(2);
+    expect(exitCodeFor('NOT_SIGNED_IN')).toBe(3);
+    expect(exitCodeFor('CONSENT_REQUIRED')).toBe(3);
+    expect(exitCodeFor('CAP_EXCEEDED')).toBe(4);
+    expect(exitCodeFor('PROVIDER_UNREACHABLE')).toBe(5);
+    expect(exitCodeFor('INTERRUPTED')).toBe(130);
+    expect(exitCodeFor('KEYCHAIN_UNAVAILABLE')).toBe(1);
+    expect(exitCodeFor('SOMETHING_NEW')).toBe(1);
+  });
+});
+
+describe('sanitizer for provider-supplied text', () => {
+  it('strips CSI colour and cursor sequences, OSC titles and hyperlinks, C1 controls and bidi overrides', () => {
+    const evil =
+      '\u001b[31mred\u001b[0m \u001b]0;pwned title\u0007 \u001b]8;;http://evil\u001b\\link\u001b]8;;\u001b\\ \u009b2J x\u202eevil\u2066 \u0008bs';
+    const out = sanitizeText(evil);
+    expect(out).toBe('red  link  xevil bs');
+    // eslint-disable-next-line no-control-regex
+    expect(out).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/);
+  });
+
+  it('folds lines and truncates to a width with an ellipsis', () => {
+    expect(sanitizeLine('a\n\tb   c')).toBe('a b c');
+    expect(truncate('abcdef', 4)).toBe('abc…');
+    expect(truncate('abc', 4)).toBe('abc');
+  });
+});
