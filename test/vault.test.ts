@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { filesUnder, isolatedEnv, runCli, tempDir } from './helpers/cli.js';
+import { BIN, filesUnder, isolatedEnv, runCli, tempDir } from './helpers/cli.js';
 import { bundleFixture } from './helpers/bundle.js';
 import { requireSecretService } from './helpers/keyring.js';
 
@@ -131,6 +131,25 @@ describe('vault without a usable keychain', () => {
     expect(e.code).toBe('KEYCHAIN_UNAVAILABLE');
     expect(e.details.reason).toBe('unavailable');
     expect(r.json().next_steps.join(' ')).toContain('AGENTPROV_CREDENTIAL_STORE=file');
+  });
+});
+
+describe.runIf(haveKeyring)('a locked keychain', () => {
+  it('gives KEYCHAIN_LOCKED (no prompt can unlock it headless), and the vault is not touched', async () => {
+    // Its own D-Bus session and keyring, unlocked then locked again with secret-tool.
+    const home = tempDir();
+    const script = [
+      'printf pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1',
+      'secret-tool lock --collection=login >/dev/null 2>&1 || true',
+      `exec "${process.execPath}" "${BIN}" vault status --json`,
+    ].join('; ');
+    const { stdout } = await run('dbus-run-session', ['--', 'bash', '-c', script], {
+      env: { ...isolatedEnv(home), HOME: tempDir(), AGENTPROV_KEYCHAIN_TIMEOUT_MS: '5000' },
+    }).catch((err: { stdout: string }) => ({ stdout: err.stdout }));
+    const doc = JSON.parse(stdout);
+    expect(doc.error.code).toBe('KEYCHAIN_LOCKED');
+    expect(doc.next_steps.join(' ')).toMatch(/unlock/);
+    expect(existsSync(join(home, 'state', 'vault.json.enc'))).toBe(false);
   });
 });
 
