@@ -37,6 +37,42 @@ export const COMMANDS: CommandSpec[] = [
         .option('--auto-approve', 'approve device codes and consent for the demo user without a browser (demo and quick tests only)'),
     load: () => import('./commands/sandbox.js'),
   },
+  {
+    path: ['init'],
+    summary: 'Sign in at an orchestrator and create agentprov.json here (safe to re-run)',
+    configure: (c) =>
+      signInFlags(
+        c
+          .option('--orchestrator <url>', 'the orchestrator (reads its /.well-known/agent-orchestrator)')
+          .option('--issuer <url>', 'sign in at this OIDC issuer directly (with --client-id)')
+          .option('--client-id <id>', "agentprov's client id at --issuer")
+          .option('--accept-tos', "accept the orchestrator's terms (a human's yes, for scripts)")
+          .option('--preflight', 'list every blocker (issuer, keychain, session) and change nothing'),
+      ),
+    load: () => import('./commands/init.js'),
+  },
+  {
+    path: ['login'],
+    summary: 'Sign in at the configured orchestrator; agents get a device code and finish with --complete',
+    configure: (c) =>
+      signInFlags(
+        c
+          .option('--complete', 'finish a sign-in started by an earlier login/init (device flow)')
+          .option('--wait <seconds>', 'with --complete: keep polling up to this long (default 0: one poll)'),
+      ),
+    load: () => import('./commands/login.js'),
+  },
+  {
+    path: ['logout'],
+    summary: 'Revoke the session at the issuer and delete it from the vault',
+    load: () => import('./commands/logout.js'),
+  },
+  {
+    path: ['whoami'],
+    summary: 'Show who is signed in, where, until when, and where secrets live (never a secret)',
+    configure: (c) => c.option('--refresh', 'renew the access token now if it expires within a minute (network)'),
+    load: () => import('./commands/whoami.js'),
+  },
 ];
 
 export type Invoke = (spec: CommandSpec, args: string[], opts: Record<string, unknown>, name: string) => Promise<void>;
@@ -78,4 +114,19 @@ export function buildProgram(version: string, invoke: Invoke, prepare: (root: Co
     });
   }
   return program;
+}
+
+/**
+ * Sign-in method flags shared by init and login. `--no-browser` ("open
+ * nothing, print the URL") must not share commander's `browser` attribute
+ * with `--browser` ("use the browser flow"), so it is stored as `openBrowser`.
+ */
+function signInFlags(c: Command): Command {
+  const noBrowser = new Option('--no-browser', 'do not open a browser; print the sign-in URL instead');
+  noBrowser.attributeName = () => 'openBrowser';
+  return c
+    .option('--device', 'sign in with the device flow (a code to enter on another device)')
+    .option('--browser', 'sign in with the browser flow (authorization code + PKCE on a loopback redirect)')
+    .addOption(noBrowser)
+    .option('--timeout <seconds>', 'give up waiting for the browser after this long (default 300)');
 }

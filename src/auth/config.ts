@@ -1,0 +1,59 @@
+/**
+ * The orchestrator settings sign-in needs from the non-secret config, and
+ * updating them after `init`. Secrets never go here.
+ */
+import type { Deps } from '../cli/deps.js';
+import { AgentprovError } from '../cli/errors.js';
+import { openConfig, type Config } from '../config/config.js';
+
+export interface IssuerSettings {
+  issuer: string;
+  clientId: string;
+  orchestratorUrl?: string;
+  paymentRail?: string;
+}
+
+export async function configuredIssuer(deps: Deps): Promise<IssuerSettings> {
+  const config = (await openConfig(deps.paths.config)).read();
+  if (!config.orchestrator) {
+    throw new AgentprovError('NOT_SIGNED_IN', 'not signed in: no orchestrator is configured yet', {
+      nextSteps: ['agentprov init --orchestrator <url>', 'agentprov init --issuer <url> --client-id <id>'],
+    });
+  }
+  const o = config.orchestrator;
+  return {
+    issuer: o.issuer,
+    clientId: o.client_id,
+    ...(o.url ? { orchestratorUrl: o.url } : {}),
+    ...(o.payment_rail ? { paymentRail: o.payment_rail } : {}),
+  };
+}
+
+export async function saveOrchestrator(
+  deps: Deps,
+  next: { url?: string; issuer: string; clientId: string; paymentRail?: string; providers?: string[] },
+): Promise<Config> {
+  const store = await openConfig(deps.paths.config);
+  const current = store.read();
+  const updated: Config = {
+    ...current,
+    orchestrator: {
+      ...(next.url ? { url: next.url } : {}),
+      issuer: next.issuer,
+      client_id: next.clientId,
+      ...(next.paymentRail ? { payment_rail: next.paymentRail } : {}),
+    },
+    // Providers the orchestrator published replace the ones it published before; the user's own stay.
+    providers:
+      next.providers === undefined
+        ? current.providers
+        : [
+            ...current.providers.filter((p) => p.source !== 'orchestrator'),
+            ...next.providers
+              .filter((url) => !current.providers.some((p) => p.source !== 'orchestrator' && p.url === url))
+              .map((url) => ({ url, source: 'orchestrator' as const })),
+          ],
+  };
+  store.write(updated);
+  return updated;
+}

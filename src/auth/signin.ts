@@ -1,0 +1,146 @@
+/**
+ * Signing the human in at the orchestrator's issuer, chosen for the
+ * environment (DESIGN §4):
+ *
+ * - a human at a terminal with a browser: authorization code + PKCE;
+ * - a terminal without a browser (SSH, container) or `--device`: the device
+ *   flow, showing the code and waiting;
+ * - an agent (`--json`, `--no-input`, `CI=true`, no TTY): the device flow is
+ *   started, its device code kept in the vault, and the command exits 3
+ *   with AUTHORIZATION_PENDING; `login --complete` finishes it.
+ *
+ * `--browser` forces PKCE whenever a human might be there (not with --json
+ * or --no-input): the URL is printed on stderr as `sign-in URL: <url>`.
+ */
+import type { Deps } from '../cli/deps.js';
+import { AgentprovError } from '../cli/errors.js';
+import type { Vault } from '../vault/vault.js';
+import { authorizationCodeFlow } from './browser-flow.js';
+import { pollDeviceAuthorization, startDeviceAuthorization } from './device.js';
+import { discoverIssuer } from './issuer.js';
+import { PENDING_ENTRY, pendingEntry, readPending, SESSION_ENTRY, withSessionLock, type PendingSignIn, type StoredSession } from './store.js';
+import { rememberSecrets, storedSessionFrom } from './tokens.js';
+
+export type SignInMethod = 'browser' | 'device';
+
+export interface SignInOptions {
+  issuer: string;
+  clientId: string;
+  /** --device / --browser; undefined chooses by environment. */
+  method?: SignInMethod;
+  /** False with --no-browser: print URLs, open nothing. */
+  openBrowser: boolean;
+  /** Upper bound for waiting on the human (browser callback). */
+  timeoutSeconds: number;
+}
+
+const now = (deps: Deps): number => Math.floor(deps.clock.now().getTime() / 1000);
+
+export async function chooseMethod(deps: Deps, requested: SignInMethod | undefined): Promise<SignInMethod> {
+  if (requested === 'browser') {
+    if (deps.globals.json || !deps.globals.input) {
+      throw new AgentprovError('USAGE', '--browser needs a human at this run: it cannot be combined with --json or --no-input', {
+        nextSteps: ['agentprov login --json   (device flow for agents)'],
+      });
+    }
+    return 'browser';
+  }
+  if (requested === 'device' || !deps.canPrompt()) return 'device';
+  const { hasBrowser } = await import('../cli/browser.js');
+  return hasBrowser(deps.env) ? 'browser' : 'device';
+}
+
+export async function signIn(deps: Deps, opts: SignInOptions): Promise<StoredSession> {
+  const method = await chooseMethod(deps, opts.method);
+  const config = await discoverIssuer(opts.issuer, opts.clientId);
+  const vault = await deps.vault();
+
+  if (method === 'browser') {
+    const tokens = await authorizationCodeFlow(config, {
+      timeoutMs: opts.timeoutSeconds * 1000,
+      present: async (url) => {
+        deps.io.err(`sign-in URL: ${url}\n`);
+        const opened = opts.openBrowser && (await deps.browser.open(url));
+        deps.io.err(opened ? 'Opened your browser; finish signing in there.\n' : 'Open the URL above in a browser to sign in.\n');
+      },
+    });
+    return saveSession(deps, vault, storedSessionFrom(tokens, now(deps)));
+  }
+
+  const pending = await startDeviceAuthorization(config, now(deps));
+  deps.io.redactor.add(pending.device_code);
+  if (!deps.canPrompt()) {
+    await vault.set(PENDING_ENTRY, pendingEntry(pending));
+    throw pendingError(pending);
+  }
+  return waitForDevice(deps, vault, pending, opts.openBrowser);
+}
+
+/** `login --complete [--wait]`: one poll (or up to `waitSeconds`) of the stored device authorization. */
+export async function completePending(deps: Deps, waitSeconds: number): Promise<StoredSession | undefined> {
+  const vault = await deps.vault();
+  const pending = await readPending(vault);
+  if (!pending) return undefined;
+  if (pending.expires_at <= now(deps)) {
+    await vault.delete(PENDING_ENTRY);
+    throw new AgentprovError('AUTHORIZATION_EXPIRED', 'the device code expired before the sign-in was approved; nothing was stored', {
+      details: { issuer: pending.issuer },
+      nextSteps: ['agentprov login'],
+    });
+  }
+  const config = await discoverIssuer(pending.issuer, pending.client_id);
+  try {
+    const outcome = await pollDeviceAuthorization(config, pending, now(deps), waitSeconds);
+    if (outcome.kind === 'pending') throw pendingError(pending);
+    return await saveSession(deps, vault, storedSessionFrom(outcome.tokens, now(deps)));
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === 'AUTHORIZATION_DENIED' || code === 'AUTHORIZATION_EXPIRED') await vault.delete(PENDING_ENTRY);
+    throw err;
+  }
+}
+
+async function waitForDevice(deps: Deps, vault: Vault, pending: PendingSignIn, openBrowser: boolean): Promise<StoredSession> {
+  const target = pending.verification_uri_complete ?? pending.verification_uri;
+  deps.io.err(`To sign in, open ${pending.verification_uri} and enter the code ${pending.user_code}\n`);
+  if (openBrowser && (await deps.browser.open(target))) deps.io.err('Opened your browser.\n');
+  const spinner = deps.io.stderrIsTTY
+    ? (await import('ora')).default({ text: 'Waiting for the sign-in to be approved…', stream: deps.io.stderr }).start()
+    : undefined;
+  try {
+    const config = await discoverIssuer(pending.issuer, pending.client_id);
+    const outcome = await pollDeviceAuthorization(config, pending, now(deps), pending.expires_at - now(deps));
+    if (outcome.kind === 'pending') throw pendingError(pending);
+    spinner?.succeed('Signed in.');
+    return await saveSession(deps, vault, storedSessionFrom(outcome.tokens, now(deps)));
+  } catch (err) {
+    spinner?.fail('Sign-in did not complete.');
+    throw err;
+  }
+}
+
+function pendingError(p: PendingSignIn): AgentprovError {
+  return new AgentprovError('AUTHORIZATION_PENDING', `a human must approve the sign-in: open ${p.verification_uri} and enter the code ${p.user_code}`, {
+    details: {
+      verification_uri: p.verification_uri,
+      verification_uri_complete: p.verification_uri_complete ?? null,
+      user_code: p.user_code,
+      expires_at: new Date(p.expires_at * 1000).toISOString(),
+      interval: p.interval,
+      issuer: p.issuer,
+    },
+    nextSteps: ['agentprov login --complete'],
+  });
+}
+
+/** Writes the new session (and drops any pending device sign-in) under the session lock. */
+async function saveSession(deps: Deps, vault: Vault, session: StoredSession): Promise<StoredSession> {
+  rememberSecrets(deps.io.redactor, session);
+  await withSessionLock(deps.paths.state, () =>
+    vault.update((entries) => {
+      entries[SESSION_ENTRY] = session;
+      delete entries[PENDING_ENTRY];
+    }),
+  );
+  return session;
+}

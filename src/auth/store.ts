@@ -1,0 +1,166 @@
+/**
+ * Where the sign-in lives: two vault entries, parsed with zod on every read.
+ *
+ * - `session`: refresh token, ID token, access token and its expiry. Who the
+ *   session belongs to (issuer, subject, email, auth_time, client id) is read
+ *   from the ID token's claims, never stored twice.
+ * - `pending_sign_in`: a device authorization an agent started and a later
+ *   `login --complete` finishes. The device code is the secret; what the
+ *   human is shown (user code, verification URL, issuer) is not secret.
+ *
+ * Every string in the vault is treated as a secret by the output redactor,
+ * so non-secret text that must be printed again (the pending sign-in's URL
+ * and user code) is kept as one base64url blob: the redactor masks the blob,
+ * not the URL it encodes.
+ *
+ * This module is on `whoami`'s fast path: no openid-client, no network.
+ */
+import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import lockfile from 'proper-lockfile';
+import { decodeJwt } from 'jose';
+import { z } from 'zod';
+import { AgentprovError } from '../cli/errors.js';
+import type { Vault } from '../vault/vault.js';
+
+export const SESSION_ENTRY = 'session';
+export const PENDING_ENTRY = 'pending_sign_in';
+
+const Token = z.string().min(1).max(16_384);
+
+export const StoredSession = z.object({
+  v: z.literal(1),
+  refresh_token: Token.optional(),
+  id_token: Token,
+  access_token: Token,
+  /** Epoch seconds. */
+  access_token_expires_at: z.number().int().nonnegative(),
+  /** Epoch seconds of the last write (sign-in or refresh). */
+  updated_at: z.number().int().nonnegative(),
+});
+export type StoredSession = z.infer<typeof StoredSession>;
+
+export const PendingPublic = z.object({
+  issuer: z.string().url().max(2048),
+  client_id: z.string().min(1).max(256),
+  user_code: z.string().min(1).max(64),
+  verification_uri: z.string().url().max(2048),
+  verification_uri_complete: z.string().url().max(4096).optional(),
+});
+export type PendingPublic = z.infer<typeof PendingPublic>;
+
+const StoredPending = z.object({
+  v: z.literal(1),
+  device_code: Token,
+  /** base64url(JSON(PendingPublic)); see the module comment. */
+  public: z.string().max(16_384),
+  expires_at: z.number().int().nonnegative(),
+  interval: z.number().int().min(0).max(600),
+});
+
+export interface PendingSignIn extends PendingPublic {
+  device_code: string;
+  /** Epoch seconds. */
+  expires_at: number;
+  interval: number;
+}
+
+/** Identity claims of the stored ID token (decoded, not verified: it was verified when it was received). */
+export interface SessionClaims {
+  issuer: string;
+  subject: string;
+  clientId: string;
+  email?: string;
+  name?: string;
+  authTime?: number;
+}
+
+const IdClaims = z.looseObject({
+  iss: z.string().url().max(2048),
+  sub: z.string().min(1).max(255),
+  aud: z.union([z.string(), z.array(z.string()).min(1)]),
+  azp: z.string().optional(),
+  email: z.string().max(254).optional(),
+  name: z.string().max(256).optional(),
+  auth_time: z.number().optional(),
+});
+
+export function sessionClaims(session: StoredSession): SessionClaims {
+  const parsed = IdClaims.safeParse(decodeJwt(session.id_token));
+  if (!parsed.success) throw lostSession('the stored ID token has no usable identity claims');
+  const c = parsed.data;
+  return {
+    issuer: c.iss,
+    subject: c.sub,
+    clientId: c.azp ?? (Array.isArray(c.aud) ? c.aud[0]! : c.aud),
+    ...(c.email !== undefined ? { email: c.email } : {}),
+    ...(c.name !== undefined ? { name: c.name } : {}),
+    ...(c.auth_time !== undefined ? { authTime: c.auth_time } : {}),
+  };
+}
+
+export async function readSession(vault: Vault): Promise<StoredSession | undefined> {
+  const raw = await vault.get(SESSION_ENTRY);
+  if (raw === undefined) return undefined;
+  const parsed = StoredSession.safeParse(raw);
+  // An unreadable entry is a lost session, not a crash: signing in again replaces it.
+  return parsed.success ? parsed.data : undefined;
+}
+
+export async function readPending(vault: Vault): Promise<PendingSignIn | undefined> {
+  const raw = await vault.get(PENDING_ENTRY);
+  if (raw === undefined) return undefined;
+  const parsed = StoredPending.safeParse(raw);
+  if (!parsed.success) return undefined;
+  let pub: PendingPublic;
+  try {
+    pub = PendingPublic.parse(JSON.parse(Buffer.from(parsed.data.public, 'base64url').toString('utf8')));
+  } catch {
+    return undefined;
+  }
+  return { ...pub, device_code: parsed.data.device_code, expires_at: parsed.data.expires_at, interval: parsed.data.interval };
+}
+
+export function pendingEntry(p: PendingSignIn): z.infer<typeof StoredPending> {
+  const pub: PendingPublic = PendingPublic.parse(p);
+  return {
+    v: 1,
+    device_code: p.device_code,
+    public: Buffer.from(JSON.stringify(pub), 'utf8').toString('base64url'),
+    expires_at: p.expires_at,
+    interval: p.interval,
+  };
+}
+
+export function lostSession(why: string, nextSteps = ['agentprov login']): AgentprovError {
+  return new AgentprovError('NOT_SIGNED_IN', `not signed in: ${why}`, { nextSteps });
+}
+
+/**
+ * The cross-process session lock (separate from the vault file's own lock):
+ * held across read → refresh → write so that concurrent processes never
+ * present the same rotating refresh token twice (a replay kills the grant).
+ */
+export async function withSessionLock<T>(stateDir: string, fn: () => Promise<T>): Promise<T> {
+  await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  const target = join(stateDir, 'session');
+  let release: () => Promise<void>;
+  try {
+    release = await lockfile.lock(target, {
+      realpath: false,
+      lockfilePath: `${target}.lock`,
+      stale: 30_000,
+      retries: { retries: 600, minTimeout: 20, maxTimeout: 200, randomize: true },
+    });
+  } catch (err) {
+    throw new AgentprovError('SESSION_LOCKED', `another agentprov process holds the session lock (${target}.lock) for too long`, {
+      details: { path: `${target}.lock` },
+      cause: err,
+    });
+  }
+  try {
+    return await fn();
+  } finally {
+    await release().catch(() => undefined);
+  }
+}

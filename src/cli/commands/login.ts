@@ -1,0 +1,51 @@
+/**
+ * `agentprov login [--device | --browser] [--no-browser] [--timeout S]`
+ * signs in at the configured orchestrator issuer; `login --complete
+ * [--wait S]` finishes a device sign-in an agent started (DESIGN §4).
+ */
+import { configuredIssuer } from '../../auth/config.js';
+import { describeSession, humanSession } from '../../auth/describe.js';
+import { peekSession } from '../../auth/session.js';
+import { completePending, signIn, type SignInMethod } from '../../auth/signin.js';
+import type { Deps } from '../deps.js';
+import { AgentprovError } from '../errors.js';
+import type { CommandResult } from '../output.js';
+
+export const DEFAULT_TIMEOUT_SECONDS = 300;
+
+export function secondsOption(value: unknown, flag: string, fallback: number, max = 3600): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > max) throw new AgentprovError('USAGE', `${flag} must be a whole number of seconds between 0 and ${max}, not "${String(value)}"`);
+  return n;
+}
+
+export function methodOption(opts: Record<string, unknown>): SignInMethod | undefined {
+  if (opts.device && opts.browser) throw new AgentprovError('USAGE', 'choose one of --device and --browser');
+  return opts.device ? 'device' : opts.browser ? 'browser' : undefined;
+}
+
+export async function run(deps: Deps, _args: string[], opts: Record<string, unknown>): Promise<CommandResult> {
+  const vault = await deps.vault();
+  if (opts.complete) {
+    const session = await completePending(deps, secondsOption(opts.wait, '--wait', 0));
+    if (session) return signedIn(describeSession(session, vault));
+    const existing = await peekSession(deps);
+    if (existing) return signedIn(describeSession(existing.stored, vault), ['no sign-in was pending; already signed in']);
+    throw new AgentprovError('NO_PENDING_AUTHORIZATION', 'there is no pending sign-in to complete', { nextSteps: ['agentprov login'] });
+  }
+  const { issuer, clientId } = await configuredIssuer(deps);
+  const method = methodOption(opts);
+  const session = await signIn(deps, {
+    issuer,
+    clientId,
+    ...(method ? { method } : {}),
+    openBrowser: opts.openBrowser !== false,
+    timeoutSeconds: secondsOption(opts.timeout, '--timeout', DEFAULT_TIMEOUT_SECONDS),
+  });
+  return signedIn(describeSession(session, vault));
+}
+
+function signedIn(view: ReturnType<typeof describeSession>, warnings: string[] = []): CommandResult {
+  return { data: view, warnings, human: humanSession(view), bare: view.email ?? view.subject };
+}
