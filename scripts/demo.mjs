@@ -48,6 +48,14 @@ say(JSON.stringify(ready.data, null, 2));
 let failed = false;
 try {
   cli(['vault', 'status', '--json']);
+  // An agent signs in: a device code, approved here by the sandbox's --auto-approve (a human would open the URL).
+  const pending = cli(['init', '--orchestrator', ready.data.orchestrator, '--json'], { allowFail: true });
+  if (pending.code !== 3 || pending.doc?.error?.code !== 'AUTHORIZATION_PENDING') throw new Error('expected a pending device authorization');
+  cli(['login', '--complete', '--wait', '15', '--json']);
+  cli(['whoami', '--json']);
+  cli(['catalog', '--json', '--compact']);
+  cli(['search', 'domain', '--json']);
+  cli(['catalog', 'localcloud/registrar:domain', '--json']);
   const orchestrator = await (await fetch(`${ready.data.orchestrator}/.well-known/agent-orchestrator`)).json();
   say(`\norchestrator descriptor: ${JSON.stringify(orchestrator)}`);
   for (const url of orchestrator.providers) {
@@ -55,7 +63,7 @@ try {
     const catalog = await (await fetch(d.catalog_url)).json();
     say(`provider ${d.provider_id}: ${catalog.services.map((s) => s.id).join(', ')}`);
   }
-  say('\nNot yet in the CLI: init/login (sign-in), catalog, add, paid services, token/run. See README "Status".');
+  say('\nNot yet in the CLI: add, paid services, budget/spend, token/run. See README "Status".');
 } catch (err) {
   failed = true;
   say(`\ndemo failed: ${err.message}`);

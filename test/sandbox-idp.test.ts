@@ -202,6 +202,8 @@ describe('sandbox identity provider', () => {
 
   it('Deny on the consent page of the code flow ends with access_denied at the client', async () => {
     const denied = codeFlow(config, browser, {}, async (page) => {
+      // Normally the session from earlier tests is still there; if not, sign in first.
+      if (await page.locator('input[name=password]').count()) await signIn(page, 'demo@agentprov.test', 'demo');
       await page.click('[data-action="deny"]');
     });
     await expect(denied).rejects.toMatchObject({ error: 'access_denied' });

@@ -146,7 +146,8 @@ describe.runIf(haveKeyring)('a locked keychain', () => {
     const { stdout } = await run('dbus-run-session', ['--', 'bash', '-c', script], {
       env: { ...isolatedEnv(home), HOME: tempDir(), AGENTPROV_KEYCHAIN_TIMEOUT_MS: '5000' },
     }).catch((err: { stdout: string }) => ({ stdout: err.stdout }));
-    const doc = JSON.parse(stdout);
+    // gnome-keyring's daemon may print its environment on our stdout too: take the envelope line.
+    const doc = JSON.parse(stdout.split('\n').find((l) => l.startsWith('{"ok"')) ?? 'null');
     expect(doc.error.code).toBe('KEYCHAIN_LOCKED');
     expect(doc.next_steps.join(' ')).toMatch(/unlock/);
     expect(existsSync(join(home, 'state', 'vault.json.enc'))).toBe(false);

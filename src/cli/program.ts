@@ -73,6 +73,39 @@ export const COMMANDS: CommandSpec[] = [
     configure: (c) => c.option('--refresh', 'renew the access token now if it expires within a minute (network)'),
     load: () => import('./commands/whoami.js'),
   },
+  {
+    path: ['catalog'],
+    summary: 'List the services of every known provider, or show one in full (catalog <provider>/<service>)',
+    configure: (c) =>
+      c
+        .argument('[filter]', 'a provider id or a category, or <provider>/<service> for one service in full')
+        .option('--refresh', 'revalidate every provider now instead of using a fresh cache')
+        .option('--compact', 'one short line per service (id, price, description) for agents'),
+    load: () => import('./commands/catalog.js'),
+  },
+  {
+    path: ['search'],
+    summary: 'Find services by id, name, category and description across every provider',
+    configure: (c) => c.argument('<query...>', 'words to look for').option('--refresh', 'revalidate every provider now'),
+    load: () => import('./commands/search.js'),
+  },
+  {
+    path: ['providers', 'add'],
+    summary: 'Add a provider by its descriptor URL (or origin); its descriptor and catalog are checked now',
+    configure: (c) => c.argument('<url>', 'https://provider.example or …/.well-known/agent-provisioning'),
+    load: () => import('./commands/providers-add.js'),
+  },
+  {
+    path: ['providers', 'list'],
+    summary: 'List known providers and where each came from (orchestrator, user, manifest)',
+    load: () => import('./commands/providers-list.js'),
+  },
+  {
+    path: ['providers', 'remove'],
+    summary: 'Forget a provider added by the user or the orchestrator, and its cached catalog',
+    configure: (c) => c.argument('<id>', 'provider id or descriptor URL'),
+    load: () => import('./commands/providers-remove.js'),
+  },
 ];
 
 export type Invoke = (spec: CommandSpec, args: string[], opts: Record<string, unknown>, name: string) => Promise<void>;

@@ -1,0 +1,117 @@
+// Catalog benchmarks for issue 5, called by scripts/bench.mjs (or run alone:
+// `node scripts/bench-catalog.mjs` after `npm run build`). Providers are the
+// fixture farm (fixtures/catalog/server.mjs): one loopback server per
+// provider. Rows: { name, result: { median, rss }, target } for bench.mjs,
+// plus ratio, median_ms, baseline_ms and rss_mb.
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startFarm, stripeCatalogs, syntheticCatalog } from '../fixtures/catalog/server.mjs';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+function homeWith(urls, prefix = 'agentprov-bench-catalog-') {
+  const home = mkdtempSync(join(tmpdir(), prefix));
+  mkdirSync(join(home, 'config'), { recursive: true });
+  writeFileSync(join(home, 'config', 'config.json'), JSON.stringify({ providers: urls.map((url) => ({ url, source: 'user' })) }));
+  return home;
+}
+
+/** One run without blocking the event loop (the farm lives in this process). */
+function runAsync(args, env) {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const child = spawn('/usr/bin/time', ['-f', '%M', process.execPath, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      if (code !== 0) return reject(new Error(`${args.join(' ')} exited ${code}: ${stderr.slice(-400)}`));
+      resolve({ ms, rss: Number(stderr.trim().split('\n').at(-1)) / 1024, stdout });
+    });
+  });
+}
+
+async function measureAsync(runs, makeEnv, args) {
+  const samples = [];
+  for (let i = 0; i < runs; i++) samples.push(await runAsync(args, makeEnv(i)));
+  const ms = samples.map((s) => s.ms).sort((a, b) => a - b);
+  return { median: ms[Math.floor(ms.length / 2)], rss: Math.max(...samples.map((s) => s.rss)), stdout: samples[0].stdout };
+}
+
+function row(name, result, base, target, note) {
+  return { name, result, target, note, ratio: result.median / base.median, median_ms: result.median, baseline_ms: base.median, rss_mb: result.rss };
+}
+
+export async function bench({ measure, base, env, bin }) {
+  const rows = [];
+  const runs = Number(process.env.BENCH_CATALOG_RUNS ?? 5);
+  const envFor = (home, extra = {}) => ({ ...env, AGENTPROV_HOME: home, ...extra });
+
+  // Start-up of `catalog --json` with no provider: what "start-up" means below.
+  const emptyHome = homeWith([]);
+  const startup = measure([bin, 'catalog', '--json'], envFor(emptyHome));
+
+  // 1. Warm, 48 providers / 161 services.
+  {
+    const farm = await startFarm({ catalogs: stripeCatalogs() });
+    const home = homeWith(farm.providers.map((p) => p.url));
+    await runAsync([bin, 'catalog', '--json'], envFor(home));
+    await farm.close(); // a warm, fresh cache must need no network at all
+    rows.push(row('catalog --json warm (48 providers, 161 services)', measure([bin, 'catalog', '--json'], envFor(home)), base, 1.5));
+  }
+
+  // 2. Cold, 50 providers each answering every request after 100 ms.
+  {
+    const catalogs = Array.from({ length: 50 }, (_, i) => syntheticCatalog(`slow-${i}`, 4));
+    const farm = await startFarm({ catalogs, latencyMs: 100 });
+    const urls = farm.providers.map((p) => p.url);
+    const r = await measureAsync(runs, () => envFor(homeWith(urls)), [bin, 'catalog', '--json']);
+    const services = JSON.parse(r.stdout).data.services.length;
+    if (services !== 200) throw new Error(`cold bench listed ${services} services, expected 200`);
+    await farm.close();
+    rows.push(
+      row('catalog --json cold (50 providers × 100 ms)', r, base, (startup.median + 150) / base.median, `start-up ${startup.median.toFixed(0)} ms; descriptor + catalog = 2 round trips`),
+    );
+  }
+
+  // 3. One provider never answers: the rest are listed within its deadline.
+  {
+    const catalogs = [...stripeCatalogs().slice(0, 10), syntheticCatalog('black-hole', 1)];
+    const farm = await startFarm({ catalogs, hang: ['black-hole'] });
+    const urls = farm.providers.map((p) => p.url);
+    const deadline = 5000;
+    const r = await measureAsync(3, () => envFor(homeWith(urls)), [bin, 'catalog', '--json']);
+    const out = JSON.parse(r.stdout);
+    if (!out.warnings.some((w) => w.includes('black-hole') || w.includes('deadline'))) throw new Error('no warning for the silent provider');
+    await farm.close();
+    rows.push(row('catalog --json with a never-answering provider', r, base, (startup.median + deadline + 250) / base.median, `deadline ${deadline} ms`));
+  }
+
+  // 4. Warm, 10 providers × 300 services.
+  {
+    const farm = await startFarm({ catalogs: Array.from({ length: 10 }, (_, i) => syntheticCatalog(`big-${i}`, 300)) });
+    const home = homeWith(farm.providers.map((p) => p.url));
+    await runAsync([bin, 'catalog', '--json'], envFor(home));
+    await farm.close();
+    rows.push(row('catalog --json warm (10 providers × 300 services)', measure([bin, 'catalog', '--json'], envFor(home)), base, 2));
+  }
+  return rows;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const { measure, baseline } = await import('./bench.mjs');
+  const base = baseline();
+  const rows = await bench({ measure, base, env: process.env, bin: join(ROOT, 'bin', 'agentprov.js') });
+  console.log(`node -e 0: ${base.median.toFixed(1)} ms`);
+  for (const r of rows) {
+    console.log(
+      `${r.name.padEnd(52)} ${r.median_ms.toFixed(1).padStart(7)} ms  ${r.ratio.toFixed(2)}×  target ≤ ${r.target.toFixed(2)}×  ${r.ratio <= r.target ? 'ok' : 'MISSED'}  rss ${r.rss_mb.toFixed(0)} MB${r.note ? `  (${r.note})` : ''}`,
+    );
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * What `catalog` and `search` share: the registry (from the registry index
+ * when its inputs have not changed), the aggregation, and the rule for
+ * failure: exit 5 (PROVIDER_UNREACHABLE) only when every provider failed and
+ * nothing could be shown; otherwise the failures are warnings.
+ */
+import type { Deps } from '../cli/deps.js';
+import { AgentprovError } from '../cli/errors.js';
+import type { ProviderEntry } from '../providers/registry.js';
+import { aggregateCatalogs, type AggregateResult } from './aggregate.js';
+import { readRegistryIndex, registryFingerprint, writeRegistryIndex } from './registry-index.js';
+
+export const ADD_PROVIDER_HINT = 'agentprov providers add <descriptor-url>';
+
+export interface Gathered extends AggregateResult {
+  nextSteps: string[];
+}
+
+async function resolveRegistry(deps: Deps): Promise<{ entries: ProviderEntry[]; deadlineMs: number; warnings: string[] }> {
+  const { fingerprint, file } = registryFingerprint(deps.paths, deps.cwd);
+  const index = readRegistryIndex(file, fingerprint);
+  if (index) return { entries: index.entries, deadlineMs: index.deadline_ms, warnings: [...index.warnings] };
+  const { loadRegistry } = await import('../providers/registry.js');
+  const registry = await loadRegistry({ paths: deps.paths, cwd: deps.cwd });
+  const resolved = { entries: registry.entries, deadlineMs: registry.config.catalog_deadline_ms, warnings: registry.warnings };
+  writeRegistryIndex(file, { v: 1, fingerprint, entries: resolved.entries, deadline_ms: resolved.deadlineMs, warnings: resolved.warnings });
+  return { ...resolved, warnings: [...resolved.warnings] };
+}
+
+export async function gatherCatalog(deps: Deps, opts: { refresh: boolean }): Promise<Gathered> {
+  const registry = await resolveRegistry(deps);
+  const deadline = Number(deps.env.AGENTPROV_CATALOG_DEADLINE_MS) || registry.deadlineMs;
+  const result = await aggregateCatalogs({
+    entries: registry.entries,
+    cacheRoot: deps.paths.cache,
+    deadlineMs: Math.min(Math.max(deadline, 100), 120_000),
+    refresh: opts.refresh,
+    now: () => deps.clock.now().getTime(),
+  });
+  result.warnings.unshift(...registry.warnings);
+  if (registry.entries.length === 0) {
+    result.warnings.push('no providers are known yet');
+    return { ...result, nextSteps: [ADD_PROVIDER_HINT, 'agentprov init'] };
+  }
+  if (!result.anyAnswered) {
+    throw new AgentprovError('PROVIDER_UNREACHABLE', `none of the ${registry.entries.length} providers answered`, {
+      details: { providers: result.providers, warnings: result.warnings },
+      nextSteps: ['agentprov providers list', 'agentprov catalog --refresh'],
+    });
+  }
+  return { ...result, nextSteps: [] };
+}

@@ -1,0 +1,165 @@
+/**
+ * Fetching provider documents (descriptor, catalog) over one undici pool.
+ * Every request is bounded: header and body timeouts, the caller's overall
+ * per-provider deadline (AbortSignal), a body size cap enforced while the
+ * body streams in, and redirects followed by hand (undici's own are off) so
+ * that a loop, a long chain or a hop from loopback to another host is refused
+ * (docs/protocol.md §0: https, except on loopback).
+ */
+import { Agent, request } from 'undici';
+
+export const MAX_REDIRECTS = 3;
+
+export interface FetchedDocument {
+  status: 200 | 304;
+  /** Raw bytes of a 200 body. */
+  body?: Buffer;
+  etag?: string;
+  /** Cache-Control max-age in seconds (0 when absent or no-cache/no-store). */
+  maxAge: number;
+  /** Final URL after redirects. */
+  url: string;
+}
+
+export class FetchError extends Error {
+  override readonly name = 'FetchError';
+  constructor(
+    message: string,
+    readonly reason: 'timeout' | 'too_large' | 'redirect' | 'http_status' | 'network' | 'insecure',
+  ) {
+    super(message);
+  }
+}
+
+export interface Fetcher {
+  get(url: string, opts: { signal: AbortSignal; maxBytes: number; etag?: string | undefined }): Promise<FetchedDocument>;
+  close(): Promise<void>;
+}
+
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+/** https anywhere; plain http only on loopback. */
+export function assertFetchableUrl(url: URL): void {
+  if (url.protocol === 'https:') return;
+  if (url.protocol === 'http:' && isLoopback(url.hostname)) return;
+  throw new FetchError(`refusing ${url.protocol}//${url.host}: providers must use https (http only on loopback)`, 'insecure');
+}
+
+export function parseMaxAge(cacheControl: string | undefined): number {
+  if (!cacheControl) return 0;
+  const cc = cacheControl.toLowerCase();
+  if (/(^|[\s,])(no-store|no-cache)([\s,=]|$)/.test(cc)) return 0;
+  const m = /(?:^|[\s,])max-age\s*=\s*"?(\d{1,9})"?/.exec(cc);
+  return m ? Math.min(Number(m[1]), 7 * 24 * 3600) : 0;
+}
+
+/** Drop a body we will not read; undici reports the abort as an 'error' event, which is expected here. */
+function discard(body: { on(event: 'error', fn: () => void): unknown; destroy(): void }): void {
+  body.on('error', () => undefined);
+  body.destroy();
+}
+
+function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+export function createFetcher(options: { headersTimeoutMs: number; bodyTimeoutMs: number }): Fetcher {
+  const agent = new Agent({ keepAliveTimeout: 10_000, connections: 8, pipelining: 1, connect: { timeout: options.headersTimeoutMs } });
+
+  async function once(url: URL, opts: { signal: AbortSignal; maxBytes: number; etag?: string | undefined }) {
+    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'agentprov' };
+    if (opts.etag) headers['if-none-match'] = opts.etag;
+    const res = await request(url, {
+      method: 'GET',
+      dispatcher: agent,
+      headers,
+      signal: opts.signal,
+      headersTimeout: options.headersTimeoutMs,
+      bodyTimeout: options.bodyTimeoutMs,
+      // undici 7 follows no redirect by default and no longer types this option; 0 says it anyway.
+      ...({ maxRedirections: 0 } as object),
+    });
+    return res;
+  }
+
+  async function readCapped(body: AsyncIterable<Buffer> & { on(event: 'error', fn: () => void): unknown; destroy(): void }, maxBytes: number, declared: number): Promise<Buffer> {
+    if (Number.isFinite(declared) && declared > maxBytes) {
+      discard(body);
+      throw new FetchError(`body of ${declared} bytes exceeds the ${maxBytes}-byte limit`, 'too_large');
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of body) {
+      size += chunk.length;
+      if (size > maxBytes) {
+        discard(body);
+        throw new FetchError(`body exceeds the ${maxBytes}-byte limit`, 'too_large');
+      }
+      chunks.push(chunk);
+    }
+    return Buffer.concat(chunks, size);
+  }
+
+  return {
+    async get(url, opts) {
+      let current = new URL(url);
+      const seen = new Set<string>();
+      for (let hop = 0; ; hop++) {
+        assertFetchableUrl(current);
+        seen.add(current.href);
+        let res;
+        try {
+          res = await once(current, opts);
+        } catch (err) {
+          throw classify(err, opts.signal);
+        }
+        const { statusCode, headers, body } = res;
+        if (statusCode >= 300 && statusCode < 400 && statusCode !== 304) {
+          discard(body);
+          const location = header(headers, 'location');
+          if (!location) throw new FetchError(`redirect ${statusCode} without a Location`, 'redirect');
+          const next = new URL(location, current);
+          if (seen.has(next.href)) throw new FetchError(`redirect loop at ${next.href}`, 'redirect');
+          if (hop + 1 > MAX_REDIRECTS) throw new FetchError(`more than ${MAX_REDIRECTS} redirects`, 'redirect');
+          if (isLoopback(current.hostname) && !isLoopback(next.hostname)) {
+            throw new FetchError(`refusing redirect from loopback ${current.host} to ${next.host}`, 'redirect');
+          }
+          if (current.protocol === 'https:' && next.protocol !== 'https:') throw new FetchError('refusing redirect from https to http', 'redirect');
+          current = next;
+          continue;
+        }
+        const maxAge = parseMaxAge(header(headers, 'cache-control'));
+        const etag = header(headers, 'etag');
+        if (statusCode === 304) {
+          discard(body);
+          return { status: 304, maxAge, url: current.href, ...(etag ? { etag } : {}) };
+        }
+        if (statusCode !== 200) {
+          discard(body);
+          throw new FetchError(`HTTP ${statusCode}`, 'http_status');
+        }
+        try {
+          const buf = await readCapped(body, opts.maxBytes, Number(header(headers, 'content-length') ?? NaN));
+          return { status: 200, body: buf, maxAge, url: current.href, ...(etag && etag.length <= 512 ? { etag } : {}) };
+        } catch (err) {
+          throw classify(err, opts.signal);
+        }
+      }
+    },
+    close: () => agent.close(),
+  };
+}
+
+function classify(err: unknown, signal: AbortSignal): FetchError {
+  if (err instanceof FetchError) return err;
+  const e = err as { name?: string; code?: string; message?: string };
+  if (signal.aborted || e?.name === 'AbortError' || e?.code === 'UND_ERR_ABORTED') return new FetchError('deadline exceeded', 'timeout');
+  if (e?.code === 'UND_ERR_HEADERS_TIMEOUT' || e?.code === 'UND_ERR_BODY_TIMEOUT' || e?.code === 'UND_ERR_CONNECT_TIMEOUT') {
+    return new FetchError(`timed out (${e.code})`, 'timeout');
+  }
+  return new FetchError(e?.code ? `${e.code}: ${e.message ?? ''}`.trim() : (e?.message ?? String(err)), 'network');
+}

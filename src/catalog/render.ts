@@ -1,0 +1,78 @@
+/**
+ * How a list of services is shown: a table cut to the terminal width on a
+ * TTY, tab-separated lines when piped, and a compact listing (id, price, one
+ * line of description) that keeps an agent's context small. All text was
+ * sanitized on the way in; it is folded to one line and cut here.
+ */
+import { sanitizeLine, truncate } from '../util/sanitize.js';
+import type { CatalogService } from './validate.js';
+
+export function formatAmount(amount: number | undefined, currency: string | undefined): string {
+  if (amount === undefined) return '?';
+  const major = (amount / 100).toFixed(2);
+  return currency ? `${major} ${currency}` : major;
+}
+
+/** `free`, `12.00 USD once`, `5.00 USD/month`, `0.01 USD/request`. */
+export function formatPrice(p: CatalogService['pricing']): string {
+  switch (p.type) {
+    case 'free':
+      return 'free';
+    case 'one_time':
+      return `${formatAmount(p.amount, p.currency)} once`;
+    case 'recurring':
+      return `${formatAmount(p.amount, p.currency)}/${p.interval ?? 'period'}`;
+    case 'usage':
+      return `${formatAmount(p.amount, p.currency)}/${typeof p.unit === 'string' ? sanitizeLine(p.unit) : 'unit'}`;
+  }
+}
+
+export function qualifiedId(s: CatalogService): string {
+  return `${s.provider}/${s.id}`;
+}
+
+/** Cells must be one line with no tabs: the format of piped output depends on it. */
+function cell(text: string): string {
+  return sanitizeLine(text);
+}
+
+export function renderTsv(services: CatalogService[]): string {
+  return services.map((s) => [qualifiedId(s), cell(s.name), formatPrice(s.pricing), cell(s.description)].join('\t')).join('\n');
+}
+
+export function renderTable(services: CatalogService[], columns: number): string {
+  const width = Math.max(40, columns);
+  const rows = services.map((s) => [qualifiedId(s), cell(s.name), formatPrice(s.pricing), cell(s.description)]);
+  const header = ['SERVICE', 'NAME', 'PRICE', 'DESCRIPTION'];
+  const caps = [44, 28, 18];
+  const widths = caps.map((cap, i) => Math.min(cap, Math.max(header[i]!.length, ...rows.map((r) => Array.from(r[i]!).length))));
+  const line = (r: string[]): string => {
+    const fixed = widths.map((w, i) => truncate(r[i]!, w).padEnd(w)).join('  ');
+    const rest = width - Array.from(fixed).length - 2;
+    return truncate(rest > 0 ? `${fixed}  ${truncate(r[3]!, rest)}` : fixed, width).trimEnd();
+  };
+  return [line(header), ...rows.map(line)].join('\n');
+}
+
+/** One service per line: `provider/id · price · description`, the description cut to `descWidth`. */
+export function renderCompact(services: CatalogService[], descWidth = 56): string {
+  return services.map((s) => `${qualifiedId(s)} | ${formatPrice(s.pricing)} | ${truncate(cell(s.description), descWidth)}`).join('\n');
+}
+
+/** The full view of one service (`catalog <provider>/<service>` on a TTY). */
+export function renderService(s: CatalogService): string {
+  const env = Object.entries(s.env);
+  return [
+    `${qualifiedId(s)}  ${cell(s.name)}`,
+    `price:       ${formatPrice(s.pricing)}`,
+    `kind:        ${s.kind}${s.async ? ' (asynchronous)' : ''}`,
+    `categories:  ${s.categories.map(cell).join(', ') || '-'}`,
+    `scopes:      ${s.scopes.join(' ') || '-'}`,
+    `env:         ${env.length ? env.map(([k, v]) => `${k} ← ${v}`).join(', ') : '-'}`,
+    '',
+    cell(s.description),
+    '',
+    'config schema:',
+    JSON.stringify(s.config_schema, null, 2),
+  ].join('\n');
+}

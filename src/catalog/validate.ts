@@ -1,0 +1,115 @@
+/**
+ * Turning a provider's bytes into services we can print: JSON.parse under a
+ * size cap, zod for the descriptor, the catalog envelope and each service on
+ * its own, so one bad service is dropped (with a warning naming provider,
+ * service and field) while the rest stay. Every string a provider sent is
+ * stripped of control sequences and bidi controls here, before caching, so
+ * neither the terminal nor a JSON reader ever sees them.
+ */
+import { z } from 'zod';
+import { sanitizeLine, sanitizeText } from '../util/sanitize.js';
+import { ProviderDescriptorSchema, ProviderIdSchema, ServiceSchema, type ProviderDescriptor, type Service } from '../protocol/provider.js';
+
+export const MAX_SERVICES = 500;
+
+/** A service as agentprov shows it: DESIGN §4 fields plus the wire fields it needs later. */
+export interface CatalogService {
+  provider: string;
+  id: string;
+  name: string;
+  description: string;
+  categories: string[];
+  pricing: Service['pricing'];
+  config_schema: Record<string, unknown>;
+  env: Record<string, string>;
+  scopes: string[];
+  kind: Service['kind'];
+  async: boolean;
+}
+
+export class InvalidDocument extends Error {
+  override readonly name = 'InvalidDocument';
+}
+
+function parseJson(buf: Buffer, what: string): unknown {
+  try {
+    return JSON.parse(buf.toString('utf8'));
+  } catch (err) {
+    throw new InvalidDocument(`${what} is not valid JSON (${sanitizeLine((err as Error).message).slice(0, 120)})`);
+  }
+}
+
+function issueText(error: z.ZodError): string {
+  const issue = error.issues[0];
+  const field = issue?.path.length ? issue.path.join('.') : '(root)';
+  return `field "${sanitizeLine(field).slice(0, 80)}": ${sanitizeLine(issue?.message ?? 'invalid').slice(0, 160)}`;
+}
+
+export function parseDescriptor(buf: Buffer): ProviderDescriptor {
+  const parsed = ProviderDescriptorSchema.safeParse(parseJson(buf, 'descriptor'));
+  if (!parsed.success) throw new InvalidDocument(`invalid descriptor: ${issueText(parsed.error)}`);
+  return parsed.data;
+}
+
+const CatalogEnvelope = z.looseObject({ provider_id: ProviderIdSchema, services: z.array(z.unknown()) });
+
+/** Deep copy with every string (keys too) stripped of control sequences; depth-bounded. */
+export function sanitizeDeep(value: unknown, depth = 0): unknown {
+  if (depth > 32) return null;
+  if (typeof value === 'string') return sanitizeText(value);
+  if (Array.isArray(value)) return value.map((v) => sanitizeDeep(v, depth + 1));
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[sanitizeText(k)] = sanitizeDeep(v, depth + 1);
+    return out;
+  }
+  return value;
+}
+
+export interface ParsedCatalog {
+  services: CatalogService[];
+  warnings: string[];
+}
+
+/** Parse a catalog body for `providerId`; throws InvalidDocument when nothing in it is usable. */
+export function parseCatalog(buf: Buffer, providerId: string): ParsedCatalog {
+  const env = CatalogEnvelope.safeParse(parseJson(buf, 'catalog'));
+  if (!env.success) throw new InvalidDocument(`invalid catalog: ${issueText(env.error)}`);
+  if (env.data.provider_id !== providerId) {
+    throw new InvalidDocument(`catalog names provider "${env.data.provider_id}", its descriptor "${providerId}"`);
+  }
+  const warnings: string[] = [];
+  const raw = env.data.services;
+  if (raw.length > MAX_SERVICES) warnings.push(`provider ${providerId}: catalog lists ${raw.length} services; only the first ${MAX_SERVICES} are read`);
+  const seen = new Set<string>();
+  const services: CatalogService[] = [];
+  for (const [i, item] of raw.slice(0, MAX_SERVICES).entries()) {
+    const rawId = item && typeof item === 'object' && typeof (item as { id?: unknown }).id === 'string' ? (item as { id: string }).id : `#${i}`;
+    const label = sanitizeLine(rawId).slice(0, 100);
+    const parsed = ServiceSchema.safeParse(item);
+    if (!parsed.success) {
+      warnings.push(`provider ${providerId}: service "${label}" dropped: ${issueText(parsed.error)}`);
+      continue;
+    }
+    const s = parsed.data;
+    if (seen.has(s.id)) {
+      warnings.push(`provider ${providerId}: service "${s.id}" dropped: duplicate id (the first one is kept)`);
+      continue;
+    }
+    seen.add(s.id);
+    services.push({
+      provider: providerId,
+      id: s.id,
+      name: sanitizeLine(s.name),
+      description: sanitizeText(s.description).trim(),
+      categories: s.categories.map(sanitizeLine).filter(Boolean),
+      pricing: sanitizeDeep(s.pricing) as Service['pricing'],
+      config_schema: sanitizeDeep(s.config_schema) as Record<string, unknown>,
+      env: { ...s.env },
+      scopes: [...s.scopes],
+      kind: s.kind,
+      async: s.async,
+    });
+  }
+  return { services, warnings };
+}

@@ -1,0 +1,48 @@
+/**
+ * `agentprov providers add <url>`: fetch the provider's descriptor and
+ * catalog now (so a typo or a broken provider is caught at once), refuse an
+ * id that another provider already has, and remember the descriptor URL.
+ */
+import type { Deps } from '../deps.js';
+import { AgentprovError } from '../errors.js';
+import type { CommandResult } from '../output.js';
+import { aggregateCatalogs } from '../../catalog/aggregate.js';
+import { removeCacheEntry } from '../../catalog/cache.js';
+import { addUserProvider } from '../../providers/manage.js';
+import { normalizeProviderUrl, readConfigFile } from '../../providers/registry.js';
+
+export async function run(deps: Deps, args: string[]): Promise<CommandResult> {
+  const url = normalizeProviderUrl(args[0] ?? '');
+  const config = readConfigFile(deps.paths);
+  const result = await aggregateCatalogs({
+    entries: [{ url, source: 'user' }],
+    cacheRoot: deps.paths.cache,
+    deadlineMs: Number(deps.env.AGENTPROV_CATALOG_DEADLINE_MS) || config.catalog_deadline_ms,
+    refresh: true,
+    now: () => deps.clock.now().getTime(),
+  });
+  const report = result.providers[0]!;
+  if (!result.anyAnswered || !report.id) {
+    const error = report.error ?? 'no answer';
+    const invalid = /invalid|not valid JSON|names provider/.test(error);
+    throw new AgentprovError(invalid ? 'INVALID_PROVIDER_RESPONSE' : 'PROVIDER_UNREACHABLE', `provider at ${url} failed: ${error}`, {
+      details: { url, error },
+      nextSteps: ['check the URL: it should serve /.well-known/agent-provisioning'],
+    });
+  }
+  let added: boolean;
+  try {
+    ({ added } = await addUserProvider(deps.paths, deps.cwd, url, report.id));
+  } catch (err) {
+    removeCacheEntry(deps.paths.cache, url);
+    throw err;
+  }
+  const data = { provider: { id: report.id, name: report.name, url, source: 'user', services: report.services }, added };
+  return {
+    data,
+    warnings: result.warnings,
+    nextSteps: [`agentprov catalog ${report.id}`],
+    human: `${added ? 'added' : 'already known:'} ${report.id} (${report.name ?? ''}) with ${report.services} services\n  ${url}`,
+    bare: report.id,
+  };
+}

@@ -1,0 +1,92 @@
+/**
+ * Changing the user's provider list: add a descriptor URL (after fetching and
+ * validating the descriptor, and refusing an id another provider already
+ * has), and remove one by id or URL. Reads through the registry, writes
+ * through `conf` (openConfig).
+ */
+import { AgentprovError } from '../cli/errors.js';
+import { openConfig } from '../config/config.js';
+import type { Paths } from '../paths.js';
+import { readCacheEntry, removeCacheEntry } from '../catalog/cache.js';
+import { loadRegistry, normalizeProviderUrl, type ProviderEntry } from './registry.js';
+
+export interface KnownProvider extends ProviderEntry {
+  /** The id from the config, or else from the cached descriptor. */
+  knownId: string | null;
+  name: string | null;
+  services: number | null;
+  cached_at: string | null;
+}
+
+export async function knownProviders(paths: Paths, cwd: string): Promise<{ providers: KnownProvider[]; warnings: string[] }> {
+  const registry = await loadRegistry({ paths, cwd });
+  const providers = registry.entries.map((e) => {
+    const c = readCacheEntry(paths.cache, e.url);
+    return {
+      ...e,
+      knownId: c?.provider_id ?? e.id ?? null,
+      name: c?.provider_name ?? null,
+      services: c ? c.services.length : null,
+      cached_at: c ? new Date(c.fetched_at).toISOString() : null,
+    };
+  });
+  return { providers, warnings: registry.warnings };
+}
+
+/** Record `url` (already validated to serve a descriptor for `id`) as a user provider. */
+export async function addUserProvider(paths: Paths, cwd: string, url: string, id: string): Promise<{ added: boolean }> {
+  const { providers } = await knownProviders(paths, cwd);
+  const clash = providers.find((p) => p.knownId === id && p.url !== url);
+  if (clash) {
+    throw new AgentprovError('USAGE', `provider id "${id}" is already taken by ${clash.url} (${clash.source})`, {
+      details: { reason: 'PROVIDER_ID_COLLISION', id, url, existing: { url: clash.url, source: clash.source } },
+      nextSteps: [clash.source === 'manifest' ? 'edit the providers of agentprov.json' : `agentprov providers remove ${id}`],
+    });
+  }
+  const store = await openConfig(paths.config);
+  const config = store.read();
+  const existing = config.providers.find((p) => safeNormalize(p.url) === url);
+  if (existing) {
+    if (existing.id === id) return { added: false };
+    existing.id = id;
+  } else {
+    config.providers.push({ id, url, source: 'user' });
+  }
+  store.write(config);
+  return { added: !existing };
+}
+
+export async function removeProvider(paths: Paths, cwd: string, idOrUrl: string): Promise<KnownProvider[]> {
+  const { providers } = await knownProviders(paths, cwd);
+  let asUrl: string | undefined;
+  try {
+    asUrl = /^https?:/i.test(idOrUrl) ? normalizeProviderUrl(idOrUrl) : undefined;
+  } catch {
+    asUrl = undefined;
+  }
+  const matches = providers.filter((p) => p.knownId === idOrUrl || p.url === asUrl);
+  if (matches.length === 0) {
+    throw new AgentprovError('PROVIDER_NOT_FOUND', `no provider "${idOrUrl}" is registered`, { nextSteps: ['agentprov providers list'] });
+  }
+  const removable = matches.filter((p) => p.source !== 'manifest');
+  if (removable.length === 0) {
+    throw new AgentprovError('USAGE', `provider "${idOrUrl}" comes from the project manifest; remove it from agentprov.json`, {
+      details: { urls: matches.map((m) => m.url) },
+    });
+  }
+  const urls = new Set(removable.map((p) => p.url));
+  const store = await openConfig(paths.config);
+  const config = store.read();
+  config.providers = config.providers.filter((p) => !urls.has(safeNormalize(p.url)));
+  store.write(config);
+  for (const u of urls) removeCacheEntry(paths.cache, u);
+  return removable;
+}
+
+function safeNormalize(url: string): string {
+  try {
+    return normalizeProviderUrl(url);
+  } catch {
+    return url;
+  }
+}

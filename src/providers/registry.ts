@@ -1,0 +1,116 @@
+/**
+ * The provider registry: which provider descriptors agentprov knows, from
+ * three sources: the orchestrator's descriptor (written to the config at
+ * sign-in, source "orchestrator"), the project manifest (`providers` in
+ * agentprov.json) and the user (`agentprov providers add <url>`). A provider
+ * is identified by its descriptor URL (`…/.well-known/agent-provisioning`);
+ * its id is what that descriptor says.
+ *
+ * Reading needs no `conf`: the config file is read and zod-parsed directly,
+ * so `catalog` from a warm cache stays cheap. Writes go through openConfig.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AgentprovError } from '../cli/errors.js';
+import { ConfigSchema, type Config } from '../config/config.js';
+import { findManifest, readManifest } from '../project/manifest.js';
+import type { Paths } from '../paths.js';
+
+export const DESCRIPTOR_PATH = '/.well-known/agent-provisioning';
+
+export type ProviderSource = 'orchestrator' | 'user' | 'manifest';
+
+export interface ProviderEntry {
+  url: string;
+  id?: string;
+  source: ProviderSource;
+}
+
+/**
+ * A descriptor URL from what a user typed: a bare origin (or a path ending in
+ * `/`) gets the well-known path appended; fragments and userinfo are refused.
+ */
+export function normalizeProviderUrl(input: string): string {
+  let url: URL;
+  try {
+    url = new URL(input.trim());
+  } catch {
+    throw new AgentprovError('USAGE', `"${input}" is not a URL`, { nextSteps: ['agentprov providers add https://provider.example'] });
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new AgentprovError('USAGE', `"${input}" is not an http(s) URL`);
+  if (url.username || url.password) throw new AgentprovError('USAGE', 'a provider URL must not carry a user name or password');
+  url.hash = '';
+  if (url.pathname === '/' || url.pathname === '') url.pathname = DESCRIPTOR_PATH;
+  else if (url.pathname.endsWith('/')) url.pathname = url.pathname.replace(/\/+$/, '') + DESCRIPTOR_PATH;
+  return url.href;
+}
+
+export function configFile(paths: Paths): string {
+  return join(paths.config, 'config.json');
+}
+
+/** The config as `conf` wrote it, parsed with the same schema; defaults when there is no file yet. */
+export function readConfigFile(paths: Paths): Config {
+  const file = configFile(paths);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return ConfigSchema.parse({});
+    throw err;
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new AgentprovError('INVALID_CONFIG', `the config file ${file} is not valid JSON`, { details: { path: file }, nextSteps: [`fix or remove ${file}`] });
+  }
+  const parsed = ConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new AgentprovError('INVALID_CONFIG', `the config file ${file} is invalid at "${issue?.path.join('.')}": ${issue?.message}`, {
+      details: { path: file, field: issue?.path.join('.') },
+      nextSteps: [`fix or remove ${file}`],
+    });
+  }
+  return parsed.data;
+}
+
+export interface Registry {
+  entries: ProviderEntry[];
+  config: Config;
+  warnings: string[];
+}
+
+/** Every known provider, config first (orchestrator, then user), then the manifest; one entry per descriptor URL. */
+export async function loadRegistry(opts: { paths: Paths; cwd: string }): Promise<Registry> {
+  const config = readConfigFile(opts.paths);
+  const warnings: string[] = [];
+  const raw: ProviderEntry[] = [];
+  const rank = { orchestrator: 0, user: 1, manifest: 2 } as const;
+  for (const p of [...config.providers].sort((a, b) => rank[a.source] - rank[b.source])) raw.push({ url: p.url, source: p.source, ...(p.id ? { id: p.id } : {}) });
+  const manifestPath = findManifest(opts.cwd);
+  if (manifestPath) {
+    try {
+      const manifest = await readManifest(manifestPath);
+      for (const p of manifest.providers) raw.push({ url: p.url, source: 'manifest', ...(p.id ? { id: p.id } : {}) });
+    } catch (err) {
+      warnings.push(`providers of ${manifestPath} ignored: ${(err as Error).message}`);
+    }
+  }
+  const seen = new Set<string>();
+  const entries: ProviderEntry[] = [];
+  for (const e of raw) {
+    let url: string;
+    try {
+      url = normalizeProviderUrl(e.url);
+    } catch {
+      warnings.push(`provider URL "${e.url}" (${e.source}) ignored: not a usable URL`);
+      continue;
+    }
+    if (seen.has(url)) continue;
+    seen.add(url);
+    entries.push({ ...e, url });
+  }
+  return { entries, config, warnings };
+}

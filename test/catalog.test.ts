@@ -1,0 +1,377 @@
+/**
+ * The catalog against real loopback providers: good ones from the fixture
+ * farm, and one bad provider per case of issue 5's "Bad input" list. Every
+ * case runs the built CLI as an agent would and checks that the command
+ * neither crashes nor hangs past the deadline, names the provider in a
+ * warning, and never prints an escape sequence.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFarm, stripeCatalogs, syntheticCatalog, type Farm } from '../fixtures/catalog/server.mjs';
+import { renderTable } from '../src/catalog/render.js';
+import type { CatalogService } from '../src/catalog/validate.js';
+import { startSandbox, type Sandbox } from '../src/sandbox/index.js';
+import { isolatedEnv, runCli, tempDir } from './helpers/cli.js';
+
+const DEADLINE_MS = 1500;
+
+interface BadProvider {
+  url: string;
+  base: string;
+  hits: { catalog: number; notModified: number };
+  close(): Promise<void>;
+}
+
+type CatalogHandler = (req: IncomingMessage, res: ServerResponse, ctx: { base: string; hits: BadProvider['hits'] }) => void;
+
+const servers: Server[] = [];
+
+/** A provider with a valid descriptor whose catalog endpoint does whatever `handler` does. */
+async function provider(id: string, handler: CatalogHandler): Promise<BadProvider> {
+  const hits = { catalog: 0, notModified: 0 };
+  let base = '';
+  const server = createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    if (path === '/.well-known/agent-provisioning') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          provider_id: id,
+          name: `Provider ${id}`,
+          terms_url: `${base}/terms`,
+          terms_version: '1',
+          catalog_url: `${base}/catalog`,
+          provisioning_endpoint: `${base}/v1/provisions`,
+          resource: base,
+        }),
+      );
+      return;
+    }
+    hits.catalog++;
+    handler(req, res, { base, hits });
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  servers.push(server);
+  return {
+    url: `${base}/.well-known/agent-provisioning`,
+    base,
+    hits,
+    close: () =>
+      new Promise<void>((ok) => {
+        server.closeAllConnections();
+        server.close(() => ok());
+      }),
+  };
+}
+
+const json = (res: ServerResponse, body: unknown, headers: Record<string, string> = {}): void => {
+  res.writeHead(200, { 'content-type': 'application/json', ...headers });
+  res.end(typeof body === 'string' ? body : JSON.stringify(body));
+};
+
+function service(id: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    id,
+    name: `Service ${id}`,
+    description: 'A test service.',
+    categories: ['testing'],
+    pricing: { type: 'free' },
+    config_schema: { type: 'object', properties: {} },
+    scopes: ['provision'],
+    env: { TEST_TOKEN: 'access_token' },
+    kind: 'resource',
+    async: false,
+    ...extra,
+  };
+}
+
+/** A fresh AGENTPROV_HOME whose config lists these descriptor URLs. */
+function home(urls: string[], extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const dir = tempDir('agentprov-catalog-');
+  mkdirSync(join(dir, 'config'), { recursive: true });
+  writeFileSync(join(dir, 'config', 'config.json'), JSON.stringify({ providers: urls.map((url) => ({ url, source: 'user' })) }));
+  return isolatedEnv(dir, { AGENTPROV_CATALOG_DEADLINE_MS: String(DEADLINE_MS), ...extra });
+}
+
+const ESC_OR_BIDI = /[\u001b\u009b\u0007\u202a-\u202e\u2066-\u2069\u200e\u200f]/;
+
+let good: Farm;
+let goodUrl: string;
+
+beforeAll(async () => {
+  good = await startFarm({ catalogs: [syntheticCatalog('goodcloud', 3)] });
+  goodUrl = good.providers[0]!.url;
+});
+
+afterAll(async () => {
+  await good.close();
+  for (const s of servers) {
+    s.closeAllConnections();
+    s.close();
+  }
+});
+
+/** Run `catalog --json` with the good provider and `bad`; the good one's services must be there. */
+async function catalogWith(bad: BadProvider, args: string[] = ['catalog', '--json']) {
+  const env = home([goodUrl, bad.url]);
+  const started = Date.now();
+  const r = await runCli(args, { env, timeoutMs: 20_000 });
+  const elapsed = Date.now() - started;
+  expect(r.code).toBe(0);
+  expect(r.stdout).not.toMatch(ESC_OR_BIDI);
+  const out = r.json();
+  expect(out.ok).toBe(true);
+  expect(out.data.services.filter((s: { provider: string }) => s.provider === 'goodcloud')).toHaveLength(3);
+  return { out, elapsed, env };
+}
+
+describe('bad input: one bad provider never breaks the others', () => {
+  it('malformed JSON', async () => {
+    const bad = await provider('badjson', (_req, res) => json(res, '{"provider_id": "badjson", "services": [ {'));
+    const { out } = await catalogWith(bad);
+    expect(out.warnings.join('\n')).toMatch(/badjson.*not valid JSON/);
+  });
+
+  it('wrong types: the invalid service is dropped, naming provider, service and field', async () => {
+    const bad = await provider('wrongtypes', (_req, res) =>
+      json(res, { provider_id: 'wrongtypes', services: [service('kv:ok'), service('kv:bad', { pricing: { type: 'one_time', amount: '12', currency: 'USD' } }), 42] }),
+    );
+    const { out } = await catalogWith(bad);
+    const w = out.warnings.join('\n');
+    expect(w).toMatch(/provider wrongtypes: service "kv:bad" dropped: field "pricing.amount"/);
+    expect(w).toMatch(/provider wrongtypes: service "#2" dropped/);
+    expect(out.data.services.map((s: { id: string }) => s.id)).toContain('kv:ok');
+  });
+
+  it('a 100 MB body is cut off at the size limit', async () => {
+    const bad = await provider('hugebody', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const chunk = Buffer.alloc(1024 * 1024, 0x20);
+      let sent = 0;
+      const pump = (): void => {
+        while (sent < 100 && res.write(chunk)) sent++;
+        if (sent < 100 && !res.destroyed) res.once('drain', pump);
+        else res.end();
+      };
+      res.write('{"provider_id":"hugebody","services":[');
+      pump();
+    });
+    const { out, elapsed } = await catalogWith(bad);
+    expect(out.warnings.join('\n')).toMatch(/hugebody.*exceeds the \d+-byte limit/);
+    expect(elapsed).toBeLessThan(DEADLINE_MS + 5000);
+  });
+
+  it('a body that trickles one byte per second hits the deadline', async () => {
+    const bad = await provider('trickle', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const timer = setInterval(() => (res.destroyed ? clearInterval(timer) : res.write(' ')), 1000);
+      res.on('close', () => clearInterval(timer));
+    });
+    const { out, elapsed } = await catalogWith(bad);
+    expect(out.warnings.join('\n')).toMatch(/trickle.*deadline exceeded/);
+    expect(elapsed).toBeLessThan(DEADLINE_MS + 3000);
+  });
+
+  it('a redirect loop is refused', async () => {
+    const bad = await provider('loopy', (req, res, { base }) => {
+      const next = req.url === '/catalog' ? '/catalog-2' : '/catalog';
+      res.writeHead(302, { location: `${base}${next}` });
+      res.end();
+    });
+    const { out } = await catalogWith(bad);
+    expect(out.warnings.join('\n')).toMatch(/loopy.*redirect loop/);
+    expect(bad.hits.catalog).toBeLessThanOrEqual(4);
+  });
+
+  it('a redirect from loopback to another host is refused before any connection', async () => {
+    const bad = await provider('escaper', (_req, res) => {
+      res.writeHead(307, { location: 'http://203.0.113.7/catalog' });
+      res.end();
+    });
+    const { out } = await catalogWith(bad);
+    expect(out.warnings.join('\n')).toMatch(/escaper.*refusing redirect from loopback/);
+  });
+
+  it('ANSI/OSC escapes and bidi controls never reach stdout, in JSON or piped text', async () => {
+    const evil = 'Evil\u001b[31mRED\u001b]8;;http://x.test\u0007link\u001b]8;;\u0007 \u202eReversed\u2066 \u009b2J';
+    const bad = await provider('evilcloud', (_req, res) =>
+      json(res, {
+        provider_id: 'evilcloud',
+        services: [service('kv:evil', { name: evil, description: `desc ${evil}`, categories: [`cat\u001b[2J`], config_schema: { type: 'object', description: evil } })],
+      }),
+    );
+    const { out, env } = await catalogWith(bad);
+    const evilService = out.data.services.find((s: { provider: string }) => s.provider === 'evilcloud');
+    expect(evilService.name).toBe('EvilREDlink Reversed');
+    const raw = JSON.stringify(out);
+    expect(raw).not.toMatch(/\\u001b|\\u0007|\\u009b/);
+
+    for (const args of [['catalog'], ['catalog', 'evilcloud/kv:evil'], ['search', 'evil'], ['catalog', '--compact']]) {
+      const r = await runCli(args, { env });
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain('evilcloud');
+      expect(r.stdout).not.toMatch(ESC_OR_BIDI);
+      expect(r.stderr).not.toMatch(ESC_OR_BIDI);
+    }
+  });
+
+  it('duplicate service ids: the first is kept, the second named in a warning', async () => {
+    const bad = await provider('dupes', (_req, res) =>
+      json(res, { provider_id: 'dupes', services: [service('kv:same', { name: 'First' }), service('kv:same', { name: 'Second' })] }),
+    );
+    const { out } = await catalogWith(bad);
+    const mine = out.data.services.filter((s: { provider: string }) => s.provider === 'dupes');
+    expect(mine.map((s: { name: string }) => s.name)).toEqual(['First']);
+    expect(out.warnings.join('\n')).toMatch(/provider dupes: service "kv:same" dropped: duplicate id/);
+  });
+
+  it('a provider id that collides with another provider is skipped, and `providers add` refuses it', async () => {
+    const impostor = await provider('goodcloud', (_req, res) => json(res, { provider_id: 'goodcloud', services: [service('kv:fake')] }));
+    const { out, env } = await catalogWith(impostor);
+    expect(out.data.services.some((s: { id: string }) => s.id === 'kv:fake')).toBe(false);
+    expect(out.warnings.join('\n')).toMatch(/provider goodcloud \(http:\/\/127\.0\.0\.1:\d+.*collides/);
+
+    const fresh = home([goodUrl]);
+    expect((await runCli(['catalog', '--json'], { env: fresh })).code).toBe(0);
+    const add = await runCli(['providers', 'add', impostor.base, '--json'], { env: fresh });
+    expect(add.code).toBe(2);
+    expect(add.json().error.details.reason).toBe('PROVIDER_ID_COLLISION');
+    void env;
+  });
+
+  it('a catalog that changes between calls is revalidated with its ETag', async () => {
+    let version = 1;
+    const body = () => JSON.stringify({ provider_id: 'shifty', services: [service(`kv:v${version}`)] });
+    const bad = await provider('shifty', (req, res, { hits }) => {
+      const etag = `"v${version}"`;
+      if (req.headers['if-none-match'] === etag) {
+        hits.notModified++;
+        res.writeHead(304, { etag, 'cache-control': 'max-age=0' });
+        res.end();
+        return;
+      }
+      json(res, body(), { etag, 'cache-control': 'max-age=0' });
+    });
+    const env = home([goodUrl, bad.url]);
+    const ids = async () => {
+      const r = await runCli(['catalog', 'shifty', '--json'], { env });
+      expect(r.code).toBe(0);
+      return r.json().data.services.map((s: { id: string }) => s.id);
+    };
+    expect(await ids()).toEqual(['kv:v1']);
+    expect(await ids()).toEqual(['kv:v1']);
+    expect(bad.hits.notModified).toBe(1);
+    version = 2;
+    expect(await ids()).toEqual(['kv:v2']);
+  });
+});
+
+describe('cache, failure and output', () => {
+  it('serves a stale cache with its age when the provider is gone, and exits 5 only when all fail', async () => {
+    const farm = await startFarm({ catalogs: [syntheticCatalog('fleeting', 2)], maxAge: 0 });
+    const env = home([farm.providers[0]!.url]);
+    expect((await runCli(['catalog', '--json'], { env })).code).toBe(0);
+    await farm.close();
+    const stale = await runCli(['catalog', '--json'], { env });
+    expect(stale.code).toBe(0);
+    expect(stale.json().data.services).toHaveLength(2);
+    expect(stale.json().warnings.join('\n')).toMatch(/fleeting .*unreachable.*cached \d+ seconds? ago/);
+
+    const gone = home([farm.providers[0]!.url]);
+    const r = await runCli(['catalog', '--json'], { env: gone });
+    expect(r.code).toBe(5);
+    expect(r.json().error.code).toBe('PROVIDER_UNREACHABLE');
+  });
+
+  it('a warm, fresh cache needs no network; --refresh goes to the network again', async () => {
+    const farm = await startFarm({ catalogs: [syntheticCatalog('warmcloud', 2)] });
+    const env = home([farm.providers[0]!.url]);
+    expect((await runCli(['catalog', '--json'], { env })).code).toBe(0);
+    const before = farm.stats.requests;
+    expect((await runCli(['catalog', '--json'], { env })).code).toBe(0);
+    expect(farm.stats.requests).toBe(before);
+    expect((await runCli(['catalog', '--refresh', '--json'], { env })).code).toBe(0);
+    expect(farm.stats.notModified).toBe(1);
+    await farm.close();
+  });
+
+  it('--compact lists the 161 Stripe services in at most 16,000 characters; piped output is TSV', async () => {
+    const farm = await startFarm({ catalogs: stripeCatalogs() });
+    const env = home(farm.providers.map((p) => p.url));
+    const j = await runCli(['catalog', '--json'], { env });
+    expect(j.json().data.services).toHaveLength(161);
+    for (const s of j.json().data.services) for (const k of ['provider', 'id', 'name', 'description', 'categories', 'pricing', 'config_schema', 'env']) expect(s).toHaveProperty(k);
+    const compact = await runCli(['catalog', '--compact'], { env });
+    expect(compact.stdout.trim().split('\n')).toHaveLength(161);
+    expect(compact.stdout.length).toBeLessThanOrEqual(16_000);
+    const tsv = await runCli(['catalog', 'database'], { env });
+    for (const line of tsv.stdout.trim().split('\n')) expect(line.split('\t')).toHaveLength(4);
+    await farm.close();
+  });
+
+  it('the TTY table is cut to the terminal width', () => {
+    const s: CatalogService = {
+      provider: 'p',
+      id: 'a:b',
+      name: 'N'.repeat(100),
+      description: 'D'.repeat(500),
+      categories: [],
+      pricing: { type: 'free' },
+      config_schema: {},
+      env: {},
+      scopes: [],
+      kind: 'resource',
+      async: false,
+    };
+    for (const width of [60, 100, 200]) for (const line of renderTable([s], width).split('\n')) expect(Array.from(line).length).toBeLessThanOrEqual(width);
+  });
+});
+
+describe('providers and the sandbox', () => {
+  let sandbox: Sandbox;
+  beforeAll(async () => {
+    sandbox = await startSandbox();
+  });
+  afterAll(async () => {
+    await sandbox?.stop();
+  });
+
+  it('localcloud (written from docs/protocol.md) shows in catalog, search and catalog localcloud/registrar:domain', async () => {
+    const env = isolatedEnv(tempDir('agentprov-catalog-'));
+    for (const p of sandbox.providers) {
+      const add = await runCli(['providers', 'add', p.url, '--json'], { env });
+      expect(add.code, add.stdout + add.stderr).toBe(0);
+      expect(add.json().data.provider.id).toBe(p.id);
+    }
+    const list = await runCli(['providers', 'list', '--json'], { env });
+    expect(list.json().data.providers.map((p: { id: string }) => p.id)).toEqual(['localcloud', 'othercloud']);
+
+    const cat = await runCli(['catalog', '--json'], { env });
+    expect(cat.code).toBe(0);
+    const ids = cat.json().data.services.map((s: { provider: string; id: string }) => `${s.provider}/${s.id}`);
+    expect(ids).toContain('localcloud/registrar:domain');
+    expect(ids).toContain('othercloud/storage:bucket');
+
+    const search = await runCli(['search', 'domain', '--json'], { env });
+    expect(search.json().data.services[0]).toMatchObject({ provider: 'localcloud', id: 'registrar:domain' });
+
+    const one = await runCli(['catalog', 'localcloud/registrar:domain', '--json'], { env });
+    expect(one.code).toBe(0);
+    const svc = one.json().data.service;
+    expect(svc.pricing).toMatchObject({ type: 'one_time', amount: 1200, currency: 'USD' });
+    expect(svc.config_schema.required).toEqual(['domain']);
+    expect(svc.env).toEqual({ LOCALCLOUD_DOMAIN: 'resource.domain' });
+
+    const missing = await runCli(['catalog', 'localcloud/nope:nope', '--json'], { env });
+    expect(missing.code).toBe(2);
+    expect(missing.json().error.code).toBe('SERVICE_NOT_FOUND');
+
+    const rm = await runCli(['providers', 'remove', 'othercloud', '--json'], { env });
+    expect(rm.code).toBe(0);
+    const after = await runCli(['catalog', '--json'], { env });
+    expect(after.json().data.services.every((s: { provider: string }) => s.provider === 'localcloud')).toBe(true);
+  });
+});
