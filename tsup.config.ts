@@ -9,7 +9,7 @@ export default defineConfig({
   platform: 'node',
   target: 'node20',
   outDir: 'dist',
-  clean: true,
+  clean: false, // npm run build passes --clean; test runs rebuild in place so parallel runs never see an empty dist
   splitting: true,
   shims: true,
   sourcemap: false,
