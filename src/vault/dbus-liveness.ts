@@ -7,7 +7,8 @@
  * sends a NUL byte and AUTH; a live bus answers OK, REJECTED or ERROR).
  */
 import { connect } from 'node:net';
-import { AgentprovError } from '../cli/errors.js';
+import type { AgentprovError } from '../cli/errors.js';
+import { keychainTimeout } from './keychain.js';
 
 export function busSocketPath(address: string | undefined): string | undefined {
   if (!address) return undefined;
@@ -32,16 +33,7 @@ export async function assertBusAnswers(env: NodeJS.ProcessEnv, backend: string, 
       if (err) reject(err);
       else resolve();
     };
-    const timer = setTimeout(
-      () =>
-        done(
-          new AgentprovError('KEYCHAIN_TIMEOUT', `the keychain (${backend}) did not answer within ${timeoutMs} ms: the D-Bus session bus is not responding`, {
-            details: { reason: 'timeout', backend, timeout_ms: timeoutMs },
-            nextSteps: ['restart your D-Bus session / keyring daemon', 'or use the passphrase file store: AGENTPROV_CREDENTIAL_STORE=file AGENTPROV_VAULT_PASSPHRASE=...'],
-          }),
-        ),
-      timeoutMs,
-    );
+    const timer = setTimeout(() => done(keychainTimeout(backend, timeoutMs, 'the D-Bus session bus is not responding')), timeoutMs);
     // Any error (absent socket, refused) is left for the binding to report in its own words.
     socket.once('error', () => done());
     socket.once('connect', () => {

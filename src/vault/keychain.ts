@@ -71,12 +71,7 @@ async function bounded<T>(backend: string, timeoutMs: number, call: (signal: Abo
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       controller.abort();
-      reject(
-        new AgentprovError('KEYCHAIN_TIMEOUT', `the keychain (${backend}) did not answer within ${timeoutMs} ms`, {
-          details: { reason: 'timeout', backend, timeout_ms: timeoutMs },
-          nextSteps: keychainRemedies(),
-        }),
-      );
+      reject(keychainTimeout(backend, timeoutMs));
     }, timeoutMs);
     timer.unref();
   });
@@ -87,6 +82,14 @@ async function bounded<T>(backend: string, timeoutMs: number, call: (signal: Abo
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** The one KEYCHAIN_TIMEOUT error, for a call that hung or a bus that never answered. */
+export function keychainTimeout(backend: string, timeoutMs: number, why?: string): AgentprovError {
+  return new AgentprovError('KEYCHAIN_TIMEOUT', `the keychain (${backend}) did not answer within ${timeoutMs} ms${why ? `: ${why}` : ''}`, {
+    details: { reason: 'timeout', backend, timeout_ms: timeoutMs },
+    nextSteps: ['restart your keyring daemon (or D-Bus session) and unlock it', ...keychainRemedies().slice(1)],
+  });
 }
 
 export function keychainRemedies(): string[] {
