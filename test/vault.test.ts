@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
@@ -121,6 +121,17 @@ describe('vault without a usable keychain', () => {
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(r.code).toBe(1);
     expect(r.json().error.code).toBe('KEYCHAIN_TIMEOUT');
+  });
+
+  it('Ctrl-C while waiting on the keychain exits 130 with the INTERRUPTED envelope', async () => {
+    const env = isolatedEnv(tempDir(), { DBUS_SESSION_BUS_ADDRESS: `unix:path=${socket}`, AGENTPROV_KEYCHAIN_TIMEOUT_MS: '20000' });
+    const child = spawn(process.execPath, [BIN, 'vault', 'status', '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    setTimeout(() => child.kill('SIGINT'), 500);
+    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    expect(code).toBe(130);
+    expect(JSON.parse(stdout)).toMatchObject({ ok: false, error: { code: 'INTERRUPTED' } });
   });
 
   it('no Secret Service at all gives KEYCHAIN_UNAVAILABLE naming the reason and the alternatives', async () => {

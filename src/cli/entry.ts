@@ -1,25 +1,22 @@
 /**
  * Process entry of the bundled CLI. The only place that exits the process.
  */
-import { EXIT } from './errors.js';
+import { AgentprovError, EXIT } from './errors.js';
+import { dispatchInterrupt } from './interrupt.js';
+import { processIO } from './io.js';
 import { main } from './main.js';
+import { renderError } from './output.js';
 
 let interrupted = false;
 process.on('SIGINT', () => {
-  // A long-running command (sandbox, run) that handles SIGINT itself shuts down in its own way.
-  if (process.listenerCount('SIGINT') > 1 && !interrupted) {
+  // A second Ctrl-C always ends the process; the first may belong to the command.
+  if (interrupted) process.exit(EXIT.INTERRUPTED);
+  if (dispatchInterrupt()) {
     interrupted = true;
     return;
   }
-  if (interrupted) process.exit(EXIT.INTERRUPTED);
   interrupted = true;
-  const json = process.argv.includes('--json');
-  const message = 'interrupted';
-  if (json) {
-    process.stdout.write(
-      JSON.stringify({ ok: false, command: 'agentprov', error: { code: 'INTERRUPTED', message, details: {} }, warnings: [], next_steps: [] }) + '\n',
-    );
-  } else process.stderr.write(`error [INTERRUPTED]: ${message}\n`);
+  renderError(processIO(), process.argv.includes('--json'), 'agentprov', new AgentprovError('INTERRUPTED', 'interrupted'));
   process.exit(EXIT.INTERRUPTED);
 });
 

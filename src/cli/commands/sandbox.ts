@@ -6,6 +6,7 @@
 import { join, resolve } from 'node:path';
 import type { Deps } from '../deps.js';
 import { AgentprovError } from '../errors.js';
+import { handleInterruptWith } from '../interrupt.js';
 import { renderSuccess, type CommandResult } from '../output.js';
 
 export async function run(deps: Deps, _args: string[], opts: Record<string, unknown>): Promise<CommandResult> {
@@ -45,11 +46,11 @@ export async function run(deps: Deps, _args: string[], opts: Record<string, unkn
 
   await new Promise<void>((done) => {
     const stop = (): void => {
-      process.off('SIGINT', stop);
+      unregister();
       process.off('SIGTERM', stop);
       done();
     };
-    process.on('SIGINT', stop);
+    const unregister = handleInterruptWith(stop);
     process.on('SIGTERM', stop);
   });
   await sandbox.stop();
