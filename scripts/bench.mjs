@@ -39,7 +39,7 @@ export function baseline() {
 
 function row(name, result, base, target) {
   const ratio = result.median / base.median;
-  const ok = target === undefined ? '' : ratio <= target ? `ok (target ≤ ${target}×)` : `MISSED (target ≤ ${target}×)`;
+  const ok = target === undefined ? '' : ratio <= target ? `ok (target ≤ ${target.toFixed(2)}×)` : `MISSED (target ≤ ${target.toFixed(2)}×)`;
   console.log(`${name.padEnd(44)} ${result.median.toFixed(1).padStart(7)} ms  ${ratio.toFixed(2).padStart(5)}×  rss ${result.rss.toFixed(0).padStart(4)} MB  ${ok}`);
   return { name, median_ms: result.median, ratio, rss_mb: result.rss, target };
 }

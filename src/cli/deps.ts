@@ -66,12 +66,12 @@ export function createDeps(globals: GlobalOptions, env: NodeJS.ProcessEnv = proc
       async confirm(message, defaultValue = false) {
         if (!deps.canPrompt()) throw noPrompt(message);
         const { confirm } = await import('@inquirer/prompts');
-        return confirm({ message, default: defaultValue }, { output: process.stderr });
+        return confirm({ message, default: defaultValue }, { input: io.stdin, output: io.stderr });
       },
       async password(message) {
         if (!deps.canPrompt()) throw noPrompt(message);
         const { password } = await import('@inquirer/prompts');
-        return password({ message, mask: true }, { output: process.stderr });
+        return password({ message, mask: true }, { input: io.stdin, output: io.stderr });
       },
     },
     spawn,
