@@ -27,13 +27,17 @@ async function resolveRegistry(deps: Deps): Promise<{ entries: ProviderEntry[]; 
   return { ...resolved, warnings: [...resolved.warnings] };
 }
 
+/** The per-provider deadline: AGENTPROV_CATALOG_DEADLINE_MS, else the config's; always within 100 ms … 2 minutes. */
+export function catalogDeadlineMs(env: NodeJS.ProcessEnv, configuredMs: number): number {
+  return Math.min(Math.max(Number(env.AGENTPROV_CATALOG_DEADLINE_MS) || configuredMs, 100), 120_000);
+}
+
 export async function gatherCatalog(deps: Deps, opts: { refresh: boolean }): Promise<Gathered> {
   const registry = await resolveRegistry(deps);
-  const deadline = Number(deps.env.AGENTPROV_CATALOG_DEADLINE_MS) || registry.deadlineMs;
   const result = await aggregateCatalogs({
     entries: registry.entries,
     cacheRoot: deps.paths.cache,
-    deadlineMs: Math.min(Math.max(deadline, 100), 120_000),
+    deadlineMs: catalogDeadlineMs(deps.env, registry.deadlineMs),
     refresh: opts.refresh,
     now: () => deps.clock.now().getTime(),
   });

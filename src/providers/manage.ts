@@ -8,7 +8,7 @@ import { AgentprovError } from '../cli/errors.js';
 import { openConfig } from '../config/config.js';
 import type { Paths } from '../paths.js';
 import { readCacheEntry, removeCacheEntry } from '../catalog/cache.js';
-import { loadRegistry, normalizeProviderUrl, type ProviderEntry } from './registry.js';
+import { loadRegistry, normalizeProviderUrl, type ProviderEntry, type Registry } from './registry.js';
 
 export interface KnownProvider extends ProviderEntry {
   /** The id from the config, or else from the cached descriptor. */
@@ -20,8 +20,12 @@ export interface KnownProvider extends ProviderEntry {
 
 export async function knownProviders(paths: Paths, cwd: string): Promise<{ providers: KnownProvider[]; warnings: string[] }> {
   const registry = await loadRegistry({ paths, cwd });
-  const providers = registry.entries.map((e) => {
-    const c = readCacheEntry(paths.cache, e.url);
+  return { providers: describe(registry.entries, paths.cache), warnings: registry.warnings };
+}
+
+function describe(entries: ProviderEntry[], cacheRoot: string): KnownProvider[] {
+  return entries.map((e) => {
+    const c = readCacheEntry(cacheRoot, e.url);
     return {
       ...e,
       knownId: c?.provider_id ?? e.id ?? null,
@@ -30,13 +34,15 @@ export async function knownProviders(paths: Paths, cwd: string): Promise<{ provi
       cached_at: c ? new Date(c.fetched_at).toISOString() : null,
     };
   });
-  return { providers, warnings: registry.warnings };
 }
 
-/** Record `url` (already validated to serve a descriptor for `id`) as a user provider. */
-export async function addUserProvider(paths: Paths, cwd: string, url: string, id: string): Promise<{ added: boolean }> {
-  const { providers } = await knownProviders(paths, cwd);
-  const clash = providers.find((p) => p.knownId === id && p.url !== url);
+/**
+ * Record `url` (already validated to serve a descriptor for `id`) as a user
+ * provider. `registry` is the caller's, loaded once per command; the ids are
+ * read from the cache now, so they include what the validation just fetched.
+ */
+export async function addUserProvider(paths: Paths, registry: Registry, url: string, id: string): Promise<{ added: boolean }> {
+  const clash = describe(registry.entries, paths.cache).find((p) => p.knownId === id && p.url !== url);
   if (clash) {
     throw new AgentprovError('USAGE', `provider id "${id}" is already taken by ${clash.url} (${clash.source})`, {
       details: { reason: 'PROVIDER_ID_COLLISION', id, url, existing: { url: clash.url, source: clash.source } },

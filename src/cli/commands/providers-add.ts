@@ -8,16 +8,17 @@ import { AgentprovError } from '../errors.js';
 import type { CommandResult } from '../output.js';
 import { aggregateCatalogs } from '../../catalog/aggregate.js';
 import { removeCacheEntry } from '../../catalog/cache.js';
+import { catalogDeadlineMs } from '../../catalog/gather.js';
 import { addUserProvider } from '../../providers/manage.js';
-import { normalizeProviderUrl, readConfigFile } from '../../providers/registry.js';
+import { loadRegistry, normalizeProviderUrl } from '../../providers/registry.js';
 
 export async function run(deps: Deps, args: string[]): Promise<CommandResult> {
   const url = normalizeProviderUrl(args[0] ?? '');
-  const config = readConfigFile(deps.paths);
+  const registry = await loadRegistry({ paths: deps.paths, cwd: deps.cwd });
   const result = await aggregateCatalogs({
     entries: [{ url, source: 'user' }],
     cacheRoot: deps.paths.cache,
-    deadlineMs: Number(deps.env.AGENTPROV_CATALOG_DEADLINE_MS) || config.catalog_deadline_ms,
+    deadlineMs: catalogDeadlineMs(deps.env, registry.config.catalog_deadline_ms),
     refresh: true,
     now: () => deps.clock.now().getTime(),
   });
@@ -32,7 +33,7 @@ export async function run(deps: Deps, args: string[]): Promise<CommandResult> {
   }
   let added: boolean;
   try {
-    ({ added } = await addUserProvider(deps.paths, deps.cwd, url, report.id));
+    ({ added } = await addUserProvider(deps.paths, registry, url, report.id));
   } catch (err) {
     removeCacheEntry(deps.paths.cache, url);
     throw err;
