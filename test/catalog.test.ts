@@ -5,7 +5,7 @@
  * neither crashes nor hangs past the deadline, names the provider in a
  * warning, and never prints an escape sequence.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -296,6 +296,71 @@ describe('cache, failure and output', () => {
     expect((await runCli(['catalog', '--refresh', '--json'], { env })).code).toBe(0);
     expect(farm.stats.notModified).toBe(1);
     await farm.close();
+  });
+
+  it('a corrupt cache file is treated as absent, never a crash, and the catalog is fetched again', async () => {
+    const farm = await startFarm({ catalogs: [syntheticCatalog('sturdy', 2)] });
+    const env = home([farm.providers[0]!.url]);
+    expect((await runCli(['catalog', '--json'], { env })).code).toBe(0);
+    const dir = join(env.AGENTPROV_HOME!, 'cache', 'catalog');
+    const file = join(dir, readdirSync(dir).find((f) => !f.startsWith('registry-'))!);
+    const good = JSON.parse(readFileSync(file, 'utf8'));
+    const corruptions: Array<(e: any) => unknown> = [
+      () => '{"v":1,"url":',
+      (e) => ({ ...e, services: [{ ...e.services[0], pricing: { type: 'recurring', amount: { x: 1 }, currency: 'USD', interval: 'month' } }] }),
+      (e) => ({ ...e, services: [{ ...e.services[0], env: { ['K'.repeat(100)]: 'access_token' } }] }),
+      (e) => ({ ...e, max_age: 1e12 }),
+      (e) => ({ ...e, services: 'nope' }),
+    ];
+    for (const corrupt of corruptions) {
+      const bad = corrupt(good);
+      writeFileSync(file, typeof bad === 'string' ? bad : JSON.stringify(bad));
+      const before = farm.stats.requests;
+      const r = await runCli(['catalog', '--json'], { env });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.json().data.services).toHaveLength(2);
+      expect(farm.stats.requests).toBeGreaterThan(before);
+    }
+    await farm.close();
+  });
+
+  it('an unwritable cache does not fail the command: the fetched catalog is still shown', async () => {
+    const farm = await startFarm({ catalogs: [syntheticCatalog('nocache', 2)] });
+    const env = home([farm.providers[0]!.url]);
+    writeFileSync(join(env.AGENTPROV_HOME!, 'cache'), 'a file where the cache directory should be');
+    const r = await runCli(['catalog', '--json'], { env });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.json().data.services).toHaveLength(2);
+    expect(r.json().data.providers[0].status).toBe('fetched');
+    await farm.close();
+  });
+
+  it('the registry index notices a manifest rewritten in place with the same size and mtime', async () => {
+    const a = await startFarm({ catalogs: [syntheticCatalog('first', 1)] });
+    const b = await startFarm({ catalogs: [syntheticCatalog('second', 1)] });
+    const urlA = a.providers[0]!.url;
+    const urlB = b.providers[0]!.url;
+    expect(urlB).toHaveLength(urlA.length);
+    const project = tempDir('agentprov-project-');
+    const manifest = join(project, 'agentprov.json');
+    const archived = new Date('2026-01-01T00:00:00Z'); // whole seconds, as tar and `cp -p` from an archive set it
+    writeFileSync(manifest, JSON.stringify({ version: 1, providers: [{ url: urlA }] }));
+    utimesSync(manifest, archived, archived);
+    const env = home([]);
+    const providersIn = async () => {
+      const r = await runCli(['catalog', '--json'], { env, cwd: project });
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      return r.json().data.providers.map((p: { id: string }) => p.id);
+    };
+    expect(await providersIn()).toEqual(['first']);
+    const before = statSync(manifest);
+    writeFileSync(manifest, JSON.stringify({ version: 1, providers: [{ url: urlB }] })); // same inode, same size
+    utimesSync(manifest, archived, archived);
+    const after = statSync(manifest);
+    expect([after.ino, after.size, after.mtimeMs]).toEqual([before.ino, before.size, before.mtimeMs]);
+    expect(await providersIn()).toEqual(['second']);
+    await a.close();
+    await b.close();
   });
 
   it('--compact lists the 161 Stripe services in at most 16,000 characters; piped output is TSV', async () => {

@@ -7,7 +7,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { CatalogService } from './validate.js';
 
 /** One cached catalog: what the last successful fetch or revalidation left. */
@@ -27,10 +27,23 @@ export interface CacheEntry {
 }
 
 const PROVIDER_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
+/** http.ts's parseMaxAge never gives more than a week. */
+const MAX_AGE_S = 7 * 24 * 3600;
 const isStr = (v: unknown, max: number): v is string => typeof v === 'string' && v.length <= max;
 const isStrArray = (v: unknown, maxItems: number, maxLen: number): v is string[] =>
   Array.isArray(v) && v.length <= maxItems && v.every((x) => isStr(x, maxLen));
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+const optional = (v: unknown, ok: (v: unknown) => boolean): boolean => v === undefined || ok(v);
+/** The pricing fields the renderers read, with the bounds of protocol/provider.ts's PricingSchema. */
+const isPricing = (p: unknown): boolean =>
+  isObj(p) &&
+  ['free', 'one_time', 'recurring', 'usage'].includes(p.type as string) &&
+  optional(p.amount, (a) => typeof a === 'number' && Number.isFinite(a)) &&
+  optional(p.currency, (c) => isStr(c, 3)) &&
+  optional(p.interval, (i) => isStr(i, 16)) &&
+  optional(p.unit, (u) => isStr(u, 64));
+const isEnv = (e: unknown): boolean => isObj(e) && Object.keys(e).length <= 20 && Object.entries(e).every(([k, v]) => k.length <= 64 && isStr(v, 100));
 
 /**
  * Narrow a parsed cache file field by field. Hand-written rather than zod so
@@ -42,14 +55,13 @@ export function narrowCacheEntry(raw: unknown): CacheEntry | undefined {
   const { url, provider_id, provider_name, catalog_url, etag, fetched_at, max_age, services, warnings } = raw;
   if (!isStr(url, 4096) || !isStr(provider_id, 63) || !PROVIDER_ID.test(provider_id) || !isStr(provider_name, 200) || !isStr(catalog_url, 4096)) return undefined;
   if (etag !== undefined && !isStr(etag, 512)) return undefined;
-  if (typeof fetched_at !== 'number' || !Number.isFinite(fetched_at) || typeof max_age !== 'number' || !(max_age >= 0)) return undefined;
+  if (typeof fetched_at !== 'number' || !Number.isFinite(fetched_at) || typeof max_age !== 'number' || !(max_age >= 0 && max_age <= MAX_AGE_S)) return undefined;
   if (!isStrArray(warnings, 600, 1000) || !Array.isArray(services) || services.length > 500) return undefined;
   for (const s of services) {
     if (!isObj(s) || s.provider !== provider_id || !isStr(s.id, 100) || !isStr(s.name, 200) || !isStr(s.description, 2000)) return undefined;
     if (!isStrArray(s.categories, 10, 40) || !isStrArray(s.scopes, 20, 64) || typeof s.async !== 'boolean') return undefined;
     if (s.kind !== 'resource' && s.kind !== 'plan') return undefined;
-    if (!isObj(s.pricing) || !['free', 'one_time', 'recurring', 'usage'].includes(s.pricing.type as string)) return undefined;
-    if (!isObj(s.config_schema) || !isObj(s.env) || !Object.values(s.env).every((v) => isStr(v, 100))) return undefined;
+    if (!isPricing(s.pricing) || !isObj(s.config_schema) || !isEnv(s.env)) return undefined;
   }
   return raw as unknown as CacheEntry;
 }
@@ -77,12 +89,16 @@ export function readCacheEntry(cacheRoot: string, url: string): CacheEntry | und
   }
 }
 
-export function writeCacheEntry(cacheRoot: string, entry: CacheEntry): void {
-  const file = fileFor(cacheRoot, entry.url);
-  mkdirSync(cacheDir(cacheRoot), { recursive: true, mode: 0o700 });
+/**
+ * Write `value` as JSON to `file` atomically (temporary file, then rename),
+ * creating its directory. Never throws: what this writes is an optimisation,
+ * so an unwritable cache must not fail the command that fetched the data.
+ */
+export function writeJsonAtomic(file: string, value: unknown): void {
   const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
   try {
-    writeFileSync(tmp, JSON.stringify(entry), { mode: 0o600 });
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    writeFileSync(tmp, JSON.stringify(value), { mode: 0o600 });
     renameSync(tmp, file);
   } catch {
     try {
@@ -91,6 +107,10 @@ export function writeCacheEntry(cacheRoot: string, entry: CacheEntry): void {
       /* nothing to clean */
     }
   }
+}
+
+export function writeCacheEntry(cacheRoot: string, entry: CacheEntry): void {
+  writeJsonAtomic(fileFor(cacheRoot, entry.url), entry);
 }
 
 export function removeCacheEntry(cacheRoot: string, url: string): void {

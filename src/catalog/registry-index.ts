@@ -1,16 +1,18 @@
 /**
  * A small index beside the catalog cache that remembers which providers the
  * registry resolved to, keyed by a fingerprint of its inputs (the config
- * file's and the manifest's identity, size and mtime). While the fingerprint
+ * file's and the manifest's path, inode, size, mtime and ctime: ctime moves on
+ * every change, including a chmod or a copy that restores the old mtime, and
+ * cannot be set back). While the fingerprint
  * holds, `catalog` skips reading and zod-parsing config and manifest: with a
  * fresh cache a warm run then loads neither zod nor undici.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Paths } from '../paths.js';
 import type { ProviderEntry } from '../providers/registry.js';
-import { cacheDir } from './cache.js';
+import { cacheDir, writeJsonAtomic } from './cache.js';
 
 const MANIFEST_FILE = 'agentprov.json';
 
@@ -36,7 +38,7 @@ function statKey(file: string | undefined): string {
   if (!file) return '-';
   try {
     const st = statSync(file);
-    return `${file}:${st.ino}:${st.size}:${st.mtimeMs}`;
+    return `${file}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
   } catch {
     return `${file}:absent`;
   }
@@ -50,35 +52,35 @@ export function registryFingerprint(paths: Paths, cwd: string): { fingerprint: s
 }
 
 const SOURCES = new Set(['orchestrator', 'user', 'manifest']);
+// Bounds of what loadRegistry can produce: at most 500 config and 200 manifest providers.
+const MAX_ENTRIES = 700;
+const isStr = (v: unknown, max: number): v is string => typeof v === 'string' && v.length <= max;
 
+/** The index for `fingerprint`, or undefined when it is absent, stale or not what this module writes. */
 export function readRegistryIndex(file: string, fingerprint: string): RegistryIndex | undefined {
+  let raw: unknown;
   try {
-    const raw = JSON.parse(readFileSync(file, 'utf8')) as unknown;
-    if (typeof raw !== 'object' || raw === null) return undefined;
-    const r = raw as Record<string, unknown>;
-    if (r.v !== 1 || r.fingerprint !== fingerprint || typeof r.deadline_ms !== 'number') return undefined;
-    if (!Array.isArray(r.entries) || !Array.isArray(r.warnings) || !r.warnings.every((w) => typeof w === 'string')) return undefined;
-    const entries: ProviderEntry[] = [];
-    for (const e of r.entries as unknown[]) {
-      if (typeof e !== 'object' || e === null) return undefined;
-      const { url, source, id } = e as Record<string, unknown>;
-      if (typeof url !== 'string' || typeof source !== 'string' || !SOURCES.has(source)) return undefined;
-      if (id !== undefined && typeof id !== 'string') return undefined;
-      entries.push({ url, source: source as ProviderEntry['source'], ...(id ? { id } : {}) });
-    }
-    return { v: 1, fingerprint, entries, deadline_ms: r.deadline_ms, warnings: r.warnings as string[] };
+    raw = JSON.parse(readFileSync(file, 'utf8'));
   } catch {
     return undefined;
   }
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const r = raw as Record<string, unknown>;
+  if (r.v !== 1 || r.fingerprint !== fingerprint) return undefined;
+  if (!Number.isInteger(r.deadline_ms) || (r.deadline_ms as number) < 100 || (r.deadline_ms as number) > 120_000) return undefined;
+  if (!Array.isArray(r.entries) || r.entries.length > MAX_ENTRIES) return undefined;
+  if (!Array.isArray(r.warnings) || r.warnings.length > MAX_ENTRIES + 1 || !r.warnings.every((w) => isStr(w, 8192))) return undefined;
+  const entries: ProviderEntry[] = [];
+  for (const e of r.entries as unknown[]) {
+    if (typeof e !== 'object' || e === null) return undefined;
+    const { url, source, id } = e as Record<string, unknown>;
+    if (!isStr(url, 8192) || !isStr(source, 16) || !SOURCES.has(source)) return undefined;
+    if (id !== undefined && !isStr(id, 64)) return undefined;
+    entries.push({ url, source: source as ProviderEntry['source'], ...(id ? { id } : {}) });
+  }
+  return { v: 1, fingerprint, entries, deadline_ms: r.deadline_ms as number, warnings: r.warnings as string[] };
 }
 
 export function writeRegistryIndex(file: string, index: RegistryIndex): void {
-  try {
-    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
-    writeFileSync(tmp, JSON.stringify(index), { mode: 0o600 });
-    renameSync(tmp, file);
-  } catch {
-    /* an index is an optimisation */
-  }
+  writeJsonAtomic(file, index);
 }
