@@ -2,7 +2,7 @@
  * Fetching provider documents (descriptor, catalog) over one undici pool.
  * Every request is bounded: header and body timeouts, the caller's overall
  * per-provider deadline (AbortSignal), a body size cap enforced while the
- * body streams in, and redirects followed by hand (undici's own are off) so
+ * body streams in, and redirects followed by hand (undici 7 follows none) so
  * that a loop, a long chain or a hop from loopback to another host is refused
  * (docs/protocol.md §0: https, except on loopback).
  */
@@ -80,8 +80,7 @@ export function createFetcher(options: { headersTimeoutMs: number; bodyTimeoutMs
       signal: opts.signal,
       headersTimeout: options.headersTimeoutMs,
       bodyTimeout: options.bodyTimeoutMs,
-      // undici 7 follows no redirect by default and no longer types this option; 0 says it anyway.
-      ...({ maxRedirections: 0 } as object),
+      // No redirect option: undici 7's request() follows none (it takes the redirect interceptor, which this agent lacks).
     });
     return res;
   }
