@@ -19,3 +19,8 @@ export function resolvePaths(env: NodeJS.ProcessEnv = process.env): Paths {
   const p = envPaths('agentprov', { suffix: '' });
   return { config: p.config, cache: p.cache, state: p.data };
 }
+
+/** The non-secret config file (written by conf, read directly on fast paths). */
+export function configFilePath(paths: Paths): string {
+  return join(paths.config, 'config.json');
+}

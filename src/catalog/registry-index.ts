@@ -8,13 +8,13 @@
  * fresh cache a warm run then loads neither zod nor undici.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { Paths } from '../paths.js';
+import { configFilePath, type Paths } from '../paths.js';
+import { findManifest } from '../project/locate.js';
 import type { ProviderEntry } from '../providers/registry.js';
 import { cacheDir, writeJsonAtomic } from './cache.js';
 
-const MANIFEST_FILE = 'agentprov.json';
 
 export interface RegistryIndex {
   v: 1;
@@ -22,16 +22,6 @@ export interface RegistryIndex {
   entries: ProviderEntry[];
   deadline_ms: number;
   warnings: string[];
-}
-
-function nearestManifest(cwd: string): string | undefined {
-  for (let dir = cwd; ; ) {
-    const candidate = join(dir, MANIFEST_FILE);
-    if (existsSync(candidate)) return candidate;
-    const parent = dirname(dir);
-    if (parent === dir) return undefined;
-    dir = parent;
-  }
 }
 
 function statKey(file: string | undefined): string {
@@ -45,8 +35,8 @@ function statKey(file: string | undefined): string {
 }
 
 export function registryFingerprint(paths: Paths, cwd: string): { fingerprint: string; file: string } {
-  const manifest = nearestManifest(cwd);
-  const fingerprint = `${statKey(join(paths.config, 'config.json'))}|${statKey(manifest)}`;
+  const manifest = findManifest(cwd);
+  const fingerprint = `${statKey(configFilePath(paths))}|${statKey(manifest)}`;
   const file = join(cacheDir(paths.cache), `registry-${createHash('sha256').update(manifest ?? '-').digest('hex').slice(0, 16)}.json`);
   return { fingerprint, file };
 }

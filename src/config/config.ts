@@ -4,6 +4,7 @@
  * edited by hand that no longer parses gives INVALID_CONFIG naming the field,
  * and is never overwritten.
  */
+import { readFileSync, statSync } from 'node:fs';
 import { z } from 'zod';
 import { AgentprovError } from '../cli/errors.js';
 
@@ -24,6 +25,45 @@ export const ConfigSchema = z.object({
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
+const MAX_CONFIG_BYTES = 1024 * 1024;
+
+/** Parse a config document; INVALID_CONFIG names the file and the field. */
+export function parseConfig(raw: unknown, path: string): Config {
+  const parsed = ConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw invalidConfig(path, `is invalid at "${issue?.path.join('.')}": ${issue?.message}`, issue?.path.join('.'));
+  }
+  return parsed.data;
+}
+
+/** Read the config file without conf (read-only fast paths). Absent → defaults. */
+export function readConfigFile(path: string): Config {
+  let text: string;
+  try {
+    const st = statSync(path);
+    if (st.size > MAX_CONFIG_BYTES) throw invalidConfig(path, `is larger than ${MAX_CONFIG_BYTES} bytes`);
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return ConfigSchema.parse({});
+    throw err;
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw invalidConfig(path, 'is not valid JSON');
+  }
+  return parseConfig(raw, path);
+}
+
+function invalidConfig(path: string, why: string, field?: string): AgentprovError {
+  return new AgentprovError('INVALID_CONFIG', `the config file ${path} ${why}`, {
+    details: { path, ...(field !== undefined ? { field } : {}) },
+    nextSteps: [`fix or remove ${path}`],
+  });
+}
+
 export interface ConfigStore {
   read(): Config;
   write(next: Config): void;
@@ -36,15 +76,7 @@ export async function openConfig(configDir: string): Promise<ConfigStore> {
   return {
     path: store.path,
     read() {
-      const parsed = ConfigSchema.safeParse(store.store);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        throw new AgentprovError('INVALID_CONFIG', `the config file ${store.path} is invalid at "${issue?.path.join('.')}": ${issue?.message}`, {
-          details: { path: store.path, field: issue?.path.join('.') },
-          nextSteps: [`fix or remove ${store.path}`],
-        });
-      }
-      return parsed.data;
+      return parseConfig(store.store, store.path);
     },
     write(next) {
       store.store = ConfigSchema.parse(next) as Record<string, unknown>;

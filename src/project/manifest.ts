@@ -4,14 +4,12 @@
  * Versioned, parsed with zod, written atomically.
  */
 import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { existsSync } from 'node:fs';
 import writeFileAtomic from 'write-file-atomic';
 import { z } from 'zod';
 import { AgentprovError } from '../cli/errors.js';
 import type { Redactor } from '../cli/io.js';
 
-export const MANIFEST_FILE = 'agentprov.json';
+export { findManifest, MANIFEST_FILE } from './locate.js';
 const MAX_MANIFEST_BYTES = 1024 * 1024;
 
 const Name = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and dashes, at most 63');
@@ -41,18 +39,6 @@ export type Manifest = z.infer<typeof Manifest>;
 
 export function emptyManifest(orchestrator?: string): Manifest {
   return { version: 1, ...(orchestrator ? { orchestrator } : {}), providers: [], resources: [] };
-}
-
-/** The nearest agentprov.json from `cwd` upward, or undefined. */
-export function findManifest(cwd: string): string | undefined {
-  let dir = cwd;
-  for (;;) {
-    const candidate = join(dir, MANIFEST_FILE);
-    if (existsSync(candidate)) return candidate;
-    const parent = dirname(dir);
-    if (parent === dir) return undefined;
-    dir = parent;
-  }
 }
 
 export async function readManifest(path: string): Promise<Manifest> {

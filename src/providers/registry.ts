@@ -9,12 +9,10 @@
  * Reading needs no `conf`: the config file is read and zod-parsed directly,
  * so `catalog` from a warm cache stays cheap. Writes go through openConfig.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { AgentprovError } from '../cli/errors.js';
-import { ConfigSchema, type Config } from '../config/config.js';
+import { readConfigFile, type Config } from '../config/config.js';
 import { findManifest, readManifest } from '../project/manifest.js';
-import type { Paths } from '../paths.js';
+import { configFilePath, type Paths } from '../paths.js';
 
 export const DESCRIPTOR_PATH = '/.well-known/agent-provisioning';
 
@@ -45,36 +43,6 @@ export function normalizeProviderUrl(input: string): string {
   return url.href;
 }
 
-export function configFile(paths: Paths): string {
-  return join(paths.config, 'config.json');
-}
-
-/** The config as `conf` wrote it, parsed with the same schema; defaults when there is no file yet. */
-export function readConfigFile(paths: Paths): Config {
-  const file = configFile(paths);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return ConfigSchema.parse({});
-    throw err;
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    throw new AgentprovError('INVALID_CONFIG', `the config file ${file} is not valid JSON`, { details: { path: file }, nextSteps: [`fix or remove ${file}`] });
-  }
-  const parsed = ConfigSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new AgentprovError('INVALID_CONFIG', `the config file ${file} is invalid at "${issue?.path.join('.')}": ${issue?.message}`, {
-      details: { path: file, field: issue?.path.join('.') },
-      nextSteps: [`fix or remove ${file}`],
-    });
-  }
-  return parsed.data;
-}
 
 export interface Registry {
   entries: ProviderEntry[];
@@ -84,7 +52,7 @@ export interface Registry {
 
 /** Every known provider, config first (orchestrator, then user), then the manifest; one entry per descriptor URL. */
 export async function loadRegistry(opts: { paths: Paths; cwd: string }): Promise<Registry> {
-  const config = readConfigFile(opts.paths);
+  const config = readConfigFile(configFilePath(opts.paths));
   const warnings: string[] = [];
   const raw: ProviderEntry[] = [];
   const rank = { orchestrator: 0, user: 1, manifest: 2 } as const;
