@@ -8,7 +8,7 @@
  * tokens thus survive many agentprov processes at once.
  */
 import type { Deps } from '../cli/deps.js';
-import { lostSession, readSession, SESSION_ENTRY, sessionClaims, withSessionLock, type SessionClaims, type StoredSession } from './store.js';
+import { noSession, readSession, SESSION_ENTRY, sessionClaims, withSessionLock, type SessionClaims, type StoredSession } from './store.js';
 
 /** Refresh when the access token has less than this many seconds left. */
 export const REFRESH_MARGIN_SECONDS = 60;
@@ -41,17 +41,15 @@ function active(s: StoredSession, refreshed: boolean): ActiveSession {
   };
 }
 
-const NO_SESSION = (): Error => lostSession('no session in the vault', ['agentprov login', 'agentprov init --orchestrator <url>']);
-
 export async function getSession(deps: Deps): Promise<ActiveSession> {
   const vault = await deps.vault();
   const stored = await readSession(vault);
-  if (!stored) throw NO_SESSION();
+  if (!stored) throw noSession();
   if (fresh(stored, nowSeconds(deps))) return active(stored, false);
 
   return withSessionLock(deps.paths.state, async () => {
     const current = await readSession(vault);
-    if (!current) throw NO_SESSION();
+    if (!current) throw noSession();
     if (fresh(current, nowSeconds(deps))) return active(current, false);
     deps.debug('access token expires within a minute: refreshing');
     const { refreshStoredSession } = await import('./tokens.js');
@@ -65,10 +63,4 @@ export async function getSession(deps: Deps): Promise<ActiveSession> {
       throw err;
     }
   });
-}
-
-/** The stored session's identity, without network and without refreshing; undefined when signed out. */
-export async function peekSession(deps: Deps): Promise<{ stored: StoredSession; claims: SessionClaims } | undefined> {
-  const stored = await readSession(await deps.vault());
-  return stored ? { stored, claims: sessionClaims(stored) } : undefined;
 }

@@ -18,7 +18,8 @@
 import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import lockfile from 'proper-lockfile';
-import { decodeJwt } from 'jose';
+// The subpath keeps the rest of jose (verify, JWE, keys) out of whoami's start-up.
+import { decodeJwt } from 'jose/jwt/decode';
 import { z } from 'zod';
 import { AgentprovError } from '../cli/errors.js';
 import type { Vault } from '../vault/vault.js';
@@ -134,6 +135,10 @@ export function pendingEntry(p: PendingSignIn): z.infer<typeof StoredPending> {
 
 export function lostSession(why: string, nextSteps = ['agentprov login']): AgentprovError {
   return new AgentprovError('NOT_SIGNED_IN', `not signed in: ${why}`, { nextSteps });
+}
+
+export function noSession(): AgentprovError {
+  return lostSession('no session in the vault', ['agentprov login', 'agentprov init --orchestrator <url>']);
 }
 
 /**

@@ -5,8 +5,8 @@
  */
 import { configuredIssuer } from '../../auth/config.js';
 import { describeSession, humanSession } from '../../auth/describe.js';
-import { peekSession } from '../../auth/session.js';
 import { completePending, signIn, type SignInMethod } from '../../auth/signin.js';
+import { readSession } from '../../auth/store.js';
 import type { Deps } from '../deps.js';
 import { AgentprovError } from '../errors.js';
 import type { CommandResult } from '../output.js';
@@ -30,8 +30,8 @@ export async function run(deps: Deps, _args: string[], opts: Record<string, unkn
   if (opts.complete) {
     const session = await completePending(deps, secondsOption(opts.wait, '--wait', 0));
     if (session) return signedIn(describeSession(session, vault));
-    const existing = await peekSession(deps);
-    if (existing) return signedIn(describeSession(existing.stored, vault), ['no sign-in was pending; already signed in']);
+    const existing = await readSession(vault);
+    if (existing) return signedIn(describeSession(existing, vault), ['no sign-in was pending; already signed in']);
     throw new AgentprovError('NO_PENDING_AUTHORIZATION', 'there is no pending sign-in to complete', { nextSteps: ['agentprov login'] });
   }
   const { issuer, clientId } = await configuredIssuer(deps);

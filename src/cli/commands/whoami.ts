@@ -4,7 +4,7 @@
  * and no OIDC library unless `--refresh` asks for a fresh access token.
  */
 import { describeSession, humanSession } from '../../auth/describe.js';
-import { lostSession, readSession } from '../../auth/store.js';
+import { noSession, readSession } from '../../auth/store.js';
 import type { Deps } from '../deps.js';
 import type { CommandResult } from '../output.js';
 
@@ -16,7 +16,7 @@ export async function run(deps: Deps, _args: string[], opts: Record<string, unkn
     refreshed = (await getSession(deps)).refreshed;
   }
   const stored = await readSession(vault);
-  if (!stored) throw lostSession('no session in the vault', ['agentprov login', 'agentprov init --orchestrator <url>']);
+  if (!stored) throw noSession();
   const view = { ...describeSession(stored, vault), ...(opts.refresh ? { refreshed } : {}) };
   return { data: view, human: humanSession(view), bare: view.email ?? view.subject };
 }
