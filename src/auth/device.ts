@@ -70,7 +70,7 @@ export type PollOutcome = { kind: 'tokens'; tokens: oidc.TokenEndpointResponse &
  */
 export async function pollDeviceAuthorization(config: oidc.Configuration, pending: PendingSignIn, nowSeconds: number, maxSeconds: number): Promise<PollOutcome> {
   const remaining = pending.expires_at - nowSeconds;
-  if (remaining <= 0) throw expired(pending.issuer);
+  if (remaining <= 0) throw deviceCodeExpired(pending.issuer);
   const budget = Math.min(Math.max(maxSeconds, pending.interval) + 0.5, remaining + pending.interval + 1);
   const signal = AbortSignal.timeout(Math.ceil(budget * 1000));
   const response: oidc.DeviceAuthorizationResponse = {
@@ -85,14 +85,14 @@ export async function pollDeviceAuthorization(config: oidc.Configuration, pendin
     return { kind: 'tokens', tokens: await oidc.pollDeviceAuthorizationGrant(config, response, undefined, { signal }) };
   } catch (err) {
     if (signal.aborted) {
-      if (pending.expires_at <= Math.floor(Date.now() / 1000)) throw expired(pending.issuer);
+      if (pending.expires_at <= Math.floor(Date.now() / 1000)) throw deviceCodeExpired(pending.issuer);
       return { kind: 'pending' };
     }
     throw oauthError(err, 'device', pending.issuer);
   }
 }
 
-function expired(issuer: string): AgentprovError {
+export function deviceCodeExpired(issuer: string): AgentprovError {
   return new AgentprovError('AUTHORIZATION_EXPIRED', 'the device code expired before the sign-in was approved; nothing was stored', {
     details: { issuer },
     nextSteps: ['agentprov login'],

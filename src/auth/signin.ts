@@ -12,11 +12,12 @@
  * `--browser` forces PKCE whenever a human might be there (not with --json
  * or --no-input): the URL is printed on stderr as `sign-in URL: <url>`.
  */
+import type * as oidc from 'openid-client';
 import type { Deps } from '../cli/deps.js';
 import { AgentprovError } from '../cli/errors.js';
 import type { Vault } from '../vault/vault.js';
 import { authorizationCodeFlow } from './browser-flow.js';
-import { pollDeviceAuthorization, startDeviceAuthorization } from './device.js';
+import { deviceCodeExpired, pollDeviceAuthorization, startDeviceAuthorization } from './device.js';
 import { discoverIssuer } from './issuer.js';
 import { PENDING_ENTRY, pendingEntry, readPending, SESSION_ENTRY, withSessionLock, type PendingSignIn, type StoredSession } from './store.js';
 import { rememberSecrets, storedSessionFrom } from './tokens.js';
@@ -26,6 +27,8 @@ export type SignInMethod = 'browser' | 'device';
 export interface SignInOptions {
   issuer: string;
   clientId: string;
+  /** The issuer's configuration when the caller has already discovered it (init does, to check the issuer before writing). */
+  config?: oidc.Configuration;
   /** --device / --browser; undefined chooses by environment. */
   method?: SignInMethod;
   /** False with --no-browser: print URLs, open nothing. */
@@ -52,7 +55,7 @@ export async function chooseMethod(deps: Deps, requested: SignInMethod | undefin
 
 export async function signIn(deps: Deps, opts: SignInOptions): Promise<StoredSession> {
   const method = await chooseMethod(deps, opts.method);
-  const config = await discoverIssuer(opts.issuer, opts.clientId);
+  const config = opts.config ?? (await discoverIssuer(opts.issuer, opts.clientId));
   const vault = await deps.vault();
 
   if (method === 'browser') {
@@ -73,7 +76,7 @@ export async function signIn(deps: Deps, opts: SignInOptions): Promise<StoredSes
     await vault.set(PENDING_ENTRY, pendingEntry(pending));
     throw pendingError(pending);
   }
-  return waitForDevice(deps, vault, pending, opts.openBrowser);
+  return waitForDevice(deps, config, vault, pending, opts.openBrowser);
 }
 
 /** `login --complete [--wait]`: one poll (or up to `waitSeconds`) of the stored device authorization. */
@@ -81,12 +84,10 @@ export async function completePending(deps: Deps, waitSeconds: number): Promise<
   const vault = await deps.vault();
   const pending = await readPending(vault);
   if (!pending) return undefined;
+  // Expired already: say so without asking the issuer.
   if (pending.expires_at <= now(deps)) {
     await vault.delete(PENDING_ENTRY);
-    throw new AgentprovError('AUTHORIZATION_EXPIRED', 'the device code expired before the sign-in was approved; nothing was stored', {
-      details: { issuer: pending.issuer },
-      nextSteps: ['agentprov login'],
-    });
+    throw deviceCodeExpired(pending.issuer);
   }
   const config = await discoverIssuer(pending.issuer, pending.client_id);
   try {
@@ -100,7 +101,7 @@ export async function completePending(deps: Deps, waitSeconds: number): Promise<
   }
 }
 
-async function waitForDevice(deps: Deps, vault: Vault, pending: PendingSignIn, openBrowser: boolean): Promise<StoredSession> {
+async function waitForDevice(deps: Deps, config: oidc.Configuration, vault: Vault, pending: PendingSignIn, openBrowser: boolean): Promise<StoredSession> {
   const target = pending.verification_uri_complete ?? pending.verification_uri;
   deps.io.err(`To sign in, open ${pending.verification_uri} and enter the code ${pending.user_code}\n`);
   if (openBrowser && (await deps.browser.open(target))) deps.io.err('Opened your browser.\n');
@@ -108,7 +109,6 @@ async function waitForDevice(deps: Deps, vault: Vault, pending: PendingSignIn, o
     ? (await import('ora')).default({ text: 'Waiting for the sign-in to be approved…', stream: deps.io.stderr }).start()
     : undefined;
   try {
-    const config = await discoverIssuer(pending.issuer, pending.client_id);
     const outcome = await pollDeviceAuthorization(config, pending, now(deps), pending.expires_at - now(deps));
     if (outcome.kind === 'pending') throw pendingError(pending);
     spinner?.succeed('Signed in.');

@@ -59,8 +59,8 @@ export async function run(deps: Deps, _args: string[], opts: Record<string, unkn
   const method = methodOption(opts);
   const timeoutSeconds = secondsOption(opts.timeout, '--timeout', DEFAULT_TIMEOUT_SECONDS);
   const target = await resolveTarget(deps, opts);
-  // Prove the issuer works before anything is written.
-  await discoverIssuer(target.issuer, target.clientId);
+  // Prove the issuer works before anything is written (and sign in with what it published).
+  const config = await discoverIssuer(target.issuer, target.clientId);
   await saveOrchestrator(deps, {
     issuer: target.issuer,
     clientId: target.clientId,
@@ -79,6 +79,7 @@ export async function run(deps: Deps, _args: string[], opts: Record<string, unkn
     session = await signIn(deps, {
       issuer: target.issuer,
       clientId: target.clientId,
+      config,
       ...(method ? { method } : {}),
       openBrowser: opts.openBrowser !== false,
       timeoutSeconds,
