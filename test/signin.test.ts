@@ -72,6 +72,11 @@ describe.runIf(haveKeyring)('sign-in against the sandbox identity provider', () 
     homes.push(h, cwd);
     return { home: h, env: isolatedEnv(h, { AGENTPROV_NO_BROWSER: '1' }), cwd };
   };
+  /** `init --browser --no-browser` at the sandbox issuer as a child; its output joins the canary scan. */
+  const initWithBrowser = (env: NodeJS.ProcessEnv, cwd: string): { signInUrl: Promise<string>; done: Promise<CliResult> } => {
+    const child = startCli(['init', '--issuer', sb.current.issuer, '--client-id', CLIENT_ID, '--browser', '--no-browser'], env, cwd);
+    return { signInUrl: child.signInUrl, done: child.done.then((r) => (outputs.push(r), r)) };
+  };
   /** Every token in the vault is a canary for the final scan. */
   const collectSecrets = async (h: string, env: NodeJS.ProcessEnv): Promise<void> => {
     const vault = await vaultOf(h, env);
@@ -131,7 +136,7 @@ describe.runIf(haveKeyring)('sign-in against the sandbox identity provider', () 
     await collectSecrets(h, env);
 
     const who = await cli(['whoami', '--json'], env);
-    expect(who.code).toBe(0);
+    expect(who.code, who.stdout + who.stderr).toBe(0);
     const data = who.json().data;
     expect(data).toMatchObject({ issuer: sb.current.issuer, subject: 'user-demo', email: DEMO.email, credential_store: 'keychain' });
     expect(Date.parse(data.expires_at)).toBeGreaterThan(Date.now());
@@ -146,7 +151,7 @@ describe.runIf(haveKeyring)('sign-in against the sandbox identity provider', () 
 
   it('human: init --issuer --client-id --browser runs authorization code + PKCE; Chromium signs in and consents', async () => {
     pkce = home();
-    const child = startCli(['init', '--issuer', sb.current.issuer, '--client-id', CLIENT_ID, '--browser', '--no-browser'], pkce.env, pkce.cwd);
+    const child = initWithBrowser(pkce.env, pkce.cwd);
     const url = new URL(await child.signInUrl);
     expect(url.searchParams.get('code_challenge_method')).toBe('S256');
     expect(url.searchParams.get('redirect_uri')).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/callback$/);
@@ -162,7 +167,6 @@ describe.runIf(haveKeyring)('sign-in against the sandbox identity provider', () 
     await page.waitForSelector('#agentprov-done');
     await page.close();
     const r = await child.done;
-    outputs.push(r);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('signed in as demo@agentprov.test');
     await collectSecrets(pkce.home, pkce.env);
@@ -233,6 +237,13 @@ describe.runIf(haveKeyring)('sign-in against the sandbox identity provider', () 
       expect(e.error.code).toBe(code);
       expect(e.error.message.length).toBeGreaterThan(10);
     };
+    /** The browser-flow child ends with `code` on stderr and exit `exit`, and stores nothing. */
+    const expectBrowserError = async (child: { done: Promise<CliResult> }, h: string, env: NodeJS.ProcessEnv, code: string, exit: number): Promise<void> => {
+      const r = await child.done;
+      expect(r.code, r.stderr).toBe(exit);
+      expect(r.stderr).toContain(`error [${code}]`);
+      await expectNoSession(h, env);
+    };
 
     it('issuer unreachable → ISSUER_UNREACHABLE (5)', async () => {
       const { home: h, env, cwd } = home();
@@ -256,23 +267,31 @@ describe.runIf(haveKeyring)('sign-in against the sandbox identity provider', () 
       await expectNoSession(b.home, b.env);
     });
 
+    it('issuer metadata larger than the size cap → ISSUER_METADATA_INVALID (5)', async () => {
+      const huge = await listen((req, res) => {
+        const base = `http://127.0.0.1:${(req.socket.address() as AddressInfo).port}`;
+        const metadata = { issuer: base, token_endpoint: `${base}/token`, device_authorization_endpoint: `${base}/device/auth`, padding: 'x'.repeat(1024 * 1024) };
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(metadata));
+      });
+      servers.push(huge.server);
+      const { home: h, env, cwd } = home();
+      expectError(await cli(['init', '--issuer', huge.url, '--client-id', CLIENT_ID, '--json'], env, cwd), 'ISSUER_METADATA_INVALID', 5);
+      await expectNoSession(h, env);
+    });
+
     it('state mismatch on the callback → AUTHORIZATION_STATE_MISMATCH (1)', async () => {
       const { home: h, env, cwd } = home();
-      const child = startCli(['init', '--issuer', sb.current.issuer, '--client-id', CLIENT_ID, '--browser', '--no-browser'], env, cwd);
+      const child = initWithBrowser(env, cwd);
       const url = new URL(await child.signInUrl);
       const cb = new URL(url.searchParams.get('redirect_uri')!);
       cb.search = new URLSearchParams({ code: 'forged-code', state: 'not-the-state', iss: sb.current.issuer }).toString();
       await fetch(cb);
-      const r = await child.done;
-      outputs.push(r);
-      expect(r.code).toBe(1);
-      expect(r.stderr).toContain('error [AUTHORIZATION_STATE_MISMATCH]');
-      await expectNoSession(h, env);
+      await expectBrowserError(child, h, env, 'AUTHORIZATION_STATE_MISMATCH', 1);
     });
 
     it('the user denies consent → AUTHORIZATION_DENIED (3)', async () => {
       const { home: h, env, cwd } = home();
-      const child = startCli(['init', '--issuer', sb.current.issuer, '--client-id', CLIENT_ID, '--browser', '--no-browser'], env, cwd);
+      const child = initWithBrowser(env, cwd);
       const url = await child.signInUrl;
       await browser.context.clearCookies();
       const page = await browser.newPage();
@@ -281,11 +300,7 @@ describe.runIf(haveKeyring)('sign-in against the sandbox identity provider', () 
       await denyConsent(page);
       await page.waitForSelector('#agentprov-done');
       await page.close();
-      const r = await child.done;
-      outputs.push(r);
-      expect(r.code).toBe(3);
-      expect(r.stderr).toContain('error [AUTHORIZATION_DENIED]');
-      await expectNoSession(h, env);
+      await expectBrowserError(child, h, env, 'AUTHORIZATION_DENIED', 3);
     });
 
     it('the device code expires → AUTHORIZATION_EXPIRED (3), and the pending sign-in is gone', async () => {

@@ -14,6 +14,30 @@ export const SCOPES = 'openid email profile offline_access payments';
 /** Seconds for each request to the issuer. */
 export const HTTP_TIMEOUT_SECONDS = 15;
 
+/** Bytes of any one response from the issuer (metadata, device authorization, tokens). */
+const MAX_RESPONSE_BYTES = 256 * 1024;
+
+/**
+ * fetch that cuts a response body off past MAX_RESPONSE_BYTES while it streams
+ * in: openid-client bounds each request's time (`timeout`) but not its size.
+ * The cut surfaces as openid-client's "failed to parse" error, whose cause says why.
+ */
+const boundedFetch: oidc.CustomFetch = async (url, options) => {
+  const res = await fetch(url, options);
+  if (!res.body) return res;
+  let size = 0;
+  const body = res.body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        size += chunk.byteLength;
+        if (size > MAX_RESPONSE_BYTES) controller.error(new Error(`the response is larger than ${MAX_RESPONSE_BYTES} bytes`));
+        else controller.enqueue(chunk);
+      },
+    }),
+  );
+  return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+};
+
 export function isLoopbackHost(hostname: string): boolean {
   const h = hostname.replace(/^\[|\]$/g, '');
   return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);
@@ -36,6 +60,8 @@ export async function discoverIssuer(issuer: string, clientId: string): Promise<
   try {
     return await oidc.discovery(url, clientId, undefined, oidc.None(), {
       timeout: HTTP_TIMEOUT_SECONDS,
+      // Set here, it also serves every later request made with the returned Configuration.
+      [oidc.customFetch]: boundedFetch,
       ...(url.protocol === 'http:' ? { execute: [oidc.allowInsecureRequests] } : {}),
     });
   } catch (err) {
