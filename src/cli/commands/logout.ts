@@ -25,8 +25,11 @@ export async function run(deps: Deps): Promise<CommandResult> {
         warnings.push(`the issuer did not revoke the session (${(err as { code?: string }).code ?? 'error'}: ${(err as Error).message}); it was deleted locally`);
       }
     }
-    const names = await vault.names();
-    if (!names.includes(SESSION_ENTRY) && !names.includes(PENDING_ENTRY)) return { signed_out: false, revoked, issuer };
+    // Nothing to delete: no write (writing would create a vault and its key). A session just read needs no second look.
+    if (!session) {
+      const names = await vault.names();
+      if (!names.includes(SESSION_ENTRY) && !names.includes(PENDING_ENTRY)) return { signed_out: false, revoked, issuer };
+    }
     const removed = await vault.update((entries) => {
       const had = SESSION_ENTRY in entries || PENDING_ENTRY in entries;
       delete entries[SESSION_ENTRY];
