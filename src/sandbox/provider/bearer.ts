@@ -4,14 +4,14 @@
  * a client holding no token learns where the authorization server is.
  */
 import type { IncomingMessage } from 'node:http';
+import { parseBearer } from '../shared/http.js';
 import { ApiError } from './http.js';
 import type { AccessTokenInfo, AuthPort } from './types.js';
 
-/** RFC 6750 §2.1 b64token, bounded. */
-const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]{1,4096}=*)$/i;
+/** Longest access token looked at. */
+const MAX_TOKEN = 4096;
 
 export interface Bearer {
-  token: string;
   info: AccessTokenInfo;
 }
 
@@ -27,14 +27,14 @@ export async function authenticate(req: IncomingMessage, auth: AuthPort, baseUrl
   if (header === undefined) {
     throw new ApiError(401, 'UNAUTHORIZED', 'an access token is required', { headers: challenge('') });
   }
-  const match = BEARER.exec(header);
+  const token = parseBearer(header);
   const invalid = challenge(', error="invalid_token"');
-  if (!match?.[1]) {
+  if (!token || token.length > MAX_TOKEN) {
     throw new ApiError(401, 'UNAUTHORIZED', 'the Authorization header is not a Bearer token', { field: 'Authorization', headers: invalid });
   }
   try {
-    const info = await auth.verifyAccessToken(match[1]);
-    return { token: match[1], info };
+    const info = await auth.verifyAccessToken(token);
+    return { info };
   } catch {
     throw new ApiError(401, 'UNAUTHORIZED', 'the access token is invalid, expired or revoked', { headers: invalid });
   }

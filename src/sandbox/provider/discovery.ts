@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Catalog, ProtectedResourceMetadata, ProviderDescriptor, Service } from '../../protocol/provider.js';
+import { escapeHtml } from '../shared/http.js';
 import { metadataUrl } from './bearer.js';
 import { send, sendJson, type Exchange } from './http.js';
 import type { ServiceDefinition } from './types.js';
@@ -102,8 +103,4 @@ nothing is real, no money moves, and everything is deleted with the sandbox's da
 and provision the services you approve, charged through your orchestrator's payment rail.</p>
 </main></body></html>`;
   send(ex, 200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'max-age=300' }, html);
-}
-
-function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }

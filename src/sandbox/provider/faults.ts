@@ -25,10 +25,6 @@ export class Faults {
     this.#f = { ...f };
   }
 
-  get(): FaultSwitches {
-    return { ...this.#f };
-  }
-
   #matches(pathname: string): boolean {
     if (!ELIGIBLE.test(pathname)) return false;
     const p = this.#f.paths;

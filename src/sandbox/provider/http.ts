@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { z } from 'zod';
 import type { ProviderErrorCode } from '../../protocol/provider.js';
+import * as shared from '../shared/http.js';
 
 export interface Exchange {
   req: IncomingMessage;
@@ -62,21 +63,8 @@ export function sendError(ex: Exchange, err: ApiError): void {
 }
 
 /** Read the request body, refusing more than `limit` bytes with 413. */
-export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length'] ?? '0');
-  if (declared > limit) throw tooLarge(limit);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw tooLarge(limit);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
-}
-
-function tooLarge(limit: number): ApiError {
-  return new ApiError(413, 'PAYLOAD_TOO_LARGE', `request body larger than ${limit} bytes`, { field: 'body' });
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return shared.readBody(req, limit, () => new ApiError(413, 'PAYLOAD_TOO_LARGE', `request body larger than ${limit} bytes`, { field: 'body' }));
 }
 
 /** Read a JSON body and parse it with `schema`; the first issue names the field in a 400. */

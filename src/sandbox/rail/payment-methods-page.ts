@@ -4,6 +4,7 @@
  * fixed by the sandbox's configuration, so this page only explains that.
  */
 import type { ServerResponse } from 'node:http';
+import { sendHtml } from '../shared/http.js';
 
 const PAGE = `<!doctype html>
 <html lang="en">
@@ -27,12 +28,8 @@ agentprov or the providers.</p>
 `;
 
 export function sendPaymentMethodsPage(res: ServerResponse): void {
-  res.writeHead(200, {
-    'content-type': 'text/html; charset=utf-8',
-    'content-length': Buffer.byteLength(PAGE),
+  sendHtml(res, 200, PAGE, {
     'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'",
     'x-content-type-options': 'nosniff',
-    'cache-control': 'no-store',
   });
-  res.end(PAGE);
 }

@@ -6,15 +6,7 @@
  * the shared test browser helper drives (sign-in, approve, deny, continue,
  * confirm, abort; accept-terms on the checkbox).
  */
-
-export function esc(value: string): string {
-  return value
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&#39;');
-}
+import { escapeHtml as esc } from '../../shared/http.js';
 
 const STYLE =
   'body{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem;color:#222}' +
@@ -22,7 +14,7 @@ const STYLE =
   'button{margin:1rem .5rem 0 0;padding:.5rem 1.2rem}.error{color:#b00020}.muted{color:#666;font-size:.9rem}code{font-size:1.4rem}';
 
 /** `providerName` heads every page so the human knows where they are signing in. */
-export function layout(providerName: string, title: string, body: string): string {
+function layout(providerName: string, title: string, body: string): string {
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${esc(title)} · ${esc(providerName)}</title><style>${STYLE}</style></head>
