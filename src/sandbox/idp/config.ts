@@ -6,10 +6,10 @@
  * fresh sign-in), and the HTML pages from pages.ts.
  */
 import type { AccessToken, Client, ClientCredentials, Configuration, KoaContextWithOIDC, RefreshToken } from 'oidc-provider';
+import { GRANT_DEVICE_CODE, GRANT_TOKEN_EXCHANGE } from '../../protocol/provider-auth.js';
 import type { IdpKeys } from './keys.js';
 import { deviceConfirmPage, deviceInputPage, deviceSuccessPage, errorPage } from './pages.js';
 import { findUserBySub } from './users.js';
-import { TOKEN_EXCHANGE_GRANT } from './id-jag.js';
 
 export const CLI_CLIENT_ID = 'agentprov-cli';
 export const SCOPES = ['openid', 'email', 'profile', 'offline_access', 'payments'] as const;
@@ -70,7 +70,7 @@ export function buildConfiguration(opts: { keys: IdpKeys; adapter: Configuration
         client_name: 'agentprov CLI',
         application_type: 'native',
         token_endpoint_auth_method: 'none',
-        grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code', TOKEN_EXCHANGE_GRANT],
+        grant_types: ['authorization_code', 'refresh_token', GRANT_DEVICE_CODE, GRANT_TOKEN_EXCHANGE],
         response_types: ['code'],
         redirect_uris: ['http://127.0.0.1/callback'],
         require_auth_time: true,

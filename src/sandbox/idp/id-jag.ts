@@ -13,13 +13,10 @@ import { createLocalJWKSet, importJWK, jwtVerify, SignJWT, type JWK } from 'jose
 import type Provider from 'oidc-provider';
 import { errors, type TokenEndpointGrantContext } from 'oidc-provider';
 import { z } from 'zod';
+import { GRANT_TOKEN_EXCHANGE, ID_JAG_TYP, TOKEN_TYPE_ID_JAG, TOKEN_TYPE_ID_TOKEN } from '../../protocol/provider-auth.js';
 import { findUserBySub } from './users.js';
 
-export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
-export const ID_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id_token';
-export const ID_JAG_TYPE = 'urn:ietf:params:oauth:token-type:id-jag';
-export const ID_JAG_TYP = 'oauth-id-jag+jwt';
-export const ID_JAG_TTL_SECONDS = 300;
+const ID_JAG_TTL_SECONDS = 300;
 
 const PARAMS = ['subject_token', 'subject_token_type', 'requested_token_type', 'audience', 'scope', 'resource', 'actor_token', 'actor_token_type'];
 
@@ -60,8 +57,8 @@ export async function registerIdJagGrant(provider: Provider, opts: IdJagOptions)
     }
     const p = parsed.data;
     if (p.actor_token !== undefined) throw new errors.InvalidRequest('actor_token is not supported');
-    if (p.subject_token_type !== ID_TOKEN_TYPE) throw new errors.InvalidRequest(`unsupported subject_token_type; use ${ID_TOKEN_TYPE}`);
-    if (p.requested_token_type !== ID_JAG_TYPE) throw new errors.InvalidRequest(`unsupported requested_token_type; use ${ID_JAG_TYPE}`);
+    if (p.subject_token_type !== TOKEN_TYPE_ID_TOKEN) throw new errors.InvalidRequest(`unsupported subject_token_type; use ${TOKEN_TYPE_ID_TOKEN}`);
+    if (p.requested_token_type !== TOKEN_TYPE_ID_JAG) throw new errors.InvalidRequest(`unsupported requested_token_type; use ${TOKEN_TYPE_ID_JAG}`);
     if (!absoluteHttpUrl.safeParse(p.audience).success) throw new errors.InvalidTarget('audience must be an absolute http(s) URL');
     if (p.resource !== undefined && !absoluteHttpUrl.safeParse(p.resource).success) {
       throw new errors.InvalidTarget('resource must be an absolute http(s) URL');
@@ -103,11 +100,11 @@ export async function registerIdJagGrant(provider: Provider, opts: IdJagOptions)
 
     ctx.body = {
       access_token: assertion,
-      issued_token_type: ID_JAG_TYPE,
+      issued_token_type: TOKEN_TYPE_ID_JAG,
       token_type: 'N_A',
       expires_in: ID_JAG_TTL_SECONDS,
     };
   };
 
-  provider.registerGrantType(TOKEN_EXCHANGE_GRANT, handler, PARAMS);
+  provider.registerGrantType(GRANT_TOKEN_EXCHANGE, handler, PARAMS);
 }
