@@ -85,7 +85,11 @@ export async function completeDeviceFlow(
   await enterDeviceCode(page, opts.verificationUri, opts.userCode);
   const next = await page.waitForSelector('input[name=password], [data-action="approve"]');
   if ((await next.getAttribute('name')) === 'password') await signIn(page, opts.email, opts.password);
+  // Wait for the page the decision leads to: waitForLoadState alone resolves at
+  // once on the already-loaded consent page, and a caller closing the page then
+  // cancels the redirects that carry the decision back to the server.
+  const decided = page.waitForURL((url) => !url.pathname.includes('/interaction/'));
   if (opts.decision === 'approve') await approveConsent(page);
   else await denyConsent(page);
-  await page.waitForLoadState('load');
+  await decided;
 }
