@@ -47,6 +47,12 @@ export async function startDeviceAuthorization(config: oidc.Configuration, nowSe
   } catch (err) {
     throw oauthError(err, 'device', issuer);
   }
+  // The user code is shown to the human as it is: only short printable ASCII (RFC 8628 §6.1).
+  if (!/^[\x21-\x7e][\x20-\x7e]{0,63}$/.test(da.user_code)) {
+    throw new AgentprovError('INVALID_AUTHORIZATION_RESPONSE', `the device authorization from ${issuer} carries a user code that is not short printable text`, {
+      details: { issuer, step: 'device' },
+    });
+  }
   assertTrustedVerificationUrl(da.verification_uri, issuer);
   if (da.verification_uri_complete !== undefined) assertTrustedVerificationUrl(da.verification_uri_complete, issuer);
   return {

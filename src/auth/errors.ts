@@ -3,6 +3,7 @@
  * step names what it was doing, so "unreachable" during discovery and an
  * `access_denied` while polling become different, actionable errors.
  */
+import { sanitizeLine } from '../util/sanitize.js';
 import * as oidc from 'openid-client';
 import { AgentprovError } from '../cli/errors.js';
 
@@ -33,7 +34,9 @@ export function oauthError(err: unknown, step: OAuthStep, issuer: string): Agent
     });
   }
 
-  const error = err instanceof oidc.ResponseBodyError || err instanceof oidc.AuthorizationResponseError ? err.error : undefined;
+  // The error code is the identity provider's text: strip control sequences before it reaches a message.
+  const rawError = err instanceof oidc.ResponseBodyError || err instanceof oidc.AuthorizationResponseError ? err.error : undefined;
+  const error = rawError === undefined ? undefined : sanitizeLine(rawError).slice(0, 100);
   if (error === 'access_denied') {
     return new AgentprovError('AUTHORIZATION_DENIED', 'the sign-in was denied at the identity provider', { details, nextSteps: RETRY_LOGIN, cause: err });
   }
@@ -61,7 +64,7 @@ export function oauthError(err: unknown, step: OAuthStep, issuer: string): Agent
           cause: err,
         });
       }
-      return new AgentprovError('ISSUER_METADATA_INVALID', `the identity provider metadata at ${issuer} is invalid: ${err.message}`, {
+      return new AgentprovError('ISSUER_METADATA_INVALID', `the identity provider metadata at ${issuer} is invalid: ${sanitizeLine(err.message).slice(0, 300)}`, {
         details: { ...details, reason: err.code },
         nextSteps: ['check the issuer URL'],
         cause: err,
