@@ -44,16 +44,16 @@ export async function run(deps: Deps, _args: string[], opts: Record<string, unkn
     ].join('\n'),
   });
 
-  await new Promise<void>((done) => {
-    const stop = (): void => {
-      unregister();
-      process.off('SIGTERM', stop);
-      done();
-    };
-    const unregister = handleInterruptWith(stop);
-    process.on('SIGTERM', stop);
-  });
+  // The SIGTERM listener stays until shutdown is done: signal-exit (a dependency)
+  // re-raises a signal that no other listener is left to handle.
+  let stop = (): void => {};
+  const stopped = new Promise<void>((done) => (stop = done));
+  const unregister = handleInterruptWith(stop);
+  process.on('SIGTERM', stop);
+  await stopped;
   await sandbox.stop();
+  unregister();
+  process.off('SIGTERM', stop);
   if (!deps.globals.json) deps.io.err('sandbox stopped\n');
   return { data, printed: true };
 }
