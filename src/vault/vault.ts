@@ -134,12 +134,17 @@ export class Vault {
     return doc;
   }
 
-  /** Every string in the vault is a secret as far as output is concerned. */
-  #rememberSecrets(value: unknown): void {
+  /**
+   * Teach the redactor the vault's secrets, so none can leave the process in
+   * output. An entry that is a bare string is a secret; inside an object,
+   * strings under secret-named fields (…token, secret, password, device_code,
+   * key, assertion, credential) are, and identifiers beside them (account_id,
+   * client_id, issuer, provider) are not, so naming a provider or an account
+   * in output or in the audit log stays possible.
+   */
+  #rememberSecrets(entries: Record<string, unknown>): void {
     if (!this.#redactor) return;
-    if (typeof value === 'string') this.#redactor.add(value);
-    else if (Array.isArray(value)) value.forEach((v) => this.#rememberSecrets(v));
-    else if (value && typeof value === 'object') Object.values(value).forEach((v) => this.#rememberSecrets(v));
+    for (const value of Object.values(entries)) rememberUnder(this.#redactor, value, typeof value === 'string');
   }
 
   async #lock(): Promise<() => Promise<void>> {
@@ -156,6 +161,18 @@ export class Vault {
         cause: err,
       });
     }
+  }
+}
+
+const SECRET_FIELD = /(^|_)(token|secret|password|passphrase|device_code|key|assertion|credential)s?$/i;
+
+function rememberUnder(redactor: Redactor, value: unknown, secret: boolean): void {
+  if (typeof value === 'string') {
+    if (secret) redactor.add(value);
+  } else if (Array.isArray(value)) {
+    for (const v of value) rememberUnder(redactor, v, secret);
+  } else if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) rememberUnder(redactor, v, secret || SECRET_FIELD.test(k));
   }
 }
 
