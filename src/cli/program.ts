@@ -106,6 +106,15 @@ export const COMMANDS: CommandSpec[] = [
     configure: (c) => c.argument('<id>', 'provider id or descriptor URL'),
     load: () => import('./commands/providers-remove.js'),
   },
+  {
+    path: ['audit'],
+    summary: 'Show the local hash-chained audit log, or check it for tampering (--verify)',
+    configure: (c) =>
+      c
+        .option('--verify', 'walk the hash chain: exit 0 when intact, else AUDIT_TAMPERED naming the first broken line')
+        .option('--limit <n>', 'show the last N records (default 50)'),
+    load: () => import('./commands/audit.js'),
+  },
 ];
 
 export type Invoke = (spec: CommandSpec, args: string[], opts: Record<string, unknown>, name: string) => Promise<void>;
