@@ -41,7 +41,16 @@ export async function launchBrowser(): Promise<TestBrowser> {
   context.setDefaultTimeout(10_000);
   return {
     context,
-    newPage: () => context.newPage(),
+    newPage: async () => {
+      const page = await context.newPage();
+      // Closing a page is cleanup, never under test. Chromium under load sometimes
+      // never acknowledges a close after a redirect to a loopback callback, which
+      // used to hang whole tests; give it 5 s, then let the context close it.
+      const close = page.close.bind(page);
+      page.close = (options) =>
+        Promise.race([close(options), new Promise<void>((r) => setTimeout(r, 5_000).unref())]).catch(() => undefined);
+      return page;
+    },
     close: async () => {
       await context.close();
       rmSync(userDataDir, { recursive: true, force: true });
