@@ -7,7 +7,8 @@
 import * as oidc from 'openid-client';
 import { AgentprovError } from '../cli/errors.js';
 import { oauthError } from './errors.js';
-import { isLoopbackHost, SCOPES } from './issuer.js';
+import { isLoopbackHost } from '../util/loopback.js';
+import { SCOPES } from './issuer.js';
 import type { PendingSignIn } from './store.js';
 
 /** RFC 8628 §3.2: `interval` defaults to 5 s when the server sends none. */
@@ -39,11 +40,12 @@ export function assertTrustedVerificationUrl(value: string, issuer: string): URL
   return url!;
 }
 
-export async function startDeviceAuthorization(config: oidc.Configuration, nowSeconds: number): Promise<PendingSignIn> {
+/** `scope` defaults to the orchestrator session's; a provider consent asks for its resource scopes. */
+export async function startDeviceAuthorization(config: oidc.Configuration, nowSeconds: number, scope: string = SCOPES): Promise<PendingSignIn> {
   const issuer = config.serverMetadata().issuer;
   let da: oidc.DeviceAuthorizationResponse;
   try {
-    da = await oidc.initiateDeviceAuthorization(config, { scope: SCOPES });
+    da = await oidc.initiateDeviceAuthorization(config, { scope });
   } catch (err) {
     throw oauthError(err, 'device', issuer);
   }

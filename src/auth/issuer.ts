@@ -6,6 +6,7 @@
  */
 import * as oidc from 'openid-client';
 import { AgentprovError } from '../cli/errors.js';
+import { isLoopbackHost } from '../util/loopback.js';
 import { oauthError } from './errors.js';
 
 /** Scopes of the orchestrator session (openid-client sends them space-separated). */
@@ -22,7 +23,7 @@ const MAX_RESPONSE_BYTES = 256 * 1024;
  * in: openid-client bounds each request's time (`timeout`) but not its size.
  * The cut surfaces as openid-client's "failed to parse" error, whose cause says why.
  */
-const boundedFetch: oidc.CustomFetch = async (url, options) => {
+export const boundedFetch: oidc.CustomFetch = async (url, options) => {
   const res = await fetch(url, options);
   if (!res.body) return res;
   let size = 0;
@@ -37,11 +38,6 @@ const boundedFetch: oidc.CustomFetch = async (url, options) => {
   );
   return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
 };
-
-export function isLoopbackHost(hostname: string): boolean {
-  const h = hostname.replace(/^\[|\]$/g, '');
-  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);
-}
 
 export function parseIssuerUrl(value: string, flag = '--issuer'): URL {
   const url = URL.parse(value);

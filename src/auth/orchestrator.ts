@@ -2,7 +2,6 @@
  * Reads an orchestrator descriptor (`GET /.well-known/agent-orchestrator`,
  * schema in protocol/orchestrator.ts): size-, time- and schema-bounded.
  */
-import { request } from 'undici';
 import { AgentprovError } from '../cli/errors.js';
 import { ORCHESTRATOR_DESCRIPTOR_PATH, OrchestratorDescriptor } from '../protocol/orchestrator.js';
 import { parseIssuerUrl } from './issuer.js';
@@ -20,36 +19,22 @@ export async function fetchOrchestratorDescriptor(orchestrator: string): Promise
     });
 
   let text: string;
+  const { createFetcher, FetchError } = await import('../http/fetch.js');
+  const fetcher = createFetcher({ headersTimeoutMs: TIMEOUT_MS, bodyTimeoutMs: TIMEOUT_MS });
   try {
-    const res = await request(url, {
-      method: 'GET',
-      headers: { accept: 'application/json' },
-      headersTimeout: TIMEOUT_MS,
-      bodyTimeout: TIMEOUT_MS,
-      signal: AbortSignal.timeout(TIMEOUT_MS),
-    });
-    if (res.statusCode !== 200) {
-      await res.body.dump();
-      throw invalid(`HTTP ${res.statusCode}`);
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of res.body) {
-      size += (chunk as Buffer).length;
-      if (size > MAX_BYTES) {
-        res.body.destroy();
-        throw invalid(`larger than ${MAX_BYTES} bytes`);
-      }
-      chunks.push(chunk as Buffer);
-    }
-    text = Buffer.concat(chunks).toString('utf8');
+    // No redirects: the descriptor must be where the --orchestrator URL says.
+    const doc = await fetcher.get(url.href, { signal: AbortSignal.timeout(TIMEOUT_MS), maxBytes: MAX_BYTES, followRedirects: false });
+    text = doc.body!.toString('utf8');
   } catch (err) {
-    if (err instanceof AgentprovError) throw err;
+    if (err instanceof FetchError && err.reason === 'http_status') throw invalid(`HTTP ${err.status}`);
+    if (err instanceof FetchError && err.reason === 'too_large') throw invalid(`larger than ${MAX_BYTES} bytes`);
     throw new AgentprovError('ORCHESTRATOR_UNREACHABLE', `the orchestrator ${base.origin} did not answer: ${(err as Error).message}`, {
       details: { url: url.href },
       nextSteps: ['check the network and the --orchestrator URL, then retry'],
       cause: err,
     });
+  } finally {
+    await fetcher.close().catch(() => undefined);
   }
   let raw: unknown;
   try {

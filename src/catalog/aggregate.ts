@@ -9,7 +9,8 @@
 import { sanitizeLine } from '../util/sanitize.js';
 import type { ProviderEntry } from '../providers/registry.js';
 import { describeAge, isFresh, readCacheEntry, writeCacheEntry, type CacheEntry } from './cache.js';
-import type { Fetcher } from './http.js';
+import type { Fetcher } from '../http/fetch.js';
+import { isLoopbackHost } from '../util/loopback.js';
 import type { CatalogService } from './validate.js';
 
 export const MAX_DESCRIPTOR_BYTES = 64 * 1024;
@@ -64,7 +65,7 @@ export async function aggregateCatalogs(opts: AggregateOptions): Promise<Aggrega
   let ownFetcher: Fetcher | undefined;
   if (needNetwork.length > 0) void import('./validate.js'); // start loading zod while undici loads and connects
   if (needNetwork.length > 0 && !fetcher) {
-    const { createFetcher } = await import('./http.js');
+    const { createFetcher } = await import('../http/fetch.js');
     fetcher = ownFetcher = createFetcher({ headersTimeoutMs: opts.deadlineMs, bodyTimeoutMs: opts.deadlineMs });
   }
   try {
@@ -95,12 +96,12 @@ async function refreshOne(entry: ProviderEntry, cache: CacheEntry | undefined, f
     const descDoc = await fetcher.get(entry.url, { signal, maxBytes: MAX_DESCRIPTOR_BYTES });
     if (descDoc.status !== 200 || !descDoc.body) throw new Error('descriptor answered 304 to a request without a validator');
     // Loaded only on this path, so a warm run never pays for zod or undici.
-    const [{ parseCatalog, parseDescriptor }, { assertFetchableUrl, isLoopback }] = await Promise.all([import('./validate.js'), import('./http.js')]);
+    const [{ parseCatalog, parseDescriptor }, { assertFetchableUrl }] = await Promise.all([import('./validate.js'), import('../http/fetch.js')]);
     const descriptor = parseDescriptor(descDoc.body);
     descriptorId = descriptor.provider_id;
     const catalogUrl = new URL(descriptor.catalog_url);
     assertFetchableUrl(catalogUrl);
-    if (isLoopback(new URL(descDoc.url).hostname) && !isLoopback(catalogUrl.hostname)) {
+    if (isLoopbackHost(new URL(descDoc.url).hostname) && !isLoopbackHost(catalogUrl.hostname)) {
       throw new Error(`catalog_url ${catalogUrl.host} leaves loopback`);
     }
     const sameAsCache = cache && cache.catalog_url === descriptor.catalog_url && cache.provider_id === descriptor.provider_id;

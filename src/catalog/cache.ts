@@ -27,7 +27,7 @@ export interface CacheEntry {
 }
 
 const PROVIDER_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
-/** http.ts's parseMaxAge never gives more than a week. */
+/** http/fetch.ts's parseMaxAge never gives more than a week. */
 const MAX_AGE_S = 7 * 24 * 3600;
 const isStr = (v: unknown, max: number): v is string => typeof v === 'string' && v.length <= max;
 const isStrArray = (v: unknown, maxItems: number, maxLen: number): v is string[] =>
