@@ -108,8 +108,9 @@ export async function readSession(vault: Vault): Promise<StoredSession | undefin
   return parsed.success ? parsed.data : undefined;
 }
 
-export async function readPending(vault: Vault): Promise<PendingSignIn | undefined> {
-  const raw = await vault.get(PENDING_ENTRY);
+/** A stored device authorization: the sign-in's (`entry` = PENDING_ENTRY) or a provider consent's. */
+export async function readPending(vault: Vault, entry = PENDING_ENTRY): Promise<PendingSignIn | undefined> {
+  const raw = await vault.get(entry);
   if (raw === undefined) return undefined;
   const parsed = StoredPending.safeParse(raw);
   if (!parsed.success) return undefined;
@@ -146,9 +147,18 @@ export function noSession(): AgentprovError {
  * held across read → refresh → write so that concurrent processes never
  * present the same rotating refresh token twice (a replay kills the grant).
  */
-export async function withSessionLock<T>(stateDir: string, fn: () => Promise<T>): Promise<T> {
+export function withSessionLock<T>(stateDir: string, fn: () => Promise<T>): Promise<T> {
+  return withStateLock(stateDir, 'session', fn);
+}
+
+/**
+ * A named cross-process lock under the state dir (`<stateDir>/<name>.lock`),
+ * for any read → refresh → write of rotating credentials (the session, a
+ * provider grant).
+ */
+export async function withStateLock<T>(stateDir: string, name: string, fn: () => Promise<T>): Promise<T> {
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
-  const target = join(stateDir, 'session');
+  const target = join(stateDir, name);
   let release: () => Promise<void>;
   try {
     release = await lockfile.lock(target, {
@@ -158,7 +168,7 @@ export async function withSessionLock<T>(stateDir: string, fn: () => Promise<T>)
       retries: { retries: 600, minTimeout: 20, maxTimeout: 200, randomize: true },
     });
   } catch (err) {
-    throw new AgentprovError('SESSION_LOCKED', `another agentprov process holds the session lock (${target}.lock) for too long`, {
+    throw new AgentprovError('SESSION_LOCKED', `another agentprov process holds the lock ${target}.lock for too long`, {
       details: { path: `${target}.lock` },
       cause: err,
     });

@@ -1,0 +1,209 @@
+/**
+ * Finding a provider's authorization server the way a client without a
+ * token does (docs/protocol.md §3):
+ *
+ * 1. the provisioning endpoint answers `401` with
+ *    `WWW-Authenticate: Bearer resource_metadata="…"` (RFC 9728 §5.1);
+ * 2. that metadata URL must be on the provider's own origin (the origin of
+ *    its provisioning endpoint), else PROVIDER_UNTRUSTED_METADATA: a
+ *    provider must not send its clients to someone else's authorization
+ *    server;
+ * 3. the metadata (RFC 9728 §3) names the resource (must be the
+ *    descriptor's) and `authorization_servers[0]`;
+ * 4. that issuer's RFC 8414 metadata, through openid-client.
+ *
+ * What is learnt (issuer, metadata URL, the client id chosen for the
+ * provider) is not secret and is kept in `<cache>/providers/`.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as oidc from 'openid-client';
+import { z } from 'zod';
+import { AgentprovError } from '../../cli/errors.js';
+import { writeJsonAtomic } from '../../catalog/cache.js';
+import { HTTP_TIMEOUT_SECONDS, boundedFetch } from '../../auth/issuer.js';
+import type { Fetcher } from '../../http/fetch.js';
+import { ProtectedResourceMetadataSchema, type ProviderDescriptor } from '../../protocol/provider.js';
+import { isLoopbackHost } from '../../util/loopback.js';
+import { clean, invalidResponse, providerOAuthError, unreachable } from './errors.js';
+
+const MAX_METADATA_BYTES = 64 * 1024;
+export const DEADLINE_MS = 15_000;
+
+/** RFC 9728 §3.1 well-known suffix, used when a 401 carries no `resource_metadata`. */
+const WELL_KNOWN_RESOURCE = '/.well-known/oauth-protected-resource';
+
+/** How agentprov identifies itself at this provider's AS (docs/protocol.md §5.2). */
+export type ClientSource = 'registered' | 'descriptor';
+
+const CachedDiscovery = z.object({
+  v: z.literal(1),
+  provider_id: z.string().max(63),
+  descriptor_url: z.string().max(4096),
+  resource: z.string().max(2048),
+  resource_metadata: z.string().max(2048),
+  issuer: z.string().max(2048),
+  client_id: z.string().min(1).max(255).optional(),
+  client_source: z.enum(['registered', 'descriptor']).optional(),
+  updated_at: z.number(),
+});
+export type CachedDiscovery = z.infer<typeof CachedDiscovery>;
+
+export interface ProviderRef {
+  id: string;
+  descriptorUrl: string;
+  descriptor: ProviderDescriptor;
+}
+
+function cacheFile(cacheRoot: string, descriptorUrl: string): string {
+  return join(cacheRoot, 'providers', createHash('sha256').update(descriptorUrl).digest('hex').slice(0, 32) + '.json');
+}
+
+export function readDiscoveryCache(cacheRoot: string, p: ProviderRef): CachedDiscovery | undefined {
+  try {
+    const parsed = CachedDiscovery.safeParse(JSON.parse(readFileSync(cacheFile(cacheRoot, p.descriptorUrl), 'utf8')));
+    if (!parsed.success) return undefined;
+    const c = parsed.data;
+    // A descriptor that moved its resource invalidates what was learnt from it.
+    return c.provider_id === p.id && c.descriptor_url === p.descriptorUrl && c.resource === p.descriptor.resource ? c : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function writeDiscoveryCache(cacheRoot: string, c: CachedDiscovery): void {
+  writeJsonAtomic(cacheFile(cacheRoot, c.descriptor_url), c);
+}
+
+/** The `resource_metadata` parameter of a Bearer challenge (RFC 9728 §5.1), if any. */
+export function resourceMetadataParam(wwwAuthenticate: string | string[] | undefined): string | undefined {
+  const values = Array.isArray(wwwAuthenticate) ? wwwAuthenticate : wwwAuthenticate ? [wwwAuthenticate] : [];
+  for (const v of values) {
+    if (v.length > 8192 || !/^\s*bearer\b/i.test(v)) continue;
+    const m = /(?:^|[\s,])resource_metadata\s*=\s*"([^"]{1,2048})"/i.exec(v);
+    if (m) return m[1];
+  }
+  return undefined;
+}
+
+const sameResource = (a: string, b: string): boolean => a.replace(/\/+$/, '') === b.replace(/\/+$/, '');
+
+/** Steps 1-3: the issuer of the provider's authorization server and the metadata URL it came from. */
+export async function discoverIssuer(p: ProviderRef, fetcher: Fetcher): Promise<{ issuer: string; resourceMetadata: string }> {
+  const endpoint = new URL(p.descriptor.provisioning_endpoint);
+  const signal = AbortSignal.timeout(DEADLINE_MS);
+  let res;
+  try {
+    res = await fetcher.request(endpoint.href, { method: 'GET', signal, maxBytes: MAX_METADATA_BYTES, followRedirects: false });
+  } catch (err) {
+    throw unreachable(p.id, 'discovery', err);
+  }
+  if (res.status !== 401) {
+    throw invalidResponse(p.id, 'discovery', `its provisioning endpoint answered HTTP ${res.status} to a request without a token (expected 401 with a Bearer challenge)`);
+  }
+  const named = resourceMetadataParam(res.headers['www-authenticate']);
+  const metadataUrl = URL.parse(named ?? p.descriptor.protected_resource_metadata ?? new URL(WELL_KNOWN_RESOURCE, p.descriptor.resource).href);
+  if (!metadataUrl || metadataUrl.origin !== endpoint.origin || metadataUrl.username || metadataUrl.password) {
+    throw new AgentprovError(
+      'PROVIDER_UNTRUSTED_METADATA',
+      `provider ${p.id} points at protected resource metadata off its own origin (${clean(metadataUrl?.origin ?? String(named), 200)}, expected ${endpoint.origin}); refusing it`,
+      {
+        details: { provider: p.id, resource_metadata: clean(named ?? '', 2048), expected_origin: endpoint.origin },
+        nextSteps: ['report this to the provider; do not use it until it is fixed'],
+      },
+    );
+  }
+
+  let doc;
+  try {
+    doc = await fetcher.get(metadataUrl.href, { signal, maxBytes: MAX_METADATA_BYTES, followRedirects: false });
+  } catch (err) {
+    if ((err as { reason?: string }).reason === 'http_status' || (err as { reason?: string }).reason === 'too_large') {
+      throw invalidResponse(p.id, 'discovery', `protected resource metadata: ${(err as Error).message}`);
+    }
+    throw unreachable(p.id, 'discovery', err);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(doc.body!.toString('utf8'));
+  } catch {
+    throw invalidResponse(p.id, 'discovery', 'its protected resource metadata is not JSON');
+  }
+  const parsed = ProtectedResourceMetadataSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw invalidResponse(p.id, 'discovery', `protected resource metadata, field "${issue?.path.join('.') || '(root)'}": ${issue?.message}`);
+  }
+  // RFC 9728 §3.3: the metadata must be about the resource it was fetched for.
+  if (!sameResource(parsed.data.resource, p.descriptor.resource)) {
+    throw invalidResponse(p.id, 'discovery', `its protected resource metadata describes ${parsed.data.resource}, not ${p.descriptor.resource}`);
+  }
+  return { issuer: parsed.data.authorization_servers[0]!, resourceMetadata: metadataUrl.href };
+}
+
+/** openid-client options for a provider's AS: bounded, plain http on loopback only. */
+function requestOptions(issuer: URL): oidc.DiscoveryRequestOptions {
+  return {
+    algorithm: 'oauth2',
+    timeout: HTTP_TIMEOUT_SECONDS,
+    [oidc.customFetch]: boundedFetch,
+    ...(issuer.protocol === 'http:' && isLoopbackHost(issuer.hostname) ? { execute: [oidc.allowInsecureRequests] } : {}),
+  };
+}
+
+function issuerUrl(providerId: string, issuer: string): URL {
+  const url = URL.parse(issuer);
+  if (!url || !(url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname))) || url.username || url.password) {
+    throw invalidResponse(providerId, 'discovery', `its authorization server ${clean(issuer, 200)} is not an https URL (http only on loopback)`);
+  }
+  return url;
+}
+
+/** Step 4: RFC 8414 metadata of the AS (issuer checked by openid-client). */
+export async function discoverAuthorizationServer(providerId: string, issuer: string): Promise<oidc.ServerMetadata> {
+  const url = issuerUrl(providerId, issuer);
+  try {
+    const config = await oidc.discovery(url, 'agentprov-discovery', undefined, oidc.None(), requestOptions(url));
+    return config.serverMetadata();
+  } catch (err) {
+    throw providerOAuthError(err, providerId, 'discovery');
+  }
+}
+
+/** An openid-client Configuration for `clientId` at an already-discovered AS (no request). */
+export function configFor(server: oidc.ServerMetadata, clientId: string): oidc.Configuration {
+  const config = new oidc.Configuration(server, clientId, undefined, oidc.None());
+  config.timeout = HTTP_TIMEOUT_SECONDS;
+  config[oidc.customFetch] = boundedFetch;
+  const url = new URL(server.issuer);
+  if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) oidc.allowInsecureRequests(config);
+  return config;
+}
+
+/** RFC 7591 registration of agentprov as a public native client (docs/protocol-auth.md §2). */
+export async function registerClient(providerId: string, server: oidc.ServerMetadata, grantTypes: string[]): Promise<string> {
+  const url = issuerUrl(providerId, server.issuer);
+  try {
+    const config = await oidc.dynamicClientRegistration(
+      url,
+      {
+        client_name: 'agentprov',
+        application_type: 'native',
+        token_endpoint_auth_method: 'none',
+        response_types: [],
+        grant_types: grantTypes,
+      },
+      oidc.None(),
+      requestOptions(url),
+    );
+    const clientId = config.clientMetadata().client_id;
+    if (typeof clientId !== 'string' || clientId.length === 0 || clientId.length > 255) {
+      throw invalidResponse(providerId, 'registration', 'the registration response has no usable client_id');
+    }
+    return clientId;
+  } catch (err) {
+    throw providerOAuthError(err, providerId, 'registration');
+  }
+}
+

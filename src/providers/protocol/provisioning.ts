@@ -1,0 +1,162 @@
+/**
+ * The provisioning API (docs/protocol.md §4) over the bounded fetcher:
+ * create with an `Idempotency-Key`, read, delete. Every answer is size-,
+ * time- and schema-bounded, and mapped to DESIGN §4 codes (§8 of the
+ * protocol: usage errors, money refusals, provider failures). Failures that
+ * may be retried with the same key say so with `details.retryable: true`.
+ */
+import { AgentprovError } from '../../cli/errors.js';
+import { FetchError, type Fetcher, type HttpResponse } from '../../http/fetch.js';
+import {
+  IdempotencyKeySchema,
+  ProviderErrorBodySchema,
+  ProvisionDeletedSchema,
+  ProvisionSchema,
+  type Provision,
+} from '../../protocol/provider.js';
+import type { ProvisionInput } from '../provider.js';
+import { clean, invalidResponse, unreachable } from './errors.js';
+
+export const PROVISIONING_DEADLINE_MS = 30_000;
+const MAX_RESPONSE_BYTES = 256 * 1024;
+
+export interface ProvisioningContext {
+  provider: string;
+  endpoint: string;
+  fetcher: Fetcher;
+  /** A valid access token; `force` refreshes even a token that looks fresh (the provider refused it). */
+  accessToken(force?: boolean): Promise<string>;
+}
+
+type Call = { method: 'GET' | 'POST' | 'DELETE'; url: string; body?: string; headers?: Record<string, string> };
+
+/** Sends with the current access token; a 401 refreshes it once and sends again (safe: POSTs carry their Idempotency-Key). */
+async function send(ctx: ProvisioningContext, call: Call): Promise<HttpResponse> {
+  let token = await ctx.accessToken();
+  for (let attempt = 0; ; attempt++) {
+    let res: HttpResponse;
+    try {
+      res = await ctx.fetcher.request(call.url, {
+        method: call.method,
+        headers: { authorization: `Bearer ${token}`, ...call.headers },
+        ...(call.body !== undefined ? { body: call.body } : {}),
+        signal: AbortSignal.timeout(PROVISIONING_DEADLINE_MS),
+        maxBytes: MAX_RESPONSE_BYTES,
+      });
+    } catch (err) {
+      if (err instanceof FetchError && err.reason === 'too_large') throw invalidResponse(ctx.provider, 'provisioning', err.message);
+      throw unreachable(ctx.provider, 'provisioning', err);
+    }
+    if (res.status !== 401 || attempt > 0) return res;
+    token = await ctx.accessToken(true);
+  }
+}
+
+function json(res: HttpResponse): unknown {
+  try {
+    return JSON.parse(res.body.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** A non-success answer as an AgentprovError. */
+export function provisioningError(provider: string, res: HttpResponse): AgentprovError {
+  const parsed = ProviderErrorBodySchema.safeParse(json(res));
+  const status = res.status;
+  const retryAfter = typeof res.headers['retry-after'] === 'string' ? clean(res.headers['retry-after'], 32) : undefined;
+  if (!parsed.success) {
+    if (status >= 500) {
+      return new AgentprovError('PROVIDER_ERROR', `provider ${provider} failed with HTTP ${status}`, {
+        details: { provider, status, retryable: true, ...(retryAfter ? { retry_after: retryAfter } : {}) },
+        nextSteps: ['run the same command again: it resumes the same attempt'],
+      });
+    }
+    return invalidResponse(provider, 'provisioning', `HTTP ${status} without a protocol error body`, { status });
+  }
+  const e = parsed.data.error;
+  const code = clean(e.code, 64);
+  const message = clean(e.message);
+  const base = { provider, status, provider_code: code, ...(e.field !== undefined ? { field: clean(e.field, 256) } : {}) };
+  if (status === 402 && code === 'PAYMENT_REQUIRED' && parsed.data.quote) {
+    return new AgentprovError('PAYMENT_REQUIRED_QUOTE', `provider ${provider} asks for payment: ${message}`, { details: { ...base, quote: parsed.data.quote } });
+  }
+  if (status === 402 && code === 'PAYMENT_DECLINED') {
+    const railCode = e.details?.rail_code;
+    return new AgentprovError('PAYMENT_DECLINED', `provider ${provider} declined the payment: ${message}`, {
+      details: { ...base, ...(typeof railCode === 'string' ? { rail_code: clean(railCode, 64) } : {}) },
+    });
+  }
+  if (code === 'SERVICE_NOT_FOUND') {
+    return new AgentprovError('SERVICE_NOT_FOUND', `provider ${provider} has no such service: ${message}`, { details: base, nextSteps: [`agentprov catalog ${provider} --refresh`] });
+  }
+  if (status === 404 && code === 'NOT_FOUND') {
+    return new AgentprovError('RESOURCE_NOT_FOUND', `provider ${provider} has no such provision: ${message}`, { details: base });
+  }
+  if (status === 400 && e.field !== undefined && /^config(\.|$)/.test(e.field)) {
+    return new AgentprovError('INVALID_CONFIG', `provider ${provider} refused the config: ${message}`, { details: base });
+  }
+  const retryable = status >= 500 || code === 'IDEMPOTENCY_IN_PROGRESS';
+  return new AgentprovError('PROVIDER_ERROR', `provider ${provider} refused the request (${code}): ${message}`, {
+    details: { ...base, ...(retryable ? { retryable: true } : {}), ...(retryAfter ? { retry_after: retryAfter } : {}) },
+    ...(retryable ? { nextSteps: ['run the same command again: it resumes the same attempt'] } : {}),
+  });
+}
+
+function parseProvision(provider: string, res: HttpResponse): Provision {
+  const parsed = ProvisionSchema.safeParse(json(res));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw invalidResponse(provider, 'provisioning', `HTTP ${res.status} body, field "${issue?.path.join('.') || '(root)'}": ${issue?.message ?? 'invalid'}`, { status: res.status });
+  }
+  return parsed.data;
+}
+
+/** POST a provision (§4.1). 201 active or 202 pending; the same key never creates twice (§4.2). */
+export async function createProvision(ctx: ProvisioningContext, input: ProvisionInput): Promise<Provision> {
+  if (!IdempotencyKeySchema.safeParse(input.idempotencyKey).success) {
+    throw new AgentprovError('USAGE', 'the idempotency key must be 1-255 visible ASCII characters');
+  }
+  const res = await send(ctx, {
+    method: 'POST',
+    url: ctx.endpoint,
+    headers: { 'content-type': 'application/json', 'idempotency-key': input.idempotencyKey },
+    body: JSON.stringify({
+      service: input.service,
+      name: input.name,
+      config: input.config,
+      ...(input.paymentToken !== undefined ? { payment_token: input.paymentToken } : {}),
+    }),
+  });
+  if (res.status !== 201 && res.status !== 202) throw provisioningError(ctx.provider, res);
+  const p = parseProvision(ctx.provider, res);
+  if (p.service !== input.service || p.name !== input.name) {
+    throw invalidResponse(ctx.provider, 'provisioning', `the provision it returned is for ${p.service} "${p.name}", not ${input.service} "${input.name}"`);
+  }
+  return p;
+}
+
+function provisionUrl(endpoint: string, id: string): string {
+  return `${endpoint.replace(/\/+$/, '')}/${encodeURIComponent(id)}`;
+}
+
+/** GET a provision (§4.3): its current status. */
+export async function readProvision(ctx: ProvisioningContext, id: string): Promise<Provision> {
+  const res = await send(ctx, { method: 'GET', url: provisionUrl(ctx.endpoint, id) });
+  if (res.status !== 200) throw provisioningError(ctx.provider, res);
+  const p = parseProvision(ctx.provider, res);
+  if (p.id !== id) throw invalidResponse(ctx.provider, 'provisioning', `asked for provision ${clean(id, 128)}, got ${p.id}`);
+  return p;
+}
+
+/** DELETE a provision (§4.3). Already gone (404) counts as deleted. */
+export async function deleteProvision(ctx: ProvisioningContext, id: string): Promise<void> {
+  const res = await send(ctx, { method: 'DELETE', url: provisionUrl(ctx.endpoint, id) });
+  if (res.status === 404) {
+    const err = provisioningError(ctx.provider, res);
+    if (err.code === 'RESOURCE_NOT_FOUND') return;
+    throw err;
+  }
+  if (res.status !== 200) throw provisioningError(ctx.provider, res);
+  if (!ProvisionDeletedSchema.safeParse(json(res)).success) throw invalidResponse(ctx.provider, 'provisioning', 'the deletion answer is not { id, status: "deleted" }');
+}

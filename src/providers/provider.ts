@@ -1,0 +1,77 @@
+/**
+ * What agentprov needs from a provider, whatever its wire protocol. The
+ * agentprov provider protocol client (src/providers/protocol/) is one
+ * implementation; a provider with its own REST API (Cloudflare, issue 9) is
+ * another. Commands talk only to this interface.
+ *
+ * Errors are AgentprovErrors with the stable codes of DESIGN §4:
+ * TERMS_ACCEPTANCE_REQUIRED, CONSENT_REQUIRED, AUTHORIZATION_PENDING,
+ * PAYMENT_REQUIRED_QUOTE (402 with a quote; paid services, issue 7),
+ * PROVIDER_UNREACHABLE, PROVIDER_ERROR, INVALID_PROVIDER_RESPONSE, ...
+ */
+import type { Provision, Service } from '../protocol/provider.js';
+
+export interface AuthorizeOptions {
+  /** The human accepted this provider's current terms (--accept-tos or a prompt answered yes). */
+  acceptTerms: boolean;
+  /** A human can be asked and waited for right now (TTY); otherwise consent exits 3 with CONSENT_REQUIRED. */
+  interactive: boolean;
+  /** Resume a consent started earlier (`add ... --complete`), waiting up to this many seconds. */
+  completeWaitSeconds?: number;
+  /**
+   * `add --preflight`: only find out what authorization would need. Never
+   * create an account, start a device authorization or store a grant; throw
+   * TERMS_ACCEPTANCE_REQUIRED / CONSENT_REQUIRED / NOT_SIGNED_IN as a real
+   * call would.
+   */
+  preflight?: boolean;
+}
+
+export interface Authorization {
+  accountId: string;
+  /** True when this call created the account at the provider. */
+  accountCreated: boolean;
+  /** How: an existing stored grant, the attested path (ID-JAG), or device-flow consent. */
+  via: 'stored_grant' | 'attested' | 'consent';
+  /** The provider's terms version the human accepted, when this call accepted it. */
+  termsVersion?: string;
+}
+
+export interface ProvisionInput {
+  service: string;
+  name: string;
+  config: Record<string, unknown>;
+  /** Written to the local journal before the request is sent; the same key resumes the same attempt. */
+  idempotencyKey: string;
+  /** Single-use payment token (issue 7). Never logged or stored. */
+  paymentToken?: string;
+}
+
+export interface ShortLivedCredential {
+  token: string;
+  expiresAt: Date;
+  /** The credential's id at the provider (jti), for the audit log. */
+  id?: string;
+  /** False for providers that can only hand out their static key (issue 8 §3). */
+  shortLived: boolean;
+}
+
+export interface Provider {
+  readonly id: string;
+  /** The provider's services (from the catalog layer). */
+  services(): Promise<Service[]>;
+  /** Make sure agentprov holds a grant for the signed-in user at this provider. */
+  authorize(opts: AuthorizeOptions): Promise<Authorization>;
+  /** POST a provision (201 active or 202 pending). The same idempotencyKey never creates twice. */
+  provision(input: ProvisionInput): Promise<Provision>;
+  /** Current state of a provision (polling a 202). */
+  get(provisionId: string): Promise<Provision>;
+  /** Deprovision. Resolves when the provider says it is deleted (or it was already gone). */
+  remove(provisionId: string): Promise<void>;
+  /** New long-lived credentials for this provider; the old ones are revoked. */
+  rotate(): Promise<void>;
+  /** A short-lived, optionally down-scoped access token minted from the stored grant. */
+  mint(opts: { ttlSeconds: number; scopes?: string[] }): Promise<ShortLivedCredential>;
+  /** Revoke a credential minted by `mint` (RFC 7009 for the protocol client). */
+  revoke(credential: ShortLivedCredential): Promise<void>;
+}
