@@ -63,7 +63,11 @@ try {
     const catalog = await (await fetch(d.catalog_url)).json();
     say(`provider ${d.provider_id}: ${catalog.services.map((s) => s.id).join(', ')}`);
   }
-  say('\nNot yet in the CLI: add, paid services, budget/spend, token/run. See README "Status".');
+  // Provision a free KV namespace: --accept-tos is the human's yes to localcloud's terms; the account is created on the way.
+  const added = cli(['add', 'localcloud/kv:namespace', '--name', 'cache', '--accept-tos', '--json']);
+  if (added.doc?.data?.status !== 'active') throw new Error('expected an active KV namespace');
+  cli(['list', '--json']);
+  say('\nNot yet in the CLI: paid services, budget/spend, token/run. See README "Status".');
 } catch (err) {
   failed = true;
   say(`\ndemo failed: ${err.message}`);

@@ -115,6 +115,59 @@ export const COMMANDS: CommandSpec[] = [
         .option('--limit <n>', 'show the last N records (default 50)'),
     load: () => import('./commands/audit.js'),
   },
+  {
+    path: ['add'],
+    summary: 'Provision a service for the signed-in human (terms and consent when needed); idempotent and resumable',
+    configure: (c) =>
+      c
+        .argument('<service>', '<provider>/<service>, e.g. localcloud/kv:namespace')
+        .option('--config <json>', 'the service config as a JSON object (see catalog <provider>/<service>)')
+        .option('--param <key=value>', 'one config value (repeatable); coerced to the schema type', (v: string, prev: string[] = []) => [...prev, v])
+        .option('--name <name>', 'name of the resource in agentprov.json (default: from the service; re-use it to resume)')
+        .option('--accept-tos', "accept the provider's terms of service (a human's yes, for scripts)")
+        .option('--preflight', 'list every blocker (sign-in, service, config, terms, consent) and change nothing')
+        .option('--complete', 'finish a consent started by an earlier add (device flow) and continue')
+        .option('--wait <seconds>', 'wait up to this long for a pending provision or consent (default 60)'),
+    load: () => import('./commands/add.js'),
+  },
+  {
+    path: ['list'],
+    summary: "List this project's resources with their status, refreshed from each provider",
+    configure: (c) => c.option('--no-refresh', 'show the last known status without asking the providers'),
+    load: () => import('./commands/list.js'),
+  },
+  {
+    path: ['status'],
+    summary: "Who is signed in, and this project's resources with their status refreshed from each provider",
+    configure: (c) => c.option('--no-refresh', 'show the last known status without asking the providers'),
+    load: () => import('./commands/status.js'),
+  },
+  {
+    path: ['remove'],
+    summary: 'Deprovision a resource, delete its credentials and drop it from agentprov.json',
+    configure: (c) =>
+      c
+        .argument('<name>', 'the resource name in agentprov.json')
+        .option('--yes', "a human's yes: do not ask")
+        .option('--only-credentials', 'forget the local credentials only; the resource stays'),
+    load: () => import('./commands/remove.js'),
+  },
+  {
+    path: ['rotate'],
+    summary: "New credentials from the resource's provider; the old ones are revoked",
+    configure: (c) => c.argument('<name>', 'the resource name in agentprov.json'),
+    load: () => import('./commands/rotate.js'),
+  },
+  {
+    path: ['up'],
+    summary: 'Provision everything in agentprov.json that is not provisioned yet (idempotent: a second run does nothing)',
+    configure: (c) =>
+      c
+        .option('--accept-tos', "accept the terms of providers where you have no account yet (a human's yes)")
+        .option('--complete', 'finish a consent started by an earlier up and continue')
+        .option('--wait <seconds>', 'wait up to this long for each pending provision or consent (default 60)'),
+    load: () => import('./commands/up.js'),
+  },
 ];
 
 export type Invoke = (spec: CommandSpec, args: string[], opts: Record<string, unknown>, name: string) => Promise<void>;

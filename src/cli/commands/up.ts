@@ -1,0 +1,97 @@
+/**
+ * `agentprov up [--accept-tos] [--complete] [--wait S]`: provision every
+ * resource of agentprov.json that is not provisioned yet, through the same
+ * journaled add flow (one journal slot per manifest entry, so an interrupted
+ * `up` resumes with the same Idempotency-Keys and a second run provisions
+ * nothing). A step that needs a human (terms, consent) stops the run with
+ * exit 3; a resource the provider refuses is reported and the others go on.
+ */
+import { existsSync } from 'node:fs';
+import { gatherCatalog } from '../../catalog/gather.js';
+import { DEFAULT_WAIT_SECONDS, provisionOne, type AddOutcome } from '../../provision/add.js';
+import { checkConfig, invalid } from '../../provision/config.js';
+import { loadManifest, manifestPathFor } from '../../provision/manifest.js';
+import { findService, openProvider } from '../../provision/providers.js';
+import type { Provider } from '../../providers/provider.js';
+import type { Deps } from '../deps.js';
+import { AgentprovError, EXIT, isAgentprovError } from '../errors.js';
+import type { CommandResult } from '../output.js';
+import { secondsOption } from './login.js';
+
+interface Step {
+  name: string;
+  provider: string;
+  service: string;
+  action: 'provisioned' | 'resumed' | 'unchanged' | 'pending' | 'failed';
+  id: string | null;
+  status: string | null;
+  error?: { code: string; message: string };
+}
+
+export async function run(deps: Deps, _args: string[], opts: Record<string, unknown>): Promise<CommandResult> {
+  const path = manifestPathFor(deps);
+  if (!existsSync(path)) {
+    throw new AgentprovError('USAGE', `no agentprov.json here or above ${deps.cwd}`, { nextSteps: ['agentprov init', 'agentprov add <provider>/<service>'] });
+  }
+  const waitSeconds = secondsOption(opts.wait, '--wait', DEFAULT_WAIT_SECONDS);
+  const manifest = await loadManifest(path);
+  const todo = manifest.resources.filter((r) => !(r.id && r.status === 'active'));
+  const steps: Step[] = manifest.resources
+    .filter((r) => r.id && r.status === 'active')
+    .map((r) => ({ name: r.name, provider: r.provider, service: r.service, action: 'unchanged', id: r.id ?? null, status: r.status ?? null }));
+  const warnings: string[] = [];
+  if (todo.length) {
+    const gathered = await gatherCatalog(deps, { refresh: false });
+    warnings.push(...gathered.warnings);
+    const providers = new Map<string, Provider>();
+    for (const r of todo) {
+      const step: Step = { name: r.name, provider: r.provider, service: r.service, action: 'failed', id: r.id ?? null, status: r.status ?? null };
+      steps.push(step);
+      try {
+        const service = findService(gathered, r.provider, r.service);
+        const issues = checkConfig(service, r.config, false);
+        if (issues.length) throw invalid(issues, `${r.provider}/${r.service}`);
+        let provider = providers.get(r.provider);
+        if (!provider) providers.set(r.provider, (provider = await openProvider(deps, r.provider, gathered)));
+        const o: AddOutcome = await provisionOne(deps, provider, {
+          command: 'up',
+          service,
+          name: r.name,
+          config: r.config,
+          manifestPath: path,
+          acceptTos: Boolean(opts.acceptTos),
+          ...(opts.complete ? { completeWaitSeconds: waitSeconds } : {}),
+          waitSeconds,
+          resume: 'agentprov up',
+        });
+        warnings.push(...o.warnings);
+        step.id = o.id;
+        step.status = o.status;
+        step.action = o.status === 'pending' ? 'pending' : o.already_provisioned ? 'unchanged' : o.resumed ? 'resumed' : 'provisioned';
+      } catch (err) {
+        // A human must act (terms, consent, sign-in): stop here; the rest waits for the same `up`.
+        if (isAgentprovError(err) && err.exitCode === EXIT.HUMAN_ACTION) throw err;
+        if (!isAgentprovError(err)) throw err;
+        step.error = { code: err.code, message: err.message };
+      }
+    }
+  }
+  const failed = steps.filter((s) => s.action === 'failed');
+  if (failed.length) {
+    const first = failed[0]!.error!;
+    throw new AgentprovError(first.code, `${failed.length} of ${steps.length} resources could not be provisioned; first: ${failed[0]!.name}: ${first.message}`, {
+      details: { resources: steps },
+      nextSteps: ['agentprov up'],
+    });
+  }
+  const done = steps.filter((s) => s.action === 'provisioned' || s.action === 'resumed');
+  const pending = steps.filter((s) => s.action === 'pending');
+  return {
+    data: { manifest: path, resources: steps, provisioned: done.length, unchanged: steps.length - done.length - pending.length, pending: pending.length },
+    warnings,
+    nextSteps: pending.length ? ['agentprov up'] : [],
+    human: steps.length
+      ? steps.map((s) => `${s.action.padEnd(11)} ${s.name} (${s.provider}/${s.service}${s.id ? ` ${s.id}` : ''})`).join('\n')
+      : `no resources in ${path}`,
+  };
+}

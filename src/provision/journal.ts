@@ -1,0 +1,123 @@
+/**
+ * The local provisioning journal: one small JSON file per intended add, under
+ * `<state>/journal/`, written atomically. It holds the Idempotency-Key that
+ * the provisioning request carries (docs/protocol.md §4.2) and is written
+ * BEFORE the request is sent, so a crash, a timeout or a dropped connection
+ * at any moment leaves behind the key that a re-run presents again: the
+ * provider answers the same provision, never a second one.
+ *
+ * States: `intended` (key chosen, nothing sent) → `sent` (the request may
+ * have reached the provider) → `pending` (202, polling) → `active` (recorded
+ * in the manifest) or `failed` (the provider refused; the key was never
+ * bound, a later add starts over with a fresh key).
+ *
+ * The journal slot is derived from (manifest path, provider, service, name),
+ * so the same `add` re-run, `add --complete` and `up` for the same manifest
+ * entry all find the same slot and the same key. Never a secret in here.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import writeFileAtomic from 'write-file-atomic';
+import { z } from 'zod';
+
+export const JOURNAL_STATES = ['intended', 'sent', 'pending', 'active', 'failed'] as const;
+export type JournalState = (typeof JOURNAL_STATES)[number];
+
+const MAX_ENTRY_BYTES = 256 * 1024;
+
+export const JournalEntrySchema = z.object({
+  v: z.literal(1),
+  slot: z.string().regex(/^[0-9a-f]{64}$/),
+  manifest: z.string().min(1).max(4096),
+  provider: z.string().min(1).max(64),
+  service: z.string().min(1).max(128),
+  name: z.string().min(1).max(63),
+  config: z.record(z.string(), z.unknown()),
+  idempotency_key: z.string().regex(/^[\x21-\x7e]{1,255}$/),
+  state: z.enum(JOURNAL_STATES),
+  provision_id: z.string().max(256).optional(),
+  provision_status: z.string().max(32).optional(),
+  created_at: z.string().max(64),
+  updated_at: z.string().max(64),
+  /** Why the provider refused (state `failed`): an error code, never a secret. */
+  error: z.string().max(64).optional(),
+});
+export type JournalEntry = z.infer<typeof JournalEntrySchema>;
+
+export function journalDir(stateDir: string): string {
+  return join(stateDir, 'journal');
+}
+
+/** The stable slot of one manifest entry: sha256 over (manifest path, provider, service, name). */
+export function journalSlot(manifestPath: string, provider: string, service: string, name: string): string {
+  return createHash('sha256').update(JSON.stringify([manifestPath, provider, service, name]), 'utf8').digest('hex');
+}
+
+function entryPath(stateDir: string, slot: string): string {
+  return join(journalDir(stateDir), `${slot}.json`);
+}
+
+/** A new Idempotency-Key: `agentprov-` and a random UUID (visible ASCII, ≤ 255). */
+export function newIdempotencyKey(): string {
+  return `agentprov-${randomUUID()}`;
+}
+
+/** One entry, or undefined when absent or unreadable (an unreadable entry is set aside, never trusted). */
+export async function readJournal(stateDir: string, slot: string): Promise<JournalEntry | undefined> {
+  let buf: Buffer;
+  try {
+    buf = await readFile(entryPath(stateDir, slot));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  if (buf.length > MAX_ENTRY_BYTES) return undefined;
+  try {
+    const parsed = JournalEntrySchema.safeParse(JSON.parse(buf.toString('utf8')));
+    return parsed.success && parsed.data.slot === slot ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Write (atomically, fsynced) before anything that depends on it happens. */
+export async function writeJournal(stateDir: string, entry: JournalEntry): Promise<void> {
+  await mkdir(journalDir(stateDir), { recursive: true, mode: 0o700 });
+  const text = JSON.stringify(JournalEntrySchema.parse(entry)) + '\n';
+  await writeFileAtomic(entryPath(stateDir, entry.slot), text, { mode: 0o600, fsync: true });
+}
+
+export async function advanceJournal(stateDir: string, entry: JournalEntry, patch: Partial<Omit<JournalEntry, 'v' | 'slot'>>, now: Date): Promise<JournalEntry> {
+  const next: JournalEntry = { ...entry, ...patch, updated_at: now.toISOString() };
+  await writeJournal(stateDir, next);
+  return next;
+}
+
+export async function deleteJournal(stateDir: string, slot: string): Promise<void> {
+  await rm(entryPath(stateDir, slot), { force: true });
+}
+
+/** Every readable entry (for `list` and for resuming an add whose name was defaulted). */
+export async function listJournal(stateDir: string): Promise<JournalEntry[]> {
+  let names: string[];
+  try {
+    names = await readdir(journalDir(stateDir));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const out: JournalEntry[] = [];
+  for (const n of names) {
+    const m = /^([0-9a-f]{64})\.json$/.exec(n);
+    if (!m) continue;
+    const e = await readJournal(stateDir, m[1]!);
+    if (e) out.push(e);
+  }
+  return out;
+}
+
+/** States in which the request may have reached the provider: resume with the same key. */
+export function isUnfinished(e: JournalEntry): boolean {
+  return e.state === 'intended' || e.state === 'sent' || e.state === 'pending';
+}

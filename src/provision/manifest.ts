@@ -1,0 +1,61 @@
+/**
+ * Reading and updating the project manifest (agentprov.json) for add, remove,
+ * list and up. Updates are read-modify-write under a cross-process lock, so
+ * concurrent agentprov processes in one project never lose each other's
+ * resources; writeManifest refuses any text that holds a secret.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import lockfile from 'proper-lockfile';
+import type { Deps } from '../cli/deps.js';
+import { AgentprovError } from '../cli/errors.js';
+import { emptyManifest, findManifest, MANIFEST_FILE, readManifest, writeManifest, type Manifest, type ManifestResource } from '../project/manifest.js';
+
+/** The project's manifest path: the nearest agentprov.json upward, else one in the working directory (created on first write). */
+export function manifestPathFor(deps: Pick<Deps, 'cwd'>): string {
+  return findManifest(deps.cwd) ?? join(deps.cwd, MANIFEST_FILE);
+}
+
+export async function loadManifest(path: string): Promise<Manifest> {
+  return existsSync(path) ? readManifest(path) : emptyManifest();
+}
+
+export async function updateManifest<R>(deps: Pick<Deps, 'io'>, path: string, fn: (m: Manifest) => R): Promise<R> {
+  let release: () => Promise<void>;
+  try {
+    release = await lockfile.lock(path, {
+      realpath: false,
+      lockfilePath: `${path}.lock`,
+      stale: 15_000,
+      retries: { retries: 200, minTimeout: 10, maxTimeout: 150, randomize: true },
+    });
+  } catch (err) {
+    throw new AgentprovError('MANIFEST_LOCKED', `another agentprov process holds ${path}.lock for too long`, { details: { path }, cause: err });
+  }
+  try {
+    const manifest = await loadManifest(path);
+    const result = fn(manifest);
+    await writeManifest(path, manifest, deps.io.redactor);
+    return result;
+  } finally {
+    await release().catch(() => undefined);
+  }
+}
+
+/** Insert or replace the resource with this name. */
+export function upsertResource(m: Manifest, r: ManifestResource): void {
+  const i = m.resources.findIndex((x) => x.name === r.name);
+  if (i >= 0) m.resources[i] = r;
+  else m.resources.push(r);
+}
+
+export function findResource(m: Manifest, name: string): ManifestResource | undefined {
+  return m.resources.find((r) => r.name === name);
+}
+
+export function resourceNotFound(name: string, path: string): AgentprovError {
+  return new AgentprovError('RESOURCE_NOT_FOUND', `no resource named "${name}" in ${path}`, {
+    details: { name, manifest: path },
+    nextSteps: ['agentprov list'],
+  });
+}

@@ -1,0 +1,123 @@
+/**
+ * The one place commands get a Provider (src/providers/provider.ts) and a
+ * catalog service from. A provider id is looked up through the catalog layer
+ * (registry + cached catalogs); its descriptor is fetched (bounded, zod) and
+ * handed to the implementation that speaks its protocol. Today that is the
+ * agentprov provider protocol client; a provider with its own REST API
+ * (Cloudflare, issue 9) plugs in here, without touching commands.
+ */
+import type { Deps } from '../cli/deps.js';
+import { AgentprovError } from '../cli/errors.js';
+import { gatherCatalog, type Gathered } from '../catalog/gather.js';
+import type { CatalogService } from '../catalog/validate.js';
+import type { ProviderDescriptor } from '../protocol/provider.js';
+import type { Provider } from '../providers/provider.js';
+import { sanitizeLine } from '../util/sanitize.js';
+
+const MAX_DESCRIPTOR_BYTES = 64 * 1024;
+const DESCRIPTOR_DEADLINE_MS = 10_000;
+
+/** `<provider>/<service>` → its parts, or USAGE. */
+export function parseQualified(input: string): { provider: string; service: string } {
+  const m = /^([a-z0-9][a-z0-9-]{0,62})\/([a-z0-9][a-z0-9-]*:[a-z0-9][a-z0-9-]*)$/.exec(input.trim());
+  if (!m) {
+    throw new AgentprovError('USAGE', `"${sanitizeLine(input).slice(0, 100)}" is not <provider>/<service> (e.g. localcloud/kv:namespace)`, {
+      nextSteps: ['agentprov catalog'],
+    });
+  }
+  return { provider: m[1]!, service: m[2]! };
+}
+
+/** Find a service in the gathered catalog; SERVICE_NOT_FOUND with close matches otherwise. */
+export function findService(gathered: Gathered, provider: string, service: string): CatalogService {
+  const found = gathered.services.find((s) => s.provider === provider && s.id === service);
+  if (found) return found;
+  const wanted = `${provider}/${service}`;
+  const suggestions = closeMatches(
+    wanted,
+    gathered.services.map((s) => `${s.provider}/${s.id}`),
+  );
+  const known = gathered.providers.some((p) => p.id === provider && p.status !== 'failed' && p.status !== 'skipped');
+  throw new AgentprovError('SERVICE_NOT_FOUND', `no service "${wanted}"${known ? '' : ` (provider "${provider}" is not known or did not answer)`}${suggestions.length ? `; did you mean ${suggestions.join(', ')}?` : ''}`, {
+    details: { provider, service, suggestions },
+    nextSteps: [...suggestions.slice(0, 1).map((s) => `agentprov add ${s}`), known ? `agentprov catalog ${provider}` : 'agentprov catalog'],
+  });
+}
+
+/** Up to 5 ids close to `wanted`: same service elsewhere, substring, or small edit distance. */
+export function closeMatches(wanted: string, candidates: string[]): string[] {
+  const w = wanted.toLowerCase();
+  const [wp = '', ws = ''] = w.split('/');
+  const scored = candidates
+    .map((c) => {
+      const [cp = '', cs = ''] = c.split('/');
+      let score = distance(w, c);
+      if (cs === ws) score -= 10;
+      if (cp === wp && (cs.includes(ws.split(':')[0] ?? '') || ws.includes(cs.split(':')[0] ?? ''))) score -= 3;
+      if (c.includes(ws) || (ws.length > 2 && cs.includes(ws.split(':')[1] ?? ws))) score -= 3;
+      return { c, score };
+    })
+    .filter((x) => x.score <= Math.max(3, Math.floor(w.length / 3)))
+    .sort((a, b) => a.score - b.score || a.c.localeCompare(b.c));
+  return [...new Set(scored.map((x) => x.c))].slice(0, 5);
+}
+
+/** Levenshtein distance (small strings only: ids are ≤ 200 characters). */
+function distance(a: string, b: string): number {
+  const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0]!;
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = prev[j]!;
+      prev[j] = Math.min(prev[j]! + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = tmp;
+    }
+  }
+  return prev[b.length]!;
+}
+
+/** The descriptor URL the catalog layer knows for this provider id. */
+export function descriptorUrlOf(gathered: Gathered, providerId: string): string {
+  const report = gathered.providers.find((p) => p.id === providerId && p.status !== 'skipped');
+  if (!report) {
+    throw new AgentprovError('PROVIDER_NOT_FOUND', `no known provider "${sanitizeLine(providerId).slice(0, 64)}"`, {
+      details: { provider: providerId },
+      nextSteps: ['agentprov providers list', 'agentprov providers add <descriptor-url>'],
+    });
+  }
+  return report.url;
+}
+
+export async function fetchDescriptor(url: string, providerId: string): Promise<ProviderDescriptor> {
+  const [{ createFetcher }, { parseDescriptor }] = await Promise.all([import('../http/fetch.js'), import('../catalog/validate.js')]);
+  const fetcher = createFetcher({ headersTimeoutMs: DESCRIPTOR_DEADLINE_MS, bodyTimeoutMs: DESCRIPTOR_DEADLINE_MS });
+  try {
+    const doc = await fetcher.get(url, { signal: AbortSignal.timeout(DESCRIPTOR_DEADLINE_MS), maxBytes: MAX_DESCRIPTOR_BYTES });
+    if (!doc.body) throw new Error('empty descriptor');
+    const descriptor = parseDescriptor(doc.body);
+    if (descriptor.provider_id !== providerId) throw new Error(`descriptor names provider "${descriptor.provider_id}"`);
+    return descriptor;
+  } catch (err) {
+    const reason = sanitizeLine((err as Error)?.message ?? String(err)).slice(0, 300);
+    const invalid = (err as Error)?.name === 'InvalidDocument' || /names provider/.test(reason);
+    throw new AgentprovError(invalid ? 'INVALID_PROVIDER_RESPONSE' : 'PROVIDER_UNREACHABLE', `provider ${providerId} (${url}): ${reason}`, {
+      details: { provider: providerId, url },
+      cause: err,
+    });
+  } finally {
+    await fetcher.close().catch(() => undefined);
+  }
+}
+
+/**
+ * The Provider for an id. `gathered` may be passed when the caller already
+ * has the catalog (add), so the registry and cache are read once.
+ */
+export async function openProvider(deps: Deps, providerId: string, gathered?: Gathered): Promise<Provider> {
+  const catalog = gathered ?? (await gatherCatalog(deps, { refresh: false }));
+  const descriptorUrl = descriptorUrlOf(catalog, providerId);
+  const descriptor = await fetchDescriptor(descriptorUrl, providerId);
+  const { openProtocolProvider } = await import('../providers/protocol/index.js');
+  return openProtocolProvider(deps, { id: providerId, descriptorUrl, descriptor });
+}
