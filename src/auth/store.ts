@@ -8,10 +8,9 @@
  *   `login --complete` finishes. The device code is the secret; what the
  *   human is shown (user code, verification URL, issuer) is not secret.
  *
- * Every string in the vault is treated as a secret by the output redactor,
- * so non-secret text that must be printed again (the pending sign-in's URL
- * and user code) is kept as one base64url blob: the redactor masks the blob,
- * not the URL it encodes.
+ * The vault teaches the output redactor the strings under secret-named
+ * fields (…_token, device_code), so the pending sign-in's URL and user code
+ * beside them can be printed again.
  *
  * This module is on `whoami`'s fast path: no openid-client, no network.
  */
@@ -41,30 +40,20 @@ export const StoredSession = z.object({
 });
 export type StoredSession = z.infer<typeof StoredSession>;
 
-export const PendingPublic = z.object({
+const StoredPending = z.object({
+  v: z.literal(1),
   issuer: z.string().url().max(2048),
   client_id: z.string().min(1).max(256),
+  device_code: Token,
   user_code: z.string().min(1).max(64),
   verification_uri: z.string().url().max(2048),
   verification_uri_complete: z.string().url().max(4096).optional(),
-});
-export type PendingPublic = z.infer<typeof PendingPublic>;
-
-const StoredPending = z.object({
-  v: z.literal(1),
-  device_code: Token,
-  /** base64url(JSON(PendingPublic)); see the module comment. */
-  public: z.string().max(16_384),
+  /** Epoch seconds. */
   expires_at: z.number().int().nonnegative(),
   interval: z.number().int().min(0).max(600),
 });
 
-export interface PendingSignIn extends PendingPublic {
-  device_code: string;
-  /** Epoch seconds. */
-  expires_at: number;
-  interval: number;
-}
+export type PendingSignIn = Omit<z.infer<typeof StoredPending>, 'v'>;
 
 /** Identity claims of the stored ID token (decoded, not verified: it was verified when it was received). */
 export interface SessionClaims {
@@ -114,24 +103,12 @@ export async function readPending(vault: Vault, entry = PENDING_ENTRY): Promise<
   if (raw === undefined) return undefined;
   const parsed = StoredPending.safeParse(raw);
   if (!parsed.success) return undefined;
-  let pub: PendingPublic;
-  try {
-    pub = PendingPublic.parse(JSON.parse(Buffer.from(parsed.data.public, 'base64url').toString('utf8')));
-  } catch {
-    return undefined;
-  }
-  return { ...pub, device_code: parsed.data.device_code, expires_at: parsed.data.expires_at, interval: parsed.data.interval };
+  const { v: _v, ...pending } = parsed.data;
+  return pending;
 }
 
 export function pendingEntry(p: PendingSignIn): z.infer<typeof StoredPending> {
-  const pub: PendingPublic = PendingPublic.parse(p);
-  return {
-    v: 1,
-    device_code: p.device_code,
-    public: Buffer.from(JSON.stringify(pub), 'utf8').toString('base64url'),
-    expires_at: p.expires_at,
-    interval: p.interval,
-  };
+  return StoredPending.parse({ ...p, v: 1 });
 }
 
 export function lostSession(why: string, nextSteps = ['agentprov login']): AgentprovError {
