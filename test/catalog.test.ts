@@ -5,7 +5,7 @@
  * neither crashes nor hangs past the deadline, names the provider in a
  * warning, and never prints an escape sequence.
  */
-import { mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -413,6 +413,19 @@ describe('providers and the sandbox', () => {
     }
     const list = await runCli(['providers', 'list', '--json'], { env });
     expect(list.json().data.providers.map((p: { id: string }) => p.id)).toEqual(['localcloud', 'othercloud']);
+
+    // `providers add` remembers each descriptor's catalog URL, so a cold fetch can ask for it beside the descriptor...
+    const configPath = join(env.AGENTPROV_HOME!, 'config', 'config.json');
+    const config = JSON.parse(readFileSync(configPath, 'utf8'));
+    expect(config.providers.map((p: { catalog_url?: string }) => p.catalog_url)).toEqual(sandbox.providers.map((p) => `${p.url}/catalog`));
+    // ...and a remembered URL the descriptor no longer names is not trusted: the descriptor's own is fetched.
+    config.providers[0].catalog_url = `${sandbox.providers[0]!.url}/not-the-catalog`;
+    writeFileSync(configPath, JSON.stringify(config));
+    rmSync(join(env.AGENTPROV_HOME!, 'cache'), { recursive: true, force: true });
+    const cold = await runCli(['catalog', '--json'], { env });
+    expect(cold.code, cold.stdout + cold.stderr).toBe(0);
+    expect(cold.json().data.services.filter((s: { provider: string }) => s.provider === sandbox.providers[0]!.id).length).toBeGreaterThan(0);
+    expect(cold.json().warnings).toEqual([]);
 
     const cat = await runCli(['catalog', '--json'], { env });
     expect(cat.code).toBe(0);

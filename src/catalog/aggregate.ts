@@ -86,8 +86,9 @@ async function refreshOne(entry: ProviderEntry, cache: CacheEntry | undefined, f
   const started = opts.now();
   let descriptorId: string | undefined;
   try {
-    // The catalog URL we knew last time lets the catalog request run beside the descriptor's.
-    const guess = cache?.catalog_url;
+    // The catalog URL we knew last time (cache, or the config entry written by
+    // `providers add`) lets the catalog request run beside the descriptor's.
+    const guess = cache?.catalog_url ?? entry.catalogUrl;
     const catalogFor = (url: string) =>
       fetcher.get(url, { signal, maxBytes: MAX_CATALOG_BYTES, etag: cache && cache.catalog_url === url ? cache.etag : undefined });
     const early = guess ? catalogFor(guess) : undefined;

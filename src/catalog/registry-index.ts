@@ -63,10 +63,11 @@ export function readRegistryIndex(file: string, fingerprint: string): RegistryIn
   const entries: ProviderEntry[] = [];
   for (const e of r.entries as unknown[]) {
     if (typeof e !== 'object' || e === null) return undefined;
-    const { url, source, id } = e as Record<string, unknown>;
+    const { url, source, id, catalogUrl } = e as Record<string, unknown>;
     if (!isStr(url, 8192) || !isStr(source, 16) || !SOURCES.has(source)) return undefined;
     if (id !== undefined && !isStr(id, 64)) return undefined;
-    entries.push({ url, source: source as ProviderEntry['source'], ...(id ? { id } : {}) });
+    if (catalogUrl !== undefined && !isStr(catalogUrl, 2048)) return undefined;
+    entries.push({ url, source: source as ProviderEntry['source'], ...(id ? { id } : {}), ...(catalogUrl ? { catalogUrl } : {}) });
   }
   return { v: 1, fingerprint, entries, deadline_ms: r.deadline_ms as number, warnings: r.warnings as string[] };
 }

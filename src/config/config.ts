@@ -18,7 +18,15 @@ export const ConfigSchema = z.object({
     })
     .optional(),
   providers: z
-    .array(z.object({ id: z.string().max(64).optional(), url: z.string().url().max(2048), source: z.enum(['orchestrator', 'user', 'manifest']) }))
+    .array(
+      z.object({
+        id: z.string().max(64).optional(),
+        url: z.string().url().max(2048),
+        source: z.enum(['orchestrator', 'user', 'manifest']),
+        /** The catalog URL the descriptor named when the provider was added: lets a cold catalog fetch run beside the descriptor's. */
+        catalog_url: z.string().url().max(2048).optional(),
+      }),
+    )
     .max(500)
     .default([]),
   catalog_deadline_ms: z.number().int().min(100).max(120_000).default(5000),

@@ -51,12 +51,14 @@ export async function addUserProvider(paths: Paths, registry: Registry, url: str
   }
   const store = await openConfig(paths.config);
   const config = store.read();
+  const catalogUrl = readCacheEntry(paths.cache, url)?.catalog_url;
   const existing = config.providers.find((p) => safeNormalize(p.url) === url);
   if (existing) {
-    if (existing.id === id) return { added: false };
+    if (existing.id === id && existing.catalog_url === catalogUrl) return { added: false };
     existing.id = id;
+    if (catalogUrl) existing.catalog_url = catalogUrl;
   } else {
-    config.providers.push({ id, url, source: 'user' });
+    config.providers.push({ id, url, source: 'user', ...(catalogUrl ? { catalog_url: catalogUrl } : {}) });
   }
   store.write(config);
   return { added: !existing };

@@ -22,6 +22,8 @@ export interface ProviderEntry {
   url: string;
   id?: string;
   source: ProviderSource;
+  /** The catalog URL last seen in its descriptor (config), fetched beside the descriptor when there is no cache. */
+  catalogUrl?: string;
 }
 
 /**
@@ -56,7 +58,7 @@ export async function loadRegistry(opts: { paths: Paths; cwd: string }): Promise
   const warnings: string[] = [];
   const raw: ProviderEntry[] = [];
   const rank = { orchestrator: 0, user: 1, manifest: 2 } as const;
-  for (const p of [...config.providers].sort((a, b) => rank[a.source] - rank[b.source])) raw.push({ url: p.url, source: p.source, ...(p.id ? { id: p.id } : {}) });
+  for (const p of [...config.providers].sort((a, b) => rank[a.source] - rank[b.source])) raw.push({ url: p.url, source: p.source, ...(p.id ? { id: p.id } : {}), ...(p.catalog_url ? { catalogUrl: p.catalog_url } : {}) });
   const manifestPath = findManifest(opts.cwd);
   if (manifestPath) {
     try {
