@@ -28,6 +28,8 @@ export interface Deps {
   clock: { now(): Date };
   paths: Paths;
   globals: GlobalOptions;
+  /** agentprov's own arguments, as given (e.g. where `--` stands for `run`). */
+  argv: string[];
   /** True only when a human can answer a prompt right now (DESIGN §4). */
   canPrompt(): boolean;
   vault(): Promise<Vault>;
@@ -44,7 +46,7 @@ export function canPrompt(io: IO, env: NodeJS.ProcessEnv, globals: GlobalOptions
   return io.stdinIsTTY && io.stderrIsTTY;
 }
 
-export function createDeps(globals: GlobalOptions, env: NodeJS.ProcessEnv = process.env, io: IO = processIO(env)): Deps {
+export function createDeps(globals: GlobalOptions, env: NodeJS.ProcessEnv = process.env, io: IO = processIO(env), argv: string[] = process.argv.slice(2)): Deps {
   let vault: Promise<Vault> | undefined;
   const deps: Deps = {
     io,
@@ -53,6 +55,7 @@ export function createDeps(globals: GlobalOptions, env: NodeJS.ProcessEnv = proc
     clock: { now: () => new Date() },
     paths: resolvePaths(env),
     globals,
+    argv,
     canPrompt: () => canPrompt(io, env, globals),
     vault: () =>
       (vault ??= import('../vault/vault.js').then((m) => m.openVault({ env, stateDir: deps.paths.state, redactor: io.redactor }))),

@@ -22,6 +22,12 @@ const CODE_CLASS: Record<string, number> = {
   INVALID_MANIFEST: EXIT.USAGE,
   NO_PENDING_AUTHORIZATION: EXIT.USAGE,
   NAME_IN_USE: EXIT.USAGE,
+  // The orchestrator publishes no payment rail: `agentprov init` against one that does.
+  PAYMENT_RAIL_NOT_CONFIGURED: EXIT.USAGE,
+  // `run` inside another `agentprov run` without --nested.
+  NESTED_RUN: EXIT.USAGE,
+  // `token` for a provider that only has a static (long-lived) key: use `run`.
+  SHORT_LIVED_UNSUPPORTED: EXIT.USAGE,
 
   NOT_SIGNED_IN: EXIT.HUMAN_ACTION,
   AUTHORIZATION_PENDING: EXIT.HUMAN_ACTION,
@@ -57,9 +63,15 @@ const CODE_CLASS: Record<string, number> = {
   INVALID_AUTHORIZATION_RESPONSE: EXIT.PROVIDER_FAILED,
   UNTRUSTED_VERIFICATION_URI: EXIT.PROVIDER_FAILED,
   ORCHESTRATOR_UNREACHABLE: EXIT.PROVIDER_FAILED,
+  // The orchestrator's payment rail is a remote counterpart too.
+  PAYMENT_RAIL_UNREACHABLE: EXIT.PROVIDER_FAILED,
+  PAYMENT_RAIL_ERROR: EXIT.PROVIDER_FAILED,
   INVALID_ORCHESTRATOR_DESCRIPTOR: EXIT.PROVIDER_FAILED,
 
   INTERRUPTED: EXIT.INTERRUPTED,
+
+  // `run` could not start the command (not found, not executable).
+  SPAWN_FAILED: EXIT.OTHER,
 };
 
 /** Exit code for an error code; anything unlisted is "other failure" (1). */

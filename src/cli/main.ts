@@ -35,10 +35,12 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
   const invoke = async (spec: CommandSpec, args: string[], opts: Record<string, unknown>, name: string): Promise<void> => {
     commandName = name;
     const globals = { json: Boolean(opts.json), input: opts.input !== false, verbose: Boolean(opts.verbose) };
-    const deps: Deps = { ...createDeps(globals, env, io), ...options.deps };
+    const deps: Deps = { ...createDeps(globals, env, io, argv), ...options.deps };
     const mod = await spec.load();
     const result = await mod.run(deps, args, opts);
     renderSuccess(io, globals.json, name, result);
+    // A command may end with another code on success (`run`: its child's, 128 + signal when killed).
+    if (result.exitCode !== undefined) exitCode = Number.isInteger(result.exitCode) && result.exitCode >= 0 && result.exitCode <= 255 ? result.exitCode : EXIT.OTHER;
   };
 
   const program = buildProgram(VERSION, invoke, (root) =>

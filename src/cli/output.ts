@@ -3,6 +3,7 @@
  * one JSON envelope on stdout with --json; a human gets prose and tables on a
  * terminal, and the bare value when stdout is piped.
  */
+import { randomBytes } from 'node:crypto';
 import { AgentprovError } from './errors.js';
 import type { IO } from './io.js';
 
@@ -16,6 +17,17 @@ export interface CommandResult<T = unknown> {
   bare?: string;
   /** The command already printed its one document (long-running commands). */
   printed?: boolean;
+  /**
+   * The process exit code when it is not 0 on success (`run` returns its
+   * child's). main.ts is still the only place that turns it into the code.
+   */
+  exitCode?: number;
+  /**
+   * Values this command prints on purpose although the redactor knows them
+   * (`token`'s short-lived token). Masked everywhere else; every other
+   * secret in this output stays masked.
+   */
+  reveal?: string[];
 }
 
 export interface SuccessEnvelope<T = unknown> {
@@ -50,18 +62,37 @@ export function errorEnvelope(command: string, err: AgentprovError, warnings: st
 
 export function renderSuccess(io: IO, json: boolean, command: string, result: CommandResult): void {
   if (result.printed) return;
+  const out = revealing(io, result.reveal);
   if (json) {
-    io.out(JSON.stringify(successEnvelope(command, result)) + '\n');
+    out(JSON.stringify(successEnvelope(command, result)) + '\n');
     return;
   }
   for (const w of result.warnings ?? []) io.err(`warning: ${w}\n`);
   if (result.bare !== undefined && !io.stdoutIsTTY) {
-    io.out(result.bare + '\n');
+    out(result.bare + '\n');
     return;
   }
   const text = result.human ?? JSON.stringify(result.data, null, 2);
-  if (text) io.out(text.endsWith('\n') ? text : text + '\n');
+  if (text) out(text.endsWith('\n') ? text : text + '\n');
   if (result.nextSteps?.length && io.stderrIsTTY) io.err(`next: ${result.nextSteps.join('\n      ')}\n`);
+}
+
+/**
+ * io.out, except that the `reveal` values survive the redactor: each is
+ * swapped for a random placeholder, the text is redacted (so every other
+ * known secret is masked), and the placeholders are swapped back.
+ */
+function revealing(io: IO, reveal: string[] | undefined): (text: string) => void {
+  const values = (reveal ?? []).filter((v) => v.length > 0);
+  if (!values.length) return (text) => io.out(text);
+  return (text) => {
+    const nonce = randomBytes(12).toString('hex');
+    let t = text;
+    values.forEach((v, i) => (t = t.split(v).join(`\u0001${nonce}:${i}\u0001`)));
+    t = io.redactor.redact(t);
+    values.forEach((v, i) => (t = t.split(`\u0001${nonce}:${i}\u0001`).join(v)));
+    io.stdout.write(t);
+  };
 }
 
 export function renderError(io: IO, json: boolean, command: string, err: AgentprovError): void {

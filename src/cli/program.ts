@@ -127,7 +127,9 @@ export const COMMANDS: CommandSpec[] = [
         .option('--accept-tos', "accept the provider's terms of service (a human's yes, for scripts)")
         .option('--preflight', 'list every blocker (sign-in, service, config, terms, consent) and change nothing')
         .option('--complete', 'finish a consent started by an earlier add (device flow) and continue')
-        .option('--wait <seconds>', 'wait up to this long for a pending provision or consent (default 60)'),
+        .option('--wait <seconds>', 'wait up to this long for a pending provision or consent (default 60)')
+        .option('--confirm-paid-service', "confirm paying for a paid service (a human's yes, for scripts)")
+        .option('--max-price <amount>', 'refuse when the catalog price or the provider quote is above this (major units, e.g. 12.00)'),
     load: () => import('./commands/add.js'),
   },
   {
@@ -167,6 +169,28 @@ export const COMMANDS: CommandSpec[] = [
         .option('--complete', 'finish a consent started by an earlier up and continue')
         .option('--wait <seconds>', 'wait up to this long for each pending provision or consent (default 60)'),
     load: () => import('./commands/up.js'),
+  },
+  {
+    path: ['token'],
+    summary: 'Print a short-lived access token for a provider (or a resource\'s provider); cached while valid',
+    configure: (c) =>
+      c
+        .argument('<target>', 'a provider id, or a resource name in agentprov.json')
+        .option('--ttl <duration>', 'lifetime: 90s, 5m, 1h (default 10m, at most 60m)')
+        .option('--scope <scope>', 'down-scope the token (repeatable)', (v: string, prev: string[] = []) => [...prev, v]),
+    load: () => import('./commands/token.js'),
+  },
+  {
+    path: ['run'],
+    summary: 'Run a command with short-lived credentials in its environment, revoked when it ends',
+    configure: (c) =>
+      c
+        .argument('<command...>', '[resource|provider ...] -- <command> [args...]: targets before --, the command after it')
+        .option('--resource <name>', 'inject the credentials of this resource (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+        .option('--provider <id>', "inject this provider's token (repeatable)", (v: string, prev: string[] = []) => [...prev, v])
+        .option('--ttl <duration>', 'lifetime of the credentials: 90s, 5m, 1h (default 10m, at most 60m)')
+        .option('--nested', 'allow running inside another agentprov run'),
+    load: () => import('./commands/run.js'),
   },
 ];
 

@@ -74,4 +74,11 @@ export interface Provider {
   mint(opts: { ttlSeconds: number; scopes?: string[] }): Promise<ShortLivedCredential>;
   /** Revoke a credential minted by `mint` (RFC 7009 for the protocol client). */
   revoke(credential: ShortLivedCredential): Promise<void>;
+  /**
+   * Optional (issue 8 §3): a provider-native credential for one wrapped
+   * command (e.g. a Cloudflare API token with `expires_on`), for providers
+   * whose `mint` can only hand out their static key. When present, `run`
+   * asks it instead of `mint`; `revoke` gives it back.
+   */
+  childCredential?(opts: { ttlSeconds: number; scopes?: string[] }): Promise<ShortLivedCredential>;
 }

@@ -1,0 +1,45 @@
+/**
+ * Getting and giving back the short-lived credentials `token` and `run`
+ * hand out (DESIGN §3 step 8). A provider with a native child credential
+ * (the optional `childCredential` hook, e.g. Cloudflare API tokens with
+ * `expires_on`) is asked for one; otherwise `mint` (RFC 8693 for the
+ * protocol client). A static key (`shortLived: false`) is injected but never
+ * revoked, and said so.
+ */
+import type { Provider, ShortLivedCredential } from '../providers/provider.js';
+
+export const REVOKE_ATTEMPTS = 3;
+const RETRY_DELAYS_MS = [200, 800];
+
+export async function childCredential(provider: Provider, ttlSeconds: number, scopes: string[] | undefined): Promise<ShortLivedCredential> {
+  const opts = { ttlSeconds, ...(scopes?.length ? { scopes } : {}) };
+  return provider.childCredential ? provider.childCredential(opts) : provider.mint(opts);
+}
+
+export interface RevokeOutcome {
+  revoked: boolean;
+  attempts: number;
+  /** The last error's code and message, when it was not revoked. */
+  error?: { code: string; message: string };
+}
+
+/** RFC 7009 with retries; never throws. A long-lived credential is not revoked (it is the provider's static key). */
+export async function revokeWithRetry(provider: Provider, credential: ShortLivedCredential, sleep = defaultSleep): Promise<RevokeOutcome> {
+  if (!credential.shortLived) return { revoked: false, attempts: 0 };
+  let last: unknown;
+  for (let attempt = 1; attempt <= REVOKE_ATTEMPTS; attempt++) {
+    try {
+      await provider.revoke(credential);
+      return { revoked: true, attempts: attempt };
+    } catch (err) {
+      last = err;
+      if (attempt < REVOKE_ATTEMPTS) await sleep(RETRY_DELAYS_MS[attempt - 1] ?? 1000);
+    }
+  }
+  const e = last as { code?: string; message?: string };
+  return { revoked: false, attempts: REVOKE_ATTEMPTS, error: { code: e?.code ?? 'INTERNAL', message: String(e?.message ?? last).slice(0, 300) } };
+}
+
+function defaultSleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
