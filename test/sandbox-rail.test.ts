@@ -76,7 +76,7 @@ const mint = (r: RunningRail, max: number, extra: Record<string, unknown> = {}, 
     bearer, body: { provider: 'registry', service: 'registrar:domain', max_amount: max, currency: 'USD', ...extra },
   });
 const redeem = (r: RunningRail, token: string, amount: number, creds: [string, string] = ['registry', 'registry-secret'], currency = 'USD') =>
-  call(r, 'POST', '/v1/redemptions', { basic: creds, body: { payment_token: token, amount, currency, reference: 'prov-1' } });
+  call(r, 'POST', '/v1/redemptions', { basic: creds, body: { payment_token: token, service: 'registrar:domain', amount, currency, reference: 'prov-1' } });
 const spend = async (r: RunningRail, bearer = 'at-demo') =>
   SpendResponse.parse((await call(r, 'GET', '/v1/spend', { bearer })).json);
 const registryOf = (s: SpendResponse) => s.providers.find((p) => p.provider === 'registry');

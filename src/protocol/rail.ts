@@ -63,6 +63,8 @@ export type PaymentTokenResponse = z.infer<typeof PaymentTokenResponse>;
 
 export const RedemptionRequest = z.strictObject({
   payment_token: PaymentTokenSecret,
+  /** The service being paid for: a token is bound to one service (WRONG_SERVICE otherwise). */
+  service: ServiceId,
   amount: MinorAmount,
   currency: CurrencyCode,
   /** The provider's own reference for the charge (e.g. its provision id). */
@@ -147,6 +149,7 @@ export const RailErrorCode = z.enum([
   'TOKEN_EXPIRED',
   'TOKEN_ALREADY_REDEEMED',
   'WRONG_PROVIDER',
+  'WRONG_SERVICE',
   'AMOUNT_EXCEEDS_MAXIMUM',
   'CURRENCY_MISMATCH',
   'INTERNAL',

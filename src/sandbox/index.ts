@@ -23,6 +23,8 @@ export interface SandboxOptions {
   port?: number;
   autoApprove?: boolean;
   faults?: Partial<Record<string, FaultSwitches>>;
+  /** Rail knobs for tests: payment token lifetime (default 900 s), max age of a sign-in that may raise a cap (default 300 s). */
+  rail?: { tokenTtlSeconds?: number; freshAuthMaxAgeSeconds?: number };
 }
 
 export interface Sandbox {
@@ -75,6 +77,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       verifyAccessToken: (token) => idp.verifyAccessToken(token),
       providerClients,
       usersWithoutPaymentMethod: ['user-second'],
+      ...options.rail,
     });
     started.push(rail);
     railUrl = rail.url;

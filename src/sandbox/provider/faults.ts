@@ -25,6 +25,11 @@ export class Faults {
     this.#f = { ...f };
   }
 
+  /** The quote multiplier (1 when off). */
+  get quoteFactor(): number {
+    return this.#f.quoteFactor ?? 1;
+  }
+
   #matches(pathname: string): boolean {
     if (!ELIGIBLE.test(pathname)) return false;
     const p = this.#f.paths;

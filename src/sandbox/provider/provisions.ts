@@ -23,6 +23,8 @@ export interface ProvisionerDeps {
   validator: ConfigValidator;
   rail: { url: string; clientSecret: string };
   asyncDelayMs: number;
+  /** Fault switch: quotes (and charges) are the catalog price times this (default 1). */
+  quoteFactor?: () => number;
 }
 
 export interface CreateResult {
@@ -55,7 +57,9 @@ export class Provisioner {
     config: Record<string, unknown>,
   ): Promise<CreateResult> {
     const { store } = this.deps;
-    const price = def.pricing.type === 'one_time' || def.pricing.type === 'recurring' ? def.pricing : undefined;
+    const listed = def.pricing.type === 'one_time' || def.pricing.type === 'recurring' ? def.pricing : undefined;
+    const factor = this.deps.quoteFactor?.() ?? 1;
+    const price = listed && factor !== 1 && listed.amount !== undefined ? { ...listed, amount: Math.round(listed.amount * factor) } : listed;
     // Step 1: claim the key (or find its stored result) and hold what must be unique.
     const claimed = await store.update((doc): { replay: IdempotencyRecord } | { rec: IdempotencyRecord } => {
       const existing = doc.idempotency[accountId]?.[key];
@@ -86,6 +90,7 @@ export class Provisioner {
       try {
         const r = await redeem(this.deps.rail, this.deps.providerId, {
           paymentToken: body.payment_token ?? '',
+          service: def.id,
           amount: price.amount ?? 0,
           currency: price.currency ?? 'USD',
           reference: rec.provisionId,

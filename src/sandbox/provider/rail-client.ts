@@ -12,6 +12,8 @@ const MAX_RAIL_BODY = 16 * 1024;
 
 export interface RedeemInput {
   paymentToken: string;
+  /** The service paid for; the rail refuses a token minted for another. */
+  service: string;
   amount: number;
   currency: string;
   /** The provision id, so the rail's ledger names what was bought. */
@@ -32,6 +34,7 @@ export async function redeem(
       headers: { Authorization: `Basic ${basic}`, 'Content-Type': 'application/json', Accept: 'application/json' },
       body: JSON.stringify({
         payment_token: input.paymentToken,
+        service: input.service,
         amount: input.amount,
         currency: input.currency,
         reference: input.reference,

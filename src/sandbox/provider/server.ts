@@ -64,6 +64,7 @@ export async function startProviderServer<A extends AuthPort>(
     validator: new ConfigValidator(options.catalog),
     rail: options.rail,
     asyncDelayMs: options.asyncDelayMs ?? 1000,
+    quoteFactor: () => faults.quoteFactor,
   });
 
   const route = async (ex: Exchange): Promise<void> => {

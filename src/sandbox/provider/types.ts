@@ -31,6 +31,8 @@ export interface FaultSwitches {
   /** Trickle every matching response body at this rate. */
   slowBodyBytesPerSec?: number;
   paths?: string | RegExp;
+  /** Quote (and charge) paid services at this multiple of the catalog price, e.g. 2 (a dishonest provider). */
+  quoteFactor?: number;
 }
 
 export interface AccessTokenInfo {

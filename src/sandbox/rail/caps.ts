@@ -23,6 +23,8 @@ export interface CapChange {
   provider: string | null;
   /** Minor units; null (global only) removes the cap. */
   amount: number | null;
+  /** Raising needs a sign-in at most this old; default FRESH_AUTH_MAX_AGE_SECONDS. */
+  maxAuthAgeSeconds?: number;
 }
 
 /** Is `next` a higher limit than `current`? null means "no limit". */
@@ -32,9 +34,10 @@ const isRaise = (current: number | null, next: number | null): boolean =>
 export function setCap(draft: RailState, change: CapChange): CapResponse {
   const { user, provider, amount } = change;
   const previous = provider === null ? globalCap(draft, user) : providerCap(draft, user, provider);
-  if (isRaise(previous, amount) && change.now / 1000 - change.authTime > FRESH_AUTH_MAX_AGE_SECONDS) {
+  const maxAge = change.maxAuthAgeSeconds ?? FRESH_AUTH_MAX_AGE_SECONDS;
+  if (isRaise(previous, amount) && change.now / 1000 - change.authTime > maxAge) {
     throw new RailError(403, 'FRESH_AUTHENTICATION_REQUIRED', 'raising a cap needs a fresh sign-in', {
-      max_age: FRESH_AUTH_MAX_AGE_SECONDS,
+      max_age: maxAge,
     });
   }
   const caps = (draft.caps[user] ??= { global: null, providers: {} });

@@ -31,6 +31,8 @@ export interface RailOptions {
   clock?: () => number;
   /** Payment token lifetime; default 900. */
   tokenTtlSeconds?: number;
+  /** Raising a cap needs a sign-in at most this old; default FRESH_AUTH_MAX_AGE_SECONDS (300). */
+  freshAuthMaxAgeSeconds?: number;
 }
 
 export interface RunningRail {
@@ -58,6 +60,7 @@ export async function startRail(options: RailOptions): Promise<RunningRail> {
       providerClients: { ...options.providerClients },
       usersWithoutPaymentMethod: new Set(options.usersWithoutPaymentMethod ?? []),
       paymentMethodUrl: () => options.paymentMethodUrl ?? `${url}/payment-methods`,
+      ...(options.freshAuthMaxAgeSeconds !== undefined ? { freshAuthMaxAgeSeconds: options.freshAuthMaxAgeSeconds } : {}),
     }),
   );
   await new Promise<void>((resolve, reject) => {

@@ -22,6 +22,9 @@ export function redeemToken(draft: RailState, req: RedemptionRequest, ctx: Redee
   if (token.provider !== ctx.provider) {
     throw new RailError(403, 'WRONG_PROVIDER', 'this payment token is bound to another provider');
   }
+  if (token.service !== req.service) {
+    throw new RailError(403, 'WRONG_SERVICE', 'this payment token is bound to another service');
+  }
   const status = tokenStatus(token, ctx.now);
   if (status === 'redeemed') {
     const earlier = draft.redemptions.find((r) => r.id === token.redemption_id);

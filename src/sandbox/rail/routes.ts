@@ -36,6 +36,7 @@ export interface RailDeps {
   providerClients: Readonly<Record<string, string>>;
   usersWithoutPaymentMethod: ReadonlySet<string>;
   paymentMethodUrl: () => string;
+  freshAuthMaxAgeSeconds?: number;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, param: string) => Promise<void>;
@@ -103,6 +104,7 @@ export function createRailHandler(deps: RailDeps): (req: IncomingMessage, res: S
       const amount = isGlobal ? parseOr400(SetGlobalCapRequest, raw).amount : parseOr400(SetProviderCapRequest, raw).amount;
       const result = await deps.state.update((d) => setCap(d, {
         user: who.sub, authTime: who.authTime, now: deps.clock(), provider: providerId, amount,
+        ...(deps.freshAuthMaxAgeSeconds !== undefined ? { maxAuthAgeSeconds: deps.freshAuthMaxAgeSeconds } : {}),
       }));
       sendJson(res, 200, result);
     } },
