@@ -41,11 +41,11 @@ export function assertTrustedVerificationUrl(value: string, issuer: string): URL
 }
 
 /** `scope` defaults to the orchestrator session's; a provider consent asks for its resource scopes. */
-export async function startDeviceAuthorization(config: oidc.Configuration, nowSeconds: number, scope: string = SCOPES): Promise<PendingSignIn> {
+export async function startDeviceAuthorization(config: oidc.Configuration, nowSeconds: number, scope: string = SCOPES, extra: Record<string, string> = {}): Promise<PendingSignIn> {
   const issuer = config.serverMetadata().issuer;
   let da: oidc.DeviceAuthorizationResponse;
   try {
-    da = await oidc.initiateDeviceAuthorization(config, { scope });
+    da = await oidc.initiateDeviceAuthorization(config, { ...extra, scope });
   } catch (err) {
     throw oauthError(err, 'device', issuer);
   }

@@ -16,9 +16,9 @@ import type * as oidc from 'openid-client';
 import type { Deps } from '../cli/deps.js';
 import { AgentprovError } from '../cli/errors.js';
 import type { Vault } from '../vault/vault.js';
-import { authorizationCodeFlow } from './browser-flow.js';
+import { authorizationCodeFlow, FRESH_AUTHENTICATION } from './browser-flow.js';
 import { deviceCodeExpired, pollDeviceAuthorization, startDeviceAuthorization } from './device.js';
-import { discoverIssuer } from './issuer.js';
+import { discoverIssuer, SCOPES } from './issuer.js';
 import { PENDING_ENTRY, pendingEntry, readPending, SESSION_ENTRY, withSessionLock, type PendingSignIn, type StoredSession } from './store.js';
 import { rememberSecrets, storedSessionFrom } from './tokens.js';
 
@@ -35,6 +35,8 @@ export interface SignInOptions {
   openBrowser: boolean;
   /** Upper bound for waiting on the human (browser callback). */
   timeoutSeconds: number;
+  /** Demand a new authentication (prompt=login, max_age=0), never a cached issuer session: raising a cap (DESIGN §8). */
+  fresh?: boolean;
 }
 
 const now = (deps: Deps): number => Math.floor(deps.clock.now().getTime() / 1000);
@@ -61,6 +63,7 @@ export async function signIn(deps: Deps, opts: SignInOptions): Promise<StoredSes
   if (method === 'browser') {
     const tokens = await authorizationCodeFlow(config, {
       timeoutMs: opts.timeoutSeconds * 1000,
+      ...(opts.fresh ? { fresh: true } : {}),
       present: async (url) => {
         deps.io.err(`sign-in URL: ${url}\n`);
         const opened = opts.openBrowser && (await deps.browser.open(url));
@@ -70,7 +73,7 @@ export async function signIn(deps: Deps, opts: SignInOptions): Promise<StoredSes
     return saveSession(deps, vault, storedSessionFrom(tokens, now(deps)));
   }
 
-  const pending = await startDeviceAuthorization(config, now(deps));
+  const pending = await startDeviceAuthorization(config, now(deps), SCOPES, opts.fresh ? { ...FRESH_AUTHENTICATION } : {});
   deps.io.redactor.add(pending.device_code);
   if (!deps.canPrompt()) {
     await vault.set(PENDING_ENTRY, pendingEntry(pending));

@@ -192,6 +192,25 @@ export const COMMANDS: CommandSpec[] = [
         .option('--nested', 'allow running inside another agentprov run'),
     load: () => import('./commands/run.js'),
   },
+  {
+    path: ['budget'],
+    summary: 'budget [show]: monthly caps, spent and held per provider; budget set <provider|--global> <amount>: lowering is immediate, raising needs a fresh human sign-in',
+    configure: (c) =>
+      c
+        .argument('[action]', 'show (default) or set')
+        .argument('[target]', 'with set: a provider id (or, with --global, the amount)')
+        .argument('[amount]', 'with set: the cap in major units, e.g. 150.00')
+        .option('--global', 'with set: the cap across all providers')
+        .option('--complete', 'with set: finish the fresh sign-in started by an earlier budget set, then set the cap')
+        .option('--wait <seconds>', 'with --complete: keep polling up to this long (default 0: one poll)'),
+    load: () => import('./commands/budget.js'),
+  },
+  {
+    path: ['spend'],
+    summary: "This month's spend and holds per provider against the caps",
+    configure: (c) => c.option('--provider <id>', 'only this provider'),
+    load: () => import('./commands/spend.js'),
+  },
 ];
 
 export type Invoke = (spec: CommandSpec, args: string[], opts: Record<string, unknown>, name: string) => Promise<void>;

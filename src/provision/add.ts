@@ -25,6 +25,7 @@ import type { ManifestResource } from '../project/manifest.js';
 import type { Provision } from '../protocol/provider.js';
 import type { Authorization, Provider } from '../providers/provider.js';
 import { sanitizeLine } from '../util/sanitize.js';
+import { approvePayment, payForQuote, quoteOf, upfrontPrice, type PaymentOptions } from '../payment/paid.js';
 import { advanceJournal, isUnfinished, journalSlot, newIdempotencyKey, readJournal, writeJournal, type JournalEntry } from './journal.js';
 import { findResource, loadManifest, updateManifest, upsertResource } from './manifest.js';
 import { pollProvision } from './poll.js';
@@ -44,6 +45,8 @@ export interface AddRequest {
   waitSeconds: number;
   /** The command that resumes this add (for next_steps). */
   resume: string;
+  /** Paid services (issue 7): the human's yes and the price limit. Without it a paid service needs a prompt. */
+  payment?: PaymentOptions;
 }
 
 export interface AddOutcome {
@@ -61,6 +64,8 @@ export interface AddOutcome {
   resumed: boolean;
   authorization: { via: Authorization['via']; account_created: boolean } | null;
   manifest: string;
+  /** What the provider charged (paid services), never the payment token. */
+  charge?: { amount: number; currency: string; interval?: string };
   warnings: string[];
 }
 
@@ -220,6 +225,11 @@ export async function provisionOne(deps: Deps, provider: Provider, req: AddReque
       updated_at: now.toISOString(),
     };
   }
+  // Paid: the price limit, the caps (early) and the human's yes, before anything is sent.
+  const price = upfrontPrice(service);
+  const where = { command: req.command, provider: service.provider, resource: name };
+  const payAudit = (r: Omit<AuditRecord, 'command'>): Promise<void> => audit(deps, { ...where, ...r }, warnings);
+  if (price) await approvePayment(deps, service, price, req.payment ?? { confirmed: false }, entry.state === 'intended' && !entry.payment, payAudit, req.resume);
   await writeJournal(state, entry);
 
   const auth = await authorizeAt(deps, provider, { ...req, resource: name }, warnings);
@@ -231,7 +241,18 @@ export async function provisionOne(deps: Deps, provider: Provider, req: AddReque
   } else {
     if (entry.state === 'intended') entry = await advanceJournal(state, entry, { state: 'sent' }, deps.clock.now());
     try {
-      provision = await provisionWithRetry(deps, provider, { service: service.id, name, config: req.config, idempotencyKey: entry.idempotency_key });
+      const input = { service: service.id, name, config: req.config, idempotencyKey: entry.idempotency_key };
+      try {
+        provision = await provisionWithRetry(deps, provider, input);
+      } catch (err) {
+        // 402 with a quote: pay it (or refuse it) and send again with the SAME Idempotency-Key.
+        const quote = isAgentprovError(err) && err.code === 'PAYMENT_REQUIRED_QUOTE' ? quoteOf(err) : undefined;
+        if (!quote) throw err;
+        const paid = await payForQuote(deps, service, price, quote, req.payment ?? { confirmed: false }, entry.idempotency_key, payAudit);
+        const sentEntry: JournalEntry = entry;
+        entry = await advanceJournal(state, sentEntry, { payment: { token_id: paid.tokenId, max_amount: paid.maxAmount, currency: paid.currency, expires_at: paid.expiresAt } }, deps.clock.now());
+        provision = await provisionWithRetry(deps, provider, { ...input, paymentToken: paid.token });
+      }
     } catch (err) {
       // A definite refusal of the request (bad input, money) leaves the key unbound: the next add starts afresh.
       // Anything else (unreachable, 5xx, garbage) may have created it: the entry stays `sent` and a re-run replays the key.
@@ -280,13 +301,17 @@ export async function provisionOne(deps: Deps, provider: Provider, req: AddReque
     ...(provision.charge ? { charge: { amount: provision.charge.amount, currency: provision.charge.currency, ...(provision.charge.interval ? { interval: provision.charge.interval } : {}) } } : {}),
   };
   await updateManifest(deps, req.manifestPath, (m) => upsertResource(m, record));
+  if (provision.charge) {
+    entry = await advanceJournal(state, entry, { charge: record.charge! }, deps.clock.now());
+    if (entry.payment) await payAudit({ decision: 'payment_redeemed', details: { service: service.id, id: provision.id, amount: provision.charge.amount, currency: provision.charge.currency, payment_token_id: entry.payment.token_id } });
+  }
   if (provision.status === 'active') {
     await advanceJournal(state, entry, { state: 'active', provision_status: 'active' }, deps.clock.now());
     await audit(deps, { command: req.command, provider: service.provider, resource: name, decision: 'provisioned', details: { service: service.id, id: provision.id, resumed } }, warnings);
   } else {
     warnings.push(`${name} is still ${provision.status} after ${req.waitSeconds}s; re-run the same command to wait for it`);
   }
-  return outcomeOf(provision, { resumed, authorization });
+  return outcomeOf(provision, { resumed, authorization, ...(record.charge ? { charge: record.charge } : {}) });
 }
 
 /** The provider must answer for the service and name that were asked for. */

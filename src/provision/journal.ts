@@ -42,6 +42,10 @@ export const JournalEntrySchema = z.object({
   updated_at: z.string().max(64),
   /** Why the provider refused (state `failed`): an error code, never a secret. */
   error: z.string().max(64).optional(),
+  /** The payment token minted for this add (issue 7): its id and bounds, never the token itself. */
+  payment: z.object({ token_id: z.string().max(256), max_amount: z.int().nonnegative(), currency: z.string().max(8), expires_at: z.string().max(64) }).optional(),
+  /** What the provider charged (amount in minor units). */
+  charge: z.object({ amount: z.int().nonnegative(), currency: z.string().max(8), interval: z.string().max(16).optional() }).optional(),
 });
 export type JournalEntry = z.infer<typeof JournalEntrySchema>;
 

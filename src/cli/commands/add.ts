@@ -18,6 +18,9 @@ import type { Deps } from '../deps.js';
 import { AgentprovError, isAgentprovError } from '../errors.js';
 import type { CommandResult } from '../output.js';
 import { secondsOption } from './login.js';
+import { parseMajorAmount } from '../../payment/amount.js';
+import { upfrontPrice, describePrice } from '../../payment/paid.js';
+import { checkSpend, openRail } from '../../payment/rail.js';
 
 const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
@@ -29,7 +32,8 @@ export async function run(deps: Deps, args: string[], opts: Record<string, unkno
     throw new AgentprovError('USAGE', `--name must be lowercase letters, digits and dashes (at most 63), not "${explicitName.slice(0, 80)}"`);
   }
   const manifestPath = manifestPathFor(deps);
-  if (opts.preflight) return preflight(deps, { providerId, serviceId, input, explicitName, manifestPath, acceptTos: Boolean(opts.acceptTos) });
+  const payment = { confirmed: Boolean(opts.confirmPaidService), ...(typeof opts.maxPrice === 'string' ? { maxPrice: parseMajorAmount(opts.maxPrice, '--max-price') } : {}) };
+  if (opts.preflight) return preflight(deps, { providerId, serviceId, input, explicitName, manifestPath, acceptTos: Boolean(opts.acceptTos), payment });
 
   const waitSeconds = secondsOption(opts.wait, '--wait', DEFAULT_WAIT_SECONDS);
   const gathered = await gatherCatalog(deps, { refresh: false });
@@ -38,7 +42,7 @@ export async function run(deps: Deps, args: string[], opts: Record<string, unkno
   if (issues.length) throw invalid(issues, `${providerId}/${serviceId}`);
   const name = explicitName ?? (await defaultName(deps, manifestPath, service, (await listJournal(deps.paths.state)).filter(isUnfinished)));
   const provider = await openProvider(deps, providerId, gathered);
-  const resume = `agentprov add ${providerId}/${serviceId} --name ${name}${configFlags(opts)}`;
+  const resume = `agentprov add ${providerId}/${serviceId} --name ${name}${configFlags(opts)}${payment.maxPrice !== undefined ? ` --max-price ${String(opts.maxPrice)}` : ''}`;
   const outcome = await provisionOne(deps, provider, {
     command: 'add',
     service,
@@ -49,6 +53,7 @@ export async function run(deps: Deps, args: string[], opts: Record<string, unkno
     ...(opts.complete ? { completeWaitSeconds: waitSeconds } : {}),
     waitSeconds,
     resume,
+    payment,
   });
   return result(outcome, resume, gathered.warnings);
 }
@@ -68,6 +73,7 @@ function result(o: AddOutcome, resume: string, catalogWarnings: string[]): Comma
     : [
         `${o.already_provisioned ? 'already provisioned' : o.resumed ? 'provisioned (resumed)' : 'provisioned'}: ${o.name} = ${o.provider}/${o.service} (${o.id}, ${o.status})`,
         o.env.length ? `  agentprov run provides: ${o.env.join(', ')}` : '  no environment variables for agentprov run',
+        ...(o.charge ? [`  charged: ${describePrice(o.charge)}`] : []),
         `  recorded in ${o.manifest}`,
       ];
   return {
@@ -88,7 +94,7 @@ interface Blocker {
 /** Every blocker at once, each with a code and a remedy. Writes nothing. */
 async function preflight(
   deps: Deps,
-  p: { providerId: string; serviceId: string; input: ReturnType<typeof parseConfigInput>; explicitName: string | undefined; manifestPath: string; acceptTos: boolean },
+  p: { providerId: string; serviceId: string; input: ReturnType<typeof parseConfigInput>; explicitName: string | undefined; manifestPath: string; acceptTos: boolean; payment: { confirmed: boolean; maxPrice?: number } },
 ): Promise<CommandResult> {
   const blockers: Blocker[] = [];
   const push = (err: unknown, remedy: string): void => {
@@ -144,6 +150,24 @@ async function preflight(
             : 'agentprov providers list';
       if (isAgentprovError(err)) blockers.push({ code: err.code, message: err.message, remedy: err.code === 'TERMS_ACCEPTANCE_REQUIRED' || err.code === 'CONSENT_REQUIRED' ? remedy : (err.nextSteps[0] ?? remedy) });
       else push(err, remedy);
+    }
+  }
+  const upfront = service ? upfrontPrice(service) : undefined;
+  if (upfront) {
+    // Paid: the price limit, the caps as the rail sees them now, the human's yes.
+    if (p.payment.maxPrice !== undefined && upfront.amount > p.payment.maxPrice) {
+      blockers.push({ code: 'PRICE_ABOVE_LIMIT', message: `${qualified} costs ${describePrice(upfront)}, above --max-price`, remedy: 'raise --max-price or choose another service' });
+    }
+    if (signedIn) {
+      try {
+        const refusal = checkSpend(await (await openRail(deps)).spend(), p.providerId, upfront.amount);
+        if (refusal) blockers.push({ code: refusal.code, message: refusal.message, remedy: refusal.nextSteps[0] ?? 'agentprov budget show' });
+      } catch (err) {
+        push(err, 'agentprov spend');
+      }
+    }
+    if (!p.payment.confirmed) {
+      blockers.push({ code: 'PAID_CONFIRMATION_REQUIRED', message: `${qualified} costs ${describePrice(upfront)}`, remedy: `agentprov add ${qualified} --confirm-paid-service (a human's yes)` });
     }
   }
   const price = service ? formatPrice(service.pricing) : null;

@@ -1,0 +1,150 @@
+/**
+ * The paid part of `add` (issue 7, DESIGN §3.7):
+ *
+ * - before anything is sent: the catalog price against `--max-price`, the
+ *   rail's spend view against the caps (said early; the rail stays the
+ *   authority), and the human's yes (TTY prompt or `--confirm-paid-service`);
+ * - on the provider's 402 quote: refuse a quote above the catalog price or
+ *   `--max-price`, then mint a payment token bound to provider, service and
+ *   max = the quoted amount, with the journal's Idempotency-Key as the rail's
+ *   idempotency_key (a crash and re-run gets the same token: never two holds).
+ *
+ * The token secret goes to the redactor and to the provider, nowhere else.
+ */
+import type { Deps } from '../cli/deps.js';
+import { AgentprovError, isAgentprovError } from '../cli/errors.js';
+import type { CatalogService } from '../catalog/validate.js';
+import type { AuditRecord } from '../audit/log.js';
+import { sanitizeLine } from '../util/sanitize.js';
+import { formatMinor } from './amount.js';
+import { checkSpend, openRail, remainingFor, type RailClient } from './rail.js';
+
+export interface Price {
+  amount: number;
+  currency: string;
+  interval?: string;
+}
+
+export interface PaymentOptions {
+  /** `--confirm-paid-service`: the human's yes, for scripts. */
+  confirmed: boolean;
+  /** `--max-price`, minor units. */
+  maxPrice?: number;
+}
+
+/** What must be paid up front, or undefined for free (and usage-billed) services. */
+export function upfrontPrice(service: CatalogService): Price | undefined {
+  const p = service.pricing;
+  if ((p.type !== 'one_time' && p.type !== 'recurring') || p.amount === undefined || p.currency === undefined || p.amount === 0) return undefined;
+  return { amount: p.amount, currency: p.currency, ...(p.interval ? { interval: p.interval } : {}) };
+}
+
+export const describePrice = (p: Price): string => `${formatMinor(p.amount, p.currency)}${p.interval ? `/${p.interval}` : ' once'}`;
+
+type Audit = (record: Omit<AuditRecord, 'command'>) => Promise<void>;
+
+export function priceAboveLimit(service: CatalogService, price: Price, limit: number, what: 'catalog price' | 'quote'): AgentprovError {
+  return new AgentprovError('PRICE_ABOVE_LIMIT', `the ${what} of ${service.provider}/${service.id}, ${describePrice(price)}, is above --max-price ${formatMinor(limit, price.currency)}`, {
+    details: { provider: service.provider, service: service.id, amount: price.amount, currency: price.currency, max_price: limit, source: what === 'quote' ? 'quote' : 'catalog' },
+    nextSteps: [`agentprov catalog ${service.provider}/${service.id}`],
+  });
+}
+
+/**
+ * Everything decided before a request is sent. `early` false skips the
+ * spend check (a resumed add whose own hold or charge is already counted).
+ */
+export async function approvePayment(deps: Deps, service: CatalogService, price: Price, opts: PaymentOptions, early: boolean, audit: Audit, resume: string): Promise<void> {
+  if (opts.maxPrice !== undefined && price.amount > opts.maxPrice) {
+    await audit({ decision: 'payment_refused', details: { service: service.id, code: 'PRICE_ABOVE_LIMIT', amount: price.amount } });
+    throw priceAboveLimit(service, price, opts.maxPrice, 'catalog price');
+  }
+  let remaining: number | undefined;
+  if (early) {
+    const spend = await (await openRail(deps)).spend();
+    const refusal = checkSpend(spend, service.provider, price.amount);
+    if (refusal) {
+      await audit({ decision: 'payment_refused', details: { service: service.id, code: 'CAP_EXCEEDED', amount: price.amount, source: 'spend_view' } });
+      throw refusal;
+    }
+    remaining = remainingFor(spend, service.provider);
+  }
+  if (opts.confirmed) return;
+  const question = `${service.provider}/${service.id} costs ${describePrice(price)}${remaining !== undefined ? `; ${formatMinor(remaining, price.currency)} remains of your ${service.provider} cap this month` : ''}. Pay it?`;
+  if (deps.canPrompt()) {
+    if (await deps.prompter.confirm(question, false)) return;
+    await audit({ decision: 'payment_declined_by_human', details: { service: service.id, amount: price.amount } });
+    throw new AgentprovError('PAID_CONFIRMATION_REQUIRED', `not confirmed: ${service.provider}/${service.id} was not added`, {
+      details: { provider: service.provider, service: service.id, amount: price.amount, currency: price.currency, ...(price.interval ? { interval: price.interval } : {}) },
+    });
+  }
+  throw new AgentprovError('PAID_CONFIRMATION_REQUIRED', `${service.provider}/${service.id} costs ${describePrice(price)}: a human must confirm the payment`, {
+    details: {
+      provider: service.provider,
+      service: service.id,
+      amount: price.amount,
+      currency: price.currency,
+      price: describePrice(price),
+      ...(price.interval ? { interval: price.interval } : {}),
+      ...(remaining !== undefined ? { cap_remaining: remaining } : {}),
+    },
+    nextSteps: [`${resume} --confirm-paid-service`],
+  });
+}
+
+/** A provider's 402 quote, narrowed. */
+export function quoteOf(err: AgentprovError): Price | undefined {
+  const q = err.details.quote as Record<string, unknown> | undefined;
+  if (!q || typeof q.amount !== 'number' || !Number.isSafeInteger(q.amount) || q.amount < 0 || typeof q.currency !== 'string') return undefined;
+  return { amount: q.amount, currency: q.currency, ...(typeof q.interval === 'string' ? { interval: sanitizeLine(q.interval).slice(0, 16) } : {}) };
+}
+
+export interface MintedPayment {
+  token: string;
+  tokenId: string;
+  maxAmount: number;
+  currency: string;
+  expiresAt: string;
+}
+
+/** Refuse a quote we must not pay; otherwise mint a token for exactly the quote. */
+export async function payForQuote(
+  deps: Deps,
+  service: CatalogService,
+  catalog: Price | undefined,
+  quote: Price,
+  opts: PaymentOptions,
+  idempotencyKey: string,
+  audit: Audit,
+  rail?: RailClient,
+): Promise<MintedPayment> {
+  const refuse = async (err: AgentprovError): Promise<never> => {
+    await audit({ decision: 'payment_refused', details: { service: service.id, code: err.code, amount: quote.amount, currency: sanitizeLine(quote.currency).slice(0, 8) } });
+    throw err;
+  };
+  if (!catalog || quote.currency !== catalog.currency || quote.amount > catalog.amount) {
+    await refuse(
+      new AgentprovError('PRICE_ABOVE_LIMIT', `${service.provider} quoted ${describePrice(quote)} for ${service.id}, more than its catalog price ${catalog ? describePrice(catalog) : 'free'}: refused, nothing paid`, {
+        details: { provider: service.provider, service: service.id, amount: quote.amount, currency: sanitizeLine(quote.currency).slice(0, 8), catalog_amount: catalog?.amount ?? 0, source: 'quote_above_catalog' },
+        nextSteps: [`agentprov catalog ${service.provider}/${service.id} --refresh`],
+      }),
+    );
+  }
+  if (opts.maxPrice !== undefined && quote.amount > opts.maxPrice) await refuse(priceAboveLimit(service, quote, opts.maxPrice, 'quote'));
+  const client = rail ?? (await openRail(deps));
+  let minted;
+  try {
+    minted = await client.mint({ provider: service.provider, service: service.id, max_amount: quote.amount, currency: 'USD', idempotency_key: idempotencyKey });
+  } catch (err) {
+    if (isAgentprovError(err)) {
+      await audit({ decision: 'payment_token_refused', details: { service: service.id, code: err.code, amount: quote.amount } });
+    }
+    throw err;
+  }
+  deps.io.redactor.add(minted.payment_token);
+  if (minted.provider !== service.provider || minted.service !== service.id || minted.max_amount !== quote.amount) {
+    throw new AgentprovError('PAYMENT_RAIL_ERROR', 'the payment rail minted a token bound to something else than asked', { details: { rail: client.url } });
+  }
+  await audit({ decision: 'payment_token_issued', details: { service: service.id, payment_token_id: minted.id, max_amount: minted.max_amount, currency: minted.currency, expires_at: minted.expires_at } });
+  return { token: minted.payment_token, tokenId: minted.id, maxAmount: minted.max_amount, currency: minted.currency, expiresAt: minted.expires_at };
+}

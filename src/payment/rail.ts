@@ -1,0 +1,169 @@
+/**
+ * The orchestrator's payment rail, user side (DESIGN §3.7; wire shapes in
+ * src/protocol/rail.ts): mint a payment token, read the month's spend, set a
+ * cap. Every call carries the signed-in user's access token, goes through
+ * the bounded HTTP client and is parsed with the rail schemas; refusals
+ * become AgentprovErrors with the codes of DESIGN §4.
+ */
+import type { Deps } from '../cli/deps.js';
+import { AgentprovError } from '../cli/errors.js';
+import { getSession } from '../auth/session.js';
+import { configuredIssuer } from '../auth/config.js';
+import { createFetcher, FetchError } from '../http/fetch.js';
+import {
+  CapExceededDetails,
+  CapResponse,
+  DEFAULT_PROVIDER_CAP,
+  PaymentMethodRequiredDetails,
+  PaymentTokenResponse,
+  RailErrorBody,
+  SpendResponse,
+  type CreatePaymentTokenRequest,
+} from '../protocol/rail.js';
+import { sanitizeLine } from '../util/sanitize.js';
+import type { z } from 'zod';
+import { formatMinor } from './amount.js';
+
+const DEADLINE_MS = 15_000;
+const MAX_BODY_BYTES = 64 * 1024;
+
+export interface RailClient {
+  readonly url: string;
+  spend(): Promise<SpendResponse>;
+  mint(req: CreatePaymentTokenRequest): Promise<PaymentTokenResponse>;
+  /** `provider` null: the global cap; `amount` null removes the global cap. */
+  setCap(provider: string | null, amount: number | null): Promise<CapResponse>;
+}
+
+export async function railUrl(deps: Deps): Promise<string> {
+  const settings = await configuredIssuer(deps);
+  if (!settings.paymentRail) {
+    throw new AgentprovError('PAYMENT_RAIL_NOT_CONFIGURED', 'the orchestrator published no payment rail: paid services and budgets are unavailable', {
+      nextSteps: ['agentprov init --orchestrator <url>'],
+    });
+  }
+  return settings.paymentRail;
+}
+
+export async function openRail(deps: Deps): Promise<RailClient> {
+  const url = await railUrl(deps);
+  async function call<S extends z.ZodType>(method: 'GET' | 'POST' | 'PUT', path: string, schema: S, body?: unknown): Promise<z.infer<S>> {
+    const session = await getSession(deps);
+    const fetcher = createFetcher({ headersTimeoutMs: DEADLINE_MS, bodyTimeoutMs: DEADLINE_MS });
+    let res;
+    try {
+      res = await fetcher.request(new URL(path, url).href, {
+        method,
+        headers: { authorization: `Bearer ${session.accessToken}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        signal: AbortSignal.timeout(DEADLINE_MS),
+        maxBytes: MAX_BODY_BYTES,
+      });
+    } catch (err) {
+      throw new AgentprovError('PAYMENT_RAIL_UNREACHABLE', `the payment rail at ${url} could not be reached (${err instanceof FetchError ? err.reason : 'network'})`, {
+        details: { rail: url, retryable: true },
+        nextSteps: ['run the same command again'],
+      });
+    } finally {
+      await fetcher.close().catch(() => undefined);
+    }
+    const json = parseJson(res.body);
+    if (res.status >= 200 && res.status < 300) {
+      const ok = schema.safeParse(json);
+      if (ok.success) return ok.data;
+      throw new AgentprovError('PAYMENT_RAIL_ERROR', `the payment rail answered ${method} ${path} with an unexpected body`, { details: { rail: url, status: res.status } });
+    }
+    throw railError(url, res.status, json);
+  }
+  return {
+    url,
+    spend: () => call('GET', '/v1/spend', SpendResponse),
+    mint: (req) => call('POST', '/v1/payment_tokens', PaymentTokenResponse, req),
+    setCap: (provider, amount) => call('PUT', `/v1/caps/${provider === null ? 'global' : encodeURIComponent(provider)}`, CapResponse, { amount }),
+  };
+}
+
+function parseJson(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The rail's refusal as the CLI's error (DESIGN §4 codes). */
+export function railError(url: string, status: number, json: unknown): AgentprovError {
+  const parsed = RailErrorBody.safeParse(json);
+  if (!parsed.success) {
+    return new AgentprovError(status >= 500 ? 'PAYMENT_RAIL_UNREACHABLE' : 'PAYMENT_RAIL_ERROR', `the payment rail failed with HTTP ${status}`, {
+      details: { rail: url, status, ...(status >= 500 ? { retryable: true } : {}) },
+    });
+  }
+  const { code, message, details } = parsed.data.error;
+  const text = sanitizeLine(message).slice(0, 300);
+  if (code === 'CAP_EXCEEDED') {
+    const d = CapExceededDetails.safeParse(details);
+    return capExceeded(d.success ? d.data : undefined, text);
+  }
+  if (code === 'PAYMENT_METHOD_REQUIRED') {
+    const d = PaymentMethodRequiredDetails.safeParse(details);
+    const where = d.success ? sanitizeLine(d.data.url).slice(0, 2048) : url;
+    return new AgentprovError('PAYMENT_METHOD_REQUIRED', `no payment method on file: a human must add one at ${where}`, {
+      details: { url: where },
+      nextSteps: [`open ${where} and add a payment method, then run the same command again`],
+    });
+  }
+  if (code === 'FRESH_AUTHENTICATION_REQUIRED') {
+    return new AgentprovError('FRESH_SIGN_IN_REQUIRED', 'raising a cap needs a fresh sign-in by the human', {
+      details: { rail: url, max_age: typeof details.max_age === 'number' ? details.max_age : null },
+    });
+  }
+  if (code === 'UNAUTHORIZED') {
+    return new AgentprovError('NOT_SIGNED_IN', 'the payment rail did not accept the session', { nextSteps: ['agentprov login'] });
+  }
+  return new AgentprovError('PAYMENT_RAIL_ERROR', `the payment rail refused (${sanitizeLine(code).slice(0, 64)}): ${text}`, {
+    details: { rail: url, status, rail_code: sanitizeLine(code).slice(0, 64) },
+  });
+}
+
+export interface CapView {
+  scope: 'provider' | 'global';
+  provider: string;
+  cap: number;
+  spent: number;
+  held: number;
+  needed: number;
+  currency: string;
+}
+
+/** CAP_EXCEEDED, exit 4, with what the human needs to decide (DESIGN §4). */
+export function capExceeded(d: CapView | undefined, message: string, source: 'rail' | 'spend_view' = 'rail'): AgentprovError {
+  const target = d?.scope === 'global' ? '--global' : (d?.provider ?? '<provider>');
+  const suggested = d ? formatMinor(d.spent + d.held + d.needed, d.currency).split(' ')[0] : '<amount>';
+  return new AgentprovError('CAP_EXCEEDED', d ? `${message}: cap ${formatMinor(d.cap, d.currency)}, spent ${formatMinor(d.spent, d.currency)}, held ${formatMinor(d.held, d.currency)}, needed ${formatMinor(d.needed, d.currency)}` : message, {
+    details: d ? { scope: d.scope, provider: d.provider, cap: d.cap, spent: d.spent, held: d.held, needed: d.needed, currency: d.currency, source } : { source },
+    nextSteps: [`agentprov budget set ${target} ${suggested}   (a human, with a fresh sign-in)`, 'agentprov spend'],
+  });
+}
+
+/** The rail's own view, checked before asking it for a token: would `needed` fit under the caps? */
+export function checkSpend(spend: SpendResponse, provider: string, needed: number): AgentprovError | undefined {
+  const own = spend.providers.find((p) => p.provider === provider);
+  const cap = own?.cap ?? DEFAULT_PROVIDER_CAP;
+  const spent = own?.spent ?? 0;
+  const held = own?.held ?? 0;
+  if (spent + held + needed > cap) {
+    return capExceeded({ scope: 'provider', provider, cap, spent, held, needed, currency: spend.currency }, `the monthly cap for provider ${provider} would be exceeded (checked before asking the rail)`, 'spend_view');
+  }
+  if (spend.global_cap !== null && spend.spent + spend.held + needed > spend.global_cap) {
+    return capExceeded({ scope: 'global', provider, cap: spend.global_cap, spent: spend.spent, held: spend.held, needed, currency: spend.currency }, 'the global monthly cap would be exceeded (checked before asking the rail)', 'spend_view');
+  }
+  return undefined;
+}
+
+/** What remains under the provider's cap (and the global one), minor units. */
+export function remainingFor(spend: SpendResponse, provider: string): number {
+  const own = spend.providers.find((p) => p.provider === provider);
+  const mine = own ? own.remaining : DEFAULT_PROVIDER_CAP;
+  return spend.global_cap === null ? mine : Math.min(mine, Math.max(0, spend.global_cap - spend.spent - spend.held));
+}

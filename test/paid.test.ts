@@ -1,0 +1,308 @@
+/**
+ * Paid services (issue 7) against the real sandbox in this process, the
+ * bundled CLI as child processes, headless Chromium for the human's steps
+ * and the real Secret Service for the vault.
+ *
+ * AGENTPROV_PAID_CRASH_RUNS sets the kill -9 rounds (default 30; full check 100).
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fetch } from 'undici';
+import { openVault } from '../src/vault/vault.js';
+import { RailErrorBody } from '../src/protocol/rail.js';
+import { startRail } from '../src/sandbox/rail/index.js';
+import { approveConsent, completeDeviceFlow, enterDeviceCode, launchBrowser, signIn as signInAt, type TestBrowser } from './helpers/browser.js';
+import { BIN, filesUnder, isolatedEnv, runCli, tempDir, type CliResult } from './helpers/cli.js';
+import { requireSecretService } from './helpers/keyring.js';
+import { useSandbox } from './helpers/sandbox.js';
+
+const haveKeyring = requireSecretService();
+const DEMO = { email: 'demo@agentprov.test', password: 'demo' };
+const SECOND = { email: 'second@agentprov.test', password: 'second' };
+const CRASH_RUNS = Number(process.env.AGENTPROV_PAID_CRASH_RUNS ?? 30);
+const FRESH_MAX_AGE = 20;
+
+interface Home {
+  home: string;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+}
+
+describe('rail: a payment token pays for one service, once, up to its maximum', () => {
+  it('refuses another service, a second redemption and more than the maximum', async () => {
+    const rail = await startRail({
+      verifyAccessToken: async () => ({ sub: 'u', email: 'u@x', authTime: Math.floor(Date.now() / 1000), scope: 'payments' }),
+      providerClients: { p: 'p-secret' },
+    });
+    try {
+      const basic = `Basic ${Buffer.from('p:p-secret').toString('base64')}`;
+      const minted = (await (await fetch(`${rail.url}/v1/payment_tokens`, { method: 'POST', headers: { authorization: 'Bearer x', 'content-type': 'application/json' }, body: JSON.stringify({ provider: 'p', service: 'registrar:domain', max_amount: 1200, currency: 'USD' }) })).json()) as { payment_token: string };
+      const redeem = async (service: string, amount: number) => {
+        const res = await fetch(`${rail.url}/v1/redemptions`, { method: 'POST', headers: { authorization: basic, 'content-type': 'application/json' }, body: JSON.stringify({ payment_token: minted.payment_token, service, amount, currency: 'USD', reference: 'r' }) });
+        return { status: res.status, body: (await res.json()) as unknown };
+      };
+      const wrong = await redeem('db:postgres', 1200);
+      expect(wrong.status).toBe(403);
+      expect(RailErrorBody.parse(wrong.body).error.code).toBe('WRONG_SERVICE');
+      const over = await redeem('registrar:domain', 1201);
+      expect(RailErrorBody.parse(over.body).error.code).toBe('AMOUNT_EXCEEDS_MAXIMUM');
+      expect((await redeem('registrar:domain', 1200)).status).toBe(200);
+      const twice = await redeem('registrar:domain', 1200);
+      expect(RailErrorBody.parse(twice.body).error.code).toBe('TOKEN_ALREADY_REDEEMED');
+      expect(rail.ledger().redemptions).toHaveLength(1);
+    } finally {
+      await rail.stop();
+    }
+  });
+});
+
+describe.runIf(haveKeyring)('paid add, caps, budget and spend against the sandbox', () => {
+  const sb = useSandbox({ rail: { freshAuthMaxAgeSeconds: FRESH_MAX_AGE } });
+  let browser: TestBrowser;
+  const outputs: CliResult[] = [];
+  const secrets = new Set<string>();
+  const dirs: string[] = [];
+
+  const cli = async (args: string[], h: Home, timeoutMs = 90_000): Promise<CliResult> => {
+    const r = await runCli(args, { env: h.env, cwd: h.cwd, timeoutMs });
+    outputs.push(r);
+    return r;
+  };
+  const newHome = (): Home => {
+    const home = tempDir();
+    const cwd = tempDir('agentprov-project-');
+    dirs.push(home, cwd);
+    writeFileSync(join(cwd, 'agentprov.json'), JSON.stringify({ version: 1, providers: [], resources: [] }));
+    return { home, cwd, env: isolatedEnv(home, { AGENTPROV_NO_BROWSER: '1' }) };
+  };
+  const collectSecrets = async (h: Home): Promise<void> => {
+    const vault = await openVault({ env: h.env, stateDir: join(h.home, 'state') });
+    const walk = (v: unknown, key = ''): void => {
+      if (typeof v === 'string') {
+        if (/_token$|^device_code$/.test(key)) secrets.add(v);
+      } else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, k);
+    };
+    for (const name of await vault.names()) walk(await vault.get(name));
+  };
+  const approve = async (details: { verification_uri: string; user_code: string }, user = DEMO): Promise<void> => {
+    await browser.context.clearCookies();
+    const page = await browser.newPage();
+    await completeDeviceFlow(page, { verificationUri: details.verification_uri, userCode: details.user_code, ...user, decision: 'approve' });
+    await page.close();
+  };
+  const signedIn = async (user = DEMO): Promise<Home> => {
+    const h = newHome();
+    const r = await cli(['init', '--orchestrator', sb.current.orchestrator, '--json'], h);
+    expect(r.code, r.stdout + r.stderr).toBe(3);
+    await approve(r.json().error.details, user);
+    const done = await cli(['login', '--complete', '--wait', '10', '--json'], h);
+    expect(done.code, done.stdout + done.stderr).toBe(0);
+    await collectSecrets(h);
+    return h;
+  };
+  const manifestOf = (h: Home) => JSON.parse(readFileSync(join(h.cwd, 'agentprov.json'), 'utf8')) as { resources: Array<{ name: string; status?: string; charge?: unknown }> };
+  const redemptionsFor = (user: string) => sb.current.rail.ledger().redemptions.filter((r) => r.user === user);
+
+  let demo: Home | undefined;
+
+  beforeAll(async () => {
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  it('a paid service needs a human yes: exit 3 PAID_CONFIRMATION_REQUIRED with the price; --preflight lists it', async () => {
+    demo ??= await signedIn();
+    const domain = `paid-${Date.now().toString(36)}.test`;
+    const r = await cli(['add', 'localcloud/registrar:domain', '--config', JSON.stringify({ domain }), '--accept-tos', '--json'], demo);
+    expect(r.code, r.stdout + r.stderr).toBe(3);
+    const e = r.json();
+    expect(e.error.code).toBe('PAID_CONFIRMATION_REQUIRED');
+    expect(e.error.details).toMatchObject({ amount: 1200, currency: 'USD', provider: 'localcloud', service: 'registrar:domain' });
+    expect(e.next_steps[0]).toContain('--confirm-paid-service');
+    const pre = await cli(['add', 'localcloud/registrar:domain', '--config', JSON.stringify({ domain }), '--accept-tos', '--max-price', '5.00', '--preflight', '--json'], demo);
+    const codes = pre.json().data.blockers.map((b: { code: string }) => b.code);
+    expect(codes).toEqual(expect.arrayContaining(['PAID_CONFIRMATION_REQUIRED', 'PRICE_ABOVE_LIMIT']));
+    expect(redemptionsFor('user-demo')).toHaveLength(0);
+  });
+
+  it('--max-price below the catalog price: exit 4 PRICE_ABOVE_LIMIT, nothing minted', async () => {
+    demo ??= await signedIn();
+    const r = await cli(['add', 'localcloud/registrar:domain', '--config', '{"domain":"limit.test"}', '--accept-tos', '--confirm-paid-service', '--max-price', '11.99', '--json'], demo);
+    expect(r.code, r.stdout + r.stderr).toBe(4);
+    expect(r.json().error.code).toBe('PRICE_ABOVE_LIMIT');
+    expect(sb.current.rail.ledger().tokens.filter((t) => t.user === 'user-demo')).toHaveLength(0);
+  });
+
+  it('50 concurrent adds of a 30.00 USD service under a 100.00 cap: exactly 3 succeed, the rest exit 4 CAP_EXCEEDED; ledger and provider agree', async () => {
+    demo ??= await signedIn();
+    const h = await signedIn(); // the same user in another home: the cap is per user and provider
+    expect(redemptionsFor('user-demo')).toHaveLength(0);
+    const runs = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => cli(['add', 'localcloud/db:postgres', '--config', '{}', '--name', `db-${i}`, '--confirm-paid-service', '--accept-tos', '--json'], h, 180_000)),
+    );
+    const ok = runs.filter((r) => r.code === 0);
+    const capped = runs.filter((r) => r.code === 4);
+    expect(ok.length, runs.filter((r) => r.code !== 0 && r.code !== 4).map((r) => r.stdout + r.stderr).join('\n')).toBe(3); // 3×30 ≤ 100 < 4×30
+    expect(capped).toHaveLength(47);
+    for (const r of capped) {
+      const e = r.json();
+      expect(e.error.code).toBe('CAP_EXCEEDED');
+      expect(e.error.details).toMatchObject({ cap: 10_000 });
+      expect(e.next_steps[0]).toContain('agentprov budget set');
+    }
+    const pg = redemptionsFor('user-demo').filter((r) => r.service === 'db:postgres');
+    expect(pg).toHaveLength(3);
+    const live = sb.current.provider('localcloud').resources().filter((r) => r.service === 'db:postgres' && r.status !== 'deleted');
+    expect(live.map((r) => r.id).sort()).toEqual(pg.map((r) => r.reference).sort());
+  }, 300_000);
+  it('raising a cap: a cached session is refused; after a fresh sign-in in Chromium it is accepted; lowering is immediate', async () => {
+    demo ??= await signedIn();
+    await new Promise((r) => setTimeout(r, (FRESH_MAX_AGE + 1) * 1000)); // the demo session is now older than the rail allows
+    const lower = await cli(['budget', 'set', 'othercloud', '50.00', '--json'], demo);
+    expect(lower.code, lower.stdout + lower.stderr).toBe(0);
+    expect(lower.json().data).toMatchObject({ cap: 5000, previous_cap: 10_000 });
+    const raise = await cli(['budget', 'set', 'localcloud', '250.00', '--json'], demo);
+    expect(raise.code, raise.stdout + raise.stderr).toBe(3);
+    const e = raise.json();
+    expect(e.error.code).toBe('FRESH_SIGN_IN_REQUIRED');
+    expect(e.error.details.user_code).toBeTruthy();
+    expect(e.next_steps[0]).toContain('budget set localcloud 250.00 --complete');
+    const cached = await cli(['budget', 'set', 'localcloud', '250.00', '--json'], demo);
+    expect(cached.code).toBe(3);
+    await approve(cached.json().error.details);
+    const done = await cli(['budget', 'set', 'localcloud', '250.00', '--complete', '--wait', '15', '--json'], demo);
+    expect(done.code, done.stdout + done.stderr).toBe(0);
+    expect(done.json().data).toMatchObject({ scope: 'provider', provider: 'localcloud', cap: 25_000 });
+    await collectSecrets(demo);
+    const show = await cli(['budget', '--json'], demo);
+    expect(show.json().data.providers.find((p: { provider: string }) => p.provider === 'localcloud')).toMatchObject({ cap: 25_000 });
+    expect(readFileSync(join(demo.home, 'state', 'audit.jsonl'), 'utf8')).toContain('cap_changed');
+  }, 180_000);
+  it('paid domain end to end: active, exactly one redemption of the catalog price, the manifest records the charge', async () => {
+    demo ??= await signedIn();
+    const domain = `demo-${Date.now().toString(36)}.test`;
+    const r = await cli(['add', 'localcloud/registrar:domain', '--config', JSON.stringify({ domain }), '--name', 'site-domain', '--confirm-paid-service', '--accept-tos', '--max-price', '12.00', '--wait', '30', '--json'], demo);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const out = r.json().data;
+    expect(out.status).toBe('active');
+    expect(out.charge).toEqual({ amount: 1200, currency: 'USD' });
+    const reds = redemptionsFor('user-demo').filter((x) => x.service === 'registrar:domain');
+    expect(reds).toHaveLength(1);
+    expect(reds[0]).toMatchObject({ amount: 1200, provider: 'localcloud', service: 'registrar:domain', reference: out.id });
+    expect(manifestOf(demo).resources.find((x) => x.name === 'site-domain')).toMatchObject({ status: 'active', charge: { amount: 1200, currency: 'USD' } });
+    const again = await cli(['add', 'localcloud/registrar:domain', '--config', JSON.stringify({ domain }), '--name', 'site-domain', '--confirm-paid-service', '--json'], demo);
+    expect(again.code).toBe(0);
+    expect(redemptionsFor('user-demo').filter((x) => x.service === 'registrar:domain')).toHaveLength(1);
+    const spend = await cli(['spend', '--provider', 'localcloud', '--json'], demo);
+    expect(spend.code, spend.stdout + spend.stderr).toBe(0);
+    expect(spend.json().data.providers[0]).toMatchObject({ provider: 'localcloud', spent: 9000 + 1200, held: 0, cap: 25_000 });
+    const audit = readFileSync(join(demo.home, 'state', 'audit.jsonl'), 'utf8');
+    expect(audit).toContain('payment_token_issued');
+    expect(audit).toContain('payment_redeemed');
+  });
+
+  it('a quote above the catalog price is refused: exit 4, nothing minted or charged', async () => {
+    demo ??= await signedIn();
+    const provider = sb.current.provider('localcloud');
+    provider.setFaults({ quoteFactor: 2 });
+    try {
+      const before = sb.current.rail.ledger();
+      const r = await cli(['add', 'localcloud/registrar:domain', '--config', `{"domain":"greedy-${Date.now().toString(36)}.test"}`, '--confirm-paid-service', '--json'], demo);
+      expect(r.code, r.stdout + r.stderr).toBe(4);
+      expect(r.json().error).toMatchObject({ code: 'PRICE_ABOVE_LIMIT', details: { amount: 2400, catalog_amount: 1200, source: 'quote_above_catalog' } });
+      const after = sb.current.rail.ledger();
+      expect(after.tokens).toHaveLength(before.tokens.length);
+      expect(after.redemptions).toHaveLength(before.redemptions.length);
+    } finally {
+      provider.setFaults({});
+    }
+  });
+
+
+
+  it('a user without a payment method: exit 3 PAYMENT_METHOD_REQUIRED with the URL', async () => {
+    const second = await signedIn(SECOND);
+    const r_args = ['add', 'localcloud/registrar:domain', '--config', `{"domain":"second-${Date.now().toString(36)}.test"}`, '--name', 'second-domain', '--confirm-paid-service', '--accept-tos', '--json'];
+    const r = await cli(r_args, second);
+    expect(r.code, r.stdout + r.stderr).toBe(3);
+    if (r.json().error.code === 'CONSENT_REQUIRED') {
+      // The seeded localcloud account of this user needs consent at the provider first.
+      const d = r.json().error.details;
+      await browser.context.clearCookies();
+      const page = await browser.newPage();
+      await enterDeviceCode(page, d.verification_uri, d.user_code);
+      const next = await page.waitForSelector('input[name=password], [data-action="approve"]');
+      if ((await next.getAttribute('name')) === 'password') await signInAt(page, SECOND.email, SECOND.password);
+      await page.waitForSelector('[data-action="approve"]');
+      const decided = page.waitForURL((url) => !url.pathname.includes('/interaction/'));
+      await approveConsent(page);
+      await decided;
+      await page.close();
+      const done = await cli([...r_args, '--complete', '--wait', '15'], second);
+      expect(done.code, done.stdout + done.stderr).toBe(3);
+      expect(done.json().error.code).toBe('PAYMENT_METHOD_REQUIRED');
+      expect(done.json().error.details.url).toMatch(/payment-methods/);
+      return;
+    }
+    expect(r.json().error.code).toBe('PAYMENT_METHOD_REQUIRED');
+    expect(r.json().error.details.url).toMatch(/payment-methods/);
+  });
+
+  it('kill -9 at random moments of a paid add never charges twice; an unredeemed hold is released after expiry', async () => {
+    // Crash rounds run against this suite's rail (default TTL); expiry is checked on a separate short-TTL rail below.
+    const h = (demo ??= await signedIn());
+    for (let i = 0; i < CRASH_RUNS; i++) {
+      const name = `crash-${i}`;
+      const args = [BIN, 'add', 'localcloud/registrar:domain', '--config', JSON.stringify({ domain: `${name}-${Date.now().toString(36)}.test` }), '--name', name, '--confirm-paid-service', '--accept-tos', '--json'];
+      const child = spawn(process.execPath, args, { env: h.env, cwd: h.cwd, stdio: 'ignore' });
+      const closed = new Promise((r) => child.on('close', r)); // attached now: the child may finish before the kill
+      await new Promise((r) => setTimeout(r, 150 + Math.floor(Math.random() * 900)));
+      child.kill('SIGKILL');
+      await closed;
+      const t0 = Date.now();
+      const again = await cli(args.slice(1), h);
+      expect([0, 4], `${again.stdout}${again.stderr} after ${Date.now() - t0} ms`).toContain(again.code);
+      expect(Date.now() - t0, again.stdout + again.stderr).toBeLessThan(45_000); // a lock left by the killed process goes stale after 30 s
+      const charges = sb.current.rail.ledger().redemptions.filter((r) => r.service === 'registrar:domain' && sb.current.provider('localcloud').resources().some((x) => x.id === r.reference && x.name === name));
+      expect(charges.length).toBeLessThanOrEqual(1);
+      const tokens = sb.current.rail.ledger().tokens.filter((t) => t.service === 'registrar:domain' && t.user === 'user-demo');
+      expect(new Set(tokens.map((t) => t.idempotency_key)).size).toBe(tokens.length);
+      if (again.code === 4) break; // the raised cap is used up
+    }
+  }, 600_000);
+
+  it('no payment token, ID token or access token appears in any output or file', async () => {
+    const ledgerTokens = sb.current.rail.ledger().tokens;
+    expect(ledgerTokens.length).toBeGreaterThan(0);
+    expect(secrets.size).toBeGreaterThan(0);
+    const texts = [...outputs.map((o) => o.stdout + o.stderr), ...dirs.flatMap((d) => filesUnder(d, (p) => p.includes('vault')).map((f) => f.content))];
+    for (const s of secrets) for (const t of texts) expect(t.includes(s)).toBe(false);
+    for (const t of texts) expect(/pt_[A-Za-z0-9_-]{16,}/.test(t)).toBe(false);
+  });
+});
+
+describe.runIf(haveKeyring)('an unredeemed payment token expires and its hold is released', () => {
+  it('holds, then releases after the short TTL', async () => {
+    let now = Date.now();
+    const rail = await startRail({
+      verifyAccessToken: async () => ({ sub: 'u', email: 'u@x', authTime: Math.floor(now / 1000), scope: 'payments' }),
+      providerClients: { p: 's' },
+      tokenTtlSeconds: 2,
+      clock: () => now,
+    });
+    try {
+      const res = await fetch(`${rail.url}/v1/payment_tokens`, { method: 'POST', headers: { authorization: 'Bearer x', 'content-type': 'application/json' }, body: JSON.stringify({ provider: 'p', service: 's:x', max_amount: 3000, currency: 'USD', idempotency_key: 'agentprov-k' }) });
+      expect(res.status).toBe(201);
+      const spend = async () => (await (await fetch(`${rail.url}/v1/spend`, { headers: { authorization: 'Bearer x' } })).json()) as { held: number };
+      expect((await spend()).held).toBe(3000);
+      now += 3000;
+      expect((await spend()).held).toBe(0);
+    } finally {
+      await rail.stop();
+    }
+  });
+});
