@@ -3,6 +3,7 @@
 // sandbox, driven the way an agent drives agentprov (--json, no terminal).
 // It grows as commands land; each step prints what it ran and what came back.
 import { spawn, spawnSync } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -67,7 +68,38 @@ try {
   const added = cli(['add', 'localcloud/kv:namespace', '--name', 'cache', '--accept-tos', '--json']);
   if (added.doc?.data?.status !== 'active') throw new Error('expected an active KV namespace');
   cli(['list', '--json']);
-  say('\nNot yet in the CLI: paid services, budget/spend, token/run. See README "Status".');
+  // The agent uses the KV namespace with a short-lived token that run injects and revokes afterwards.
+  const kvScript = `(async () => {
+    const h = { authorization: 'Bearer ' + process.env.LOCALCLOUD_TOKEN };
+    await fetch(process.env.LOCALCLOUD_KV_URL + '/keys/greeting', { method: 'PUT', headers: h, body: 'hello from the agent' });
+    const r = await fetch(process.env.LOCALCLOUD_KV_URL + '/keys/greeting', { headers: h });
+    console.log('KV says:', await r.text());
+    process.exit(r.ok ? 0 : 1);
+  })()`;
+  cli(['run', 'cache', '--', process.execPath, '-e', kvScript]);
+  // A paid registration: --confirm-paid-service is the human's yes to the price; the rail mints a payment token under the cap.
+  const domain = `demo-${Math.random().toString(36).slice(2, 10)}.test`;
+  const paid = cli(['add', 'localcloud/registrar:domain', '--config', JSON.stringify({ domain }), '--confirm-paid-service', '--accept-tos', '--json']);
+  if (!paid.doc?.data?.charge) throw new Error('expected the paid registration to record its charge');
+  const spend = cli(['spend', '--json']);
+  const local = spend.doc?.data?.providers?.find((p) => p.provider === 'localcloud');
+  if (local) say(`
+localcloud this month: spent ${(local.spent / 100).toFixed(2)} of a ${(local.cap / 100).toFixed(2)} USD cap (${(local.remaining / 100).toFixed(2)} remaining)`);
+  // Deploy a script on that domain through run, then fetch it from the domain.
+  cli(['add', 'localcloud/workers:script', '--name', 'web', '--param', 'name=web', '--param', `domain=${domain}`, '--json']);
+  const deploy = `fetch(process.env.LOCALCLOUD_SCRIPT_URL + '/content', { method: 'PUT', headers: { authorization: 'Bearer ' + process.env.LOCALCLOUD_TOKEN, 'content-type': 'text/html' }, body: '<h1>Hello from agentprov</h1>' }).then((r) => { console.log('deployed:', r.status); process.exit(r.ok ? 0 : 1); })`;
+  cli(['run', 'web', '--', process.execPath, '-e', deploy]);
+  const localcloud = ready.data.providers.find((p) => p.id === 'localcloud').url;
+  const page = await new Promise((resolve, reject) => {
+    const req = httpRequest(localcloud, { headers: { host: domain } }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d)).on('end', () => resolve(body));
+    });
+    req.on('error', reject).end();
+  });
+  say(`\n$ curl -H 'Host: ${domain}' ${localcloud}/\n${page}`);
+  if (!page.includes('Hello from agentprov')) throw new Error('the deployed page is not served on its domain');
+  say('\nNot yet: the Cloudflare provider (issue 9). See README "Status".');
 } catch (err) {
   failed = true;
   say(`\ndemo failed: ${err.message}`);
