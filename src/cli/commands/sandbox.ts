@@ -15,6 +15,15 @@ export async function run(deps: Deps, _args: string[], opts: Record<string, unkn
   const dataDir = resolve(deps.cwd, typeof opts.dataDir === 'string' ? opts.dataDir : join(deps.paths.state, 'sandbox'));
   const autoApprove = Boolean(opts.autoApprove);
 
+  // Listen for the stop signals before starting, so a signal that comes right
+  // after the ready line (or during start-up) is never the default action.
+  // The SIGTERM listener is never removed: the program ends right after the
+  // shutdown, and signal-exit (bundled in three copies by dependencies) may
+  // re-raise the signal when it miscounts the listeners; ours absorbs it.
+  let stop = (): void => {};
+  const stopped = new Promise<void>((done) => (stop = done));
+  const unregister = handleInterruptWith(stop);
+  process.on('SIGTERM', stop);
   const { startSandbox } = await import('../../sandbox/index.js');
   const sandbox = await startSandbox({ dataDir, port, autoApprove });
   const data = {
@@ -44,16 +53,9 @@ export async function run(deps: Deps, _args: string[], opts: Record<string, unkn
     ].join('\n'),
   });
 
-  // The SIGTERM listener stays until shutdown is done: signal-exit (a dependency)
-  // re-raises a signal that no other listener is left to handle.
-  let stop = (): void => {};
-  const stopped = new Promise<void>((done) => (stop = done));
-  const unregister = handleInterruptWith(stop);
-  process.on('SIGTERM', stop);
   await stopped;
   await sandbox.stop();
   unregister();
-  process.off('SIGTERM', stop);
   if (!deps.globals.json) deps.io.err('sandbox stopped\n');
   return { data, printed: true };
 }
