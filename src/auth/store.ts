@@ -15,8 +15,7 @@
  * This module is on `whoami`'s fast path: no openid-client, no network.
  */
 import { join } from 'node:path';
-import { mkdir } from 'node:fs/promises';
-import lockfile from 'proper-lockfile';
+import { withFileLock } from '../util/file-lock.js';
 // The subpath keeps the rest of jose (verify, JWE, keys) out of whoami's start-up.
 import { decodeJwt } from 'jose/jwt/decode';
 import { z } from 'zod';
@@ -133,26 +132,6 @@ export function withSessionLock<T>(stateDir: string, fn: () => Promise<T>): Prom
  * for any read → refresh → write of rotating credentials (the session, a
  * provider grant).
  */
-export async function withStateLock<T>(stateDir: string, name: string, fn: () => Promise<T>): Promise<T> {
-  await mkdir(stateDir, { recursive: true, mode: 0o700 });
-  const target = join(stateDir, name);
-  let release: () => Promise<void>;
-  try {
-    release = await lockfile.lock(target, {
-      realpath: false,
-      lockfilePath: `${target}.lock`,
-      stale: 30_000,
-      retries: { retries: 600, minTimeout: 20, maxTimeout: 200, randomize: true },
-    });
-  } catch (err) {
-    throw new AgentprovError('SESSION_LOCKED', `another agentprov process holds the lock ${target}.lock for too long`, {
-      details: { path: `${target}.lock` },
-      cause: err,
-    });
-  }
-  try {
-    return await fn();
-  } finally {
-    await release().catch(() => undefined);
-  }
+export function withStateLock<T>(stateDir: string, name: string, fn: () => Promise<T>): Promise<T> {
+  return withFileLock(join(stateDir, name), { code: 'SESSION_LOCKED', what: name, staleMs: 30_000, retries: 600 }, fn);
 }

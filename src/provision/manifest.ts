@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import lockfile from 'proper-lockfile';
+import { withFileLock } from '../util/file-lock.js';
 import type { Deps } from '../cli/deps.js';
 import { AgentprovError } from '../cli/errors.js';
 import { emptyManifest, findManifest, MANIFEST_FILE, readManifest, writeManifest, type Manifest, type ManifestResource } from '../project/manifest.js';
@@ -21,25 +21,12 @@ export async function loadManifest(path: string): Promise<Manifest> {
 }
 
 export async function updateManifest<R>(deps: Pick<Deps, 'io'>, path: string, fn: (m: Manifest) => R): Promise<R> {
-  let release: () => Promise<void>;
-  try {
-    release = await lockfile.lock(path, {
-      realpath: false,
-      lockfilePath: `${path}.lock`,
-      stale: 15_000,
-      retries: { retries: 200, minTimeout: 10, maxTimeout: 150, randomize: true },
-    });
-  } catch (err) {
-    throw new AgentprovError('MANIFEST_LOCKED', `another agentprov process holds ${path}.lock for too long`, { details: { path }, cause: err });
-  }
-  try {
+  return withFileLock(path, { code: 'MANIFEST_LOCKED', what: 'the project manifest' }, async () => {
     const manifest = await loadManifest(path);
     const result = fn(manifest);
     await writeManifest(path, manifest, deps.io.redactor);
     return result;
-  } finally {
-    await release().catch(() => undefined);
-  }
+  });
 }
 
 /** Insert or replace the resource with this name. */

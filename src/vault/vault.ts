@@ -4,9 +4,9 @@
  * (key-source.ts). Writes take a cross-process lock and re-read the file
  * inside it, so concurrent agentprov processes never lose an update.
  */
-import { readFile, mkdir, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import lockfile from 'proper-lockfile';
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { withFileLock } from '../util/file-lock.js';
 import writeFileAtomic from 'write-file-atomic';
 import { AgentprovError } from '../cli/errors.js';
 import type { Redactor } from '../cli/io.js';
@@ -64,10 +64,8 @@ export class Vault {
    * Exclusive read-modify-write across processes: lock, re-read, apply `fn`
    * to the entries, seal, write atomically, unlock.
    */
-  async update<R>(fn: (entries: Record<string, unknown>) => R | Promise<R>): Promise<R> {
-    await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
-    const release = await this.#lock();
-    try {
+  update<R>(fn: (entries: Record<string, unknown>) => R | Promise<R>): Promise<R> {
+    return this.#locked(async () => {
       const text = await readIfExists(this.path);
       let key: Buffer;
       let kdf;
@@ -84,9 +82,7 @@ export class Vault {
       const result = await fn(doc.entries);
       await writeFileAtomic(this.path, seal(doc, key, this.#keys.kind, kdf), { mode: 0o600 });
       return result;
-    } finally {
-      await release();
-    }
+    });
   }
 
   async status(): Promise<VaultStatus> {
@@ -104,14 +100,11 @@ export class Vault {
   }
 
   /** Delete the vault file and its key (logout of everything). */
-  async destroy(): Promise<void> {
-    const release = await this.#lock();
-    try {
+  destroy(): Promise<void> {
+    return this.#locked(async () => {
       await rm(this.path, { force: true });
       await this.#keys.destroy();
-    } finally {
-      await release();
-    }
+    });
   }
 
   async #read(): Promise<VaultDocument> {
@@ -147,20 +140,8 @@ export class Vault {
     for (const value of Object.values(entries)) rememberUnder(this.#redactor, value, typeof value === 'string');
   }
 
-  async #lock(): Promise<() => Promise<void>> {
-    try {
-      return await lockfile.lock(this.path, {
-        realpath: false,
-        lockfilePath: `${this.path}.lock`,
-        stale: 15_000,
-        retries: { retries: 200, minTimeout: 10, maxTimeout: 150, randomize: true },
-      });
-    } catch (err) {
-      throw new AgentprovError('VAULT_LOCKED', `another agentprov process holds the vault lock (${this.path}.lock) for too long`, {
-        details: { path: `${this.path}.lock` },
-        cause: err,
-      });
-    }
+  #locked<T>(fn: () => Promise<T>): Promise<T> {
+    return withFileLock(this.path, { code: 'VAULT_LOCKED', what: 'the vault' }, fn);
   }
 }
 
