@@ -81,4 +81,28 @@ export interface Provider {
    * asks it instead of `mint`; `revoke` gives it back.
    */
   childCredential?(opts: { ttlSeconds: number; scopes?: string[] }): Promise<ShortLivedCredential>;
+  /**
+   * Who takes the money (issue 9 §3). `rail` (the default): the provider
+   * answers 402 with a quote and is paid with a single-use payment token.
+   * `external`: the provider charges a payment method of its own (Cloudflare
+   * bills the account's card); agentprov's ledger (src/payment/ledger.ts)
+   * then holds the cap, and `quote` says the price before anything is sent.
+   */
+  readonly billing?: 'rail' | 'external';
+  /**
+   * External billing: what this provision would cost right now (e.g. the
+   * registrar's availability check), or undefined when it is free. Throws
+   * a clear AgentprovError when it cannot be provisioned at all (domain
+   * taken, premium, extension not supported).
+   */
+  quote?(input: { service: string; name: string; config: Record<string, unknown> }): Promise<ExternalQuote | undefined>;
+}
+
+/** A price quoted by an externally billed provider, minor units. */
+export interface ExternalQuote {
+  amount: number;
+  currency: string;
+  interval?: string;
+  /** What is bought, for the confirmation prompt (e.g. "example.com for 1 year"). */
+  description: string;
 }
