@@ -72,6 +72,31 @@ const CODE_CLASS: Record<string, number> = {
 
   // `run` could not start the command (not found, not executable).
   SPAWN_FAILED: EXIT.OTHER,
+
+  // Cloudflare (issue 9). A human links the account once, with a parent API token.
+  PROVIDER_NOT_LINKED: EXIT.HUMAN_ACTION,
+  // The linked (or offered) parent token is invalid, expired or disabled: link again.
+  CLOUDFLARE_LINK_INVALID: EXIT.HUMAN_ACTION,
+  // The parent token lacks a permission a call needs (Cloudflare error 9109).
+  CLOUDFLARE_PERMISSION_DENIED: EXIT.HUMAN_ACTION,
+  // The parent token may not create (or delete) API tokens: agentprov could never hand out child tokens.
+  CLOUDFLARE_TOKEN_CANNOT_CREATE_TOKENS: EXIT.HUMAN_ACTION,
+  // Registration needs the account's default registrant contact (address book), set in the dashboard.
+  CLOUDFLARE_REGISTRANT_CONTACT_REQUIRED: EXIT.HUMAN_ACTION,
+  // The registrar will not register this domain (taken, premium, extension not supported via the API).
+  DOMAIN_UNAVAILABLE: EXIT.USAGE,
+  // The provider cannot do this at all (e.g. unregister a domain).
+  UNSUPPORTED_OPERATION: EXIT.USAGE,
+
+  // agentprov's own spending ledger (src/payment/ledger.ts), for providers billed outside the rail.
+  LEDGER_CORRUPT: EXIT.OTHER,
+  LEDGER_LOCKED: EXIT.OTHER,
+  LEDGER_FULL: EXIT.OTHER,
+  LEDGER_NO_HOLD: EXIT.OTHER,
+  LEDGER_CHARGE_CONFLICT: EXIT.OTHER,
+  LEDGER_CHARGE_ABOVE_HOLD: EXIT.OTHER,
+  // A quote in another currency than the caps are kept in (USD): nothing held, nothing sent.
+  CURRENCY_UNSUPPORTED: EXIT.MONEY_REFUSED,
 };
 
 /** Exit code for an error code; anything unlisted is "other failure" (1). */

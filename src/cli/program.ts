@@ -107,6 +107,16 @@ export const COMMANDS: CommandSpec[] = [
     load: () => import('./commands/providers-remove.js'),
   },
   {
+    path: ['providers', 'link'],
+    summary: 'Link a Cloudflare account: a human gives an API token once (hidden prompt or stdin, never an argument); it stays in the vault',
+    configure: (c) =>
+      c
+        .argument('<provider>', 'the provider to link (cloudflare)')
+        .option('--account <id>', 'the Cloudflare account to use when the token reaches several')
+        .option('--api-url <url>', 'the Cloudflare API base URL (default https://api.cloudflare.com/client/v4, or AGENTPROV_CLOUDFLARE_API_URL)'),
+    load: () => import('./commands/providers-link.js'),
+  },
+  {
     path: ['audit'],
     summary: 'Show the local hash-chained audit log, or check it for tampering (--verify)',
     configure: (c) =>

@@ -1,0 +1,327 @@
+/**
+ * Cloudflare as a `Provider` (src/providers/provider.ts) on its public REST
+ * API, through the official SDK, with the parent API token a human linked
+ * (link.ts). Cloudflare bills the account's own payment method
+ * (`billing = 'external'`): `quote` says the price before anything is sent,
+ * agentprov's ledger holds the cap.
+ *
+ * - authorize / preflight: the link exists, belongs to the signed-in
+ *   agentprov user, and its token still verifies as active. Nothing is
+ *   written; there is no consent or account creation at Cloudflare.
+ * - provision: always looks up an earlier attempt first and adopts it
+ *   (resources.ts, registrar.ts); Cloudflare has no idempotency keys.
+ * - childCredential / mint: a new API token from the parent, narrowed to the
+ *   linked account and the permission groups of the asked scopes, with
+ *   `expires_on` ≤ now + TTL; revoke deletes it.
+ * - rotate: rolls the parent token's value and stores the new one.
+ *
+ * The parent token and every child token are added to the output redactor
+ * the moment they are read or created; no error carries either.
+ */
+import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import writeFileAtomic from 'write-file-atomic';
+import { z } from 'zod';
+import { getSession } from '../../auth/session.js';
+import type { Deps } from '../../cli/deps.js';
+import { AgentprovError } from '../../cli/errors.js';
+import type { Provision, Service } from '../../protocol/provider.js';
+import { ResourceNameSchema } from '../../protocol/provider.js';
+import { withFileLock } from '../../util/file-lock.js';
+import type { Authorization, AuthorizeOptions, ExternalQuote, Provider, ProvisionInput, ShortLivedCredential } from '../provider.js';
+import { BASE_SCOPES, CLOUDFLARE_PROVIDER_ID, CLOUDFLARE_SERVICES, SCOPE_PERMISSION_GROUPS } from './catalog.js';
+import { cloudflareClient } from './client.js';
+import { linkInvalid, RELINK } from './errors.js';
+import { LINK_ENTRY, notLinked, readLink, type Link } from './link.js';
+import { currentState, domainConfig, priceDomain, registerDomain, SERVICE as DOMAIN_SERVICE } from './registrar.js';
+import { ensureD1, ensureKv, ensureR2, ensureWorker, getD1, getKv, getR2, getWorker, parseId, removeD1, removeKv, removeR2, removeWorker, SERVICE_KIND, type Draft } from './resources.js';
+import { createToken, deleteToken, rollToken, unusable, verifyToken, type TokenApi } from './tokens.js';
+
+export const MIN_TTL_SECONDS = 30;
+export const MAX_TTL_SECONDS = 3600;
+const MAX_NAME_INDEX = 2000;
+
+interface Linked {
+  link: Link;
+  api: TokenApi;
+}
+
+export class CloudflareProvider implements Provider {
+  readonly id = CLOUDFLARE_PROVIDER_ID;
+  readonly billing = 'external' as const;
+  readonly #deps: Deps;
+  #linked: Promise<Linked> | undefined;
+  /** Quotes given in this process, by domain and years: a higher price at registration time is refused. */
+  readonly #quotes = new Map<string, ExternalQuote>();
+
+  constructor(deps: Deps) {
+    this.#deps = deps;
+  }
+
+  async services(): Promise<Service[]> {
+    return CLOUDFLARE_SERVICES.map(({ provider: _provider, ...s }) => s as Service);
+  }
+
+  // ---- the link ---------------------------------------------------------------------
+
+  /** The link of the signed-in user, its token verified once per process. */
+  #link(): Promise<Linked> {
+    this.#linked ??= (async () => {
+      const deps = this.#deps;
+      const session = await getSession(deps);
+      const link = await readLink(await deps.vault());
+      if (!link) throw notLinked('');
+      if (link.subject !== session.claims.subject || (link.issuer && link.issuer !== session.claims.issuer)) {
+        throw notLinked('the stored link was made by another agentprov user');
+      }
+      const api: TokenApi = { ...cloudflareClient(link.api_url, link.parent_token, deps.io.redactor), owner: link.owner, accountId: link.account_id };
+      const verified = await verifyToken(api, link.owner, link.account_id);
+      const why = unusable(verified, deps.clock.now());
+      if (why) throw linkInvalid(why, { account_id: link.account_id, token_id: link.token_id });
+      if (verified.id !== link.token_id) throw linkInvalid('is not the token that was linked', { account_id: link.account_id });
+      return { link, api };
+    })();
+    this.#linked.catch(() => (this.#linked = undefined));
+    return this.#linked;
+  }
+
+  async authorize(_opts: AuthorizeOptions): Promise<Authorization> {
+    // Preflight or not: the same checks, and nothing is ever written here.
+    const { link } = await this.#link();
+    return { accountId: link.account_id, accountCreated: false, via: 'stored_grant' };
+  }
+
+  // ---- money ----------------------------------------------------------------------------
+
+  async quote(input: { service: string; name: string; config: Record<string, unknown> }): Promise<ExternalQuote | undefined> {
+    if (input.service !== DOMAIN_SERVICE) return undefined;
+    const cfg = domainConfig(input.config);
+    const { api } = await this.#link();
+    // Registered (or being registered) by this account already: nothing new to pay; provision finds it.
+    if (await currentState(api, cfg.domain, this.#deps.clock.now())) return undefined;
+    const price = await priceDomain(api, cfg);
+    this.#quotes.set(`${cfg.domain} ${cfg.years}`, price);
+    return price;
+  }
+
+  // ---- provisioning ------------------------------------------------------------------------
+
+  async provision(input: ProvisionInput): Promise<Provision> {
+    const kind = SERVICE_KIND[input.service];
+    if (!kind) {
+      throw new AgentprovError('SERVICE_NOT_FOUND', `cloudflare has no service ${input.service}`, { details: { provider: this.id, service: input.service }, nextSteps: [`agentprov catalog ${this.id}`] });
+    }
+    const { api } = await this.#link();
+    const now = this.#deps.clock.now();
+    const c = input.config;
+    const str = (k: string): string | undefined => (typeof c[k] === 'string' && c[k] !== '' ? (c[k] as string) : undefined);
+    let draft: Draft;
+    switch (kind) {
+      case 'domain': {
+        const cfg = domainConfig(c);
+        draft = (await registerDomain(api, cfg, now, this.#quotes.get(`${cfg.domain} ${cfg.years}`))).provision;
+        break;
+      }
+      case 'kv':
+        draft = await ensureKv(api, str('title') ?? input.name, now);
+        break;
+      case 'r2':
+        draft = await ensureR2(api, str('bucket_name') ?? bucketName(input.name), str('location_hint'), now);
+        break;
+      case 'd1':
+        draft = await ensureD1(api, str('database_name') ?? input.name, str('primary_location_hint'), now);
+        break;
+      case 'worker':
+        draft = await ensureWorker(api, str('script_name') ?? input.name, now);
+        break;
+    }
+    await this.#rememberName(draft.id, input.name);
+    return this.#named(draft, input.name);
+  }
+
+  async get(provisionId: string): Promise<Provision> {
+    const { kind, ref } = parseId(provisionId);
+    const { api } = await this.#link();
+    const now = this.#deps.clock.now();
+    let draft: Draft;
+    switch (kind) {
+      case 'domain': {
+        const state = await currentState(api, ref, now, { includeFailed: true });
+        if (!state) {
+          throw new AgentprovError('RESOURCE_NOT_FOUND', `the Cloudflare account has no registration of ${ref} (nor one under way)`, { details: { provider: this.id, id: provisionId } });
+        }
+        draft = state;
+        break;
+      }
+      case 'kv':
+        draft = await getKv(api, ref, now);
+        break;
+      case 'r2':
+        draft = await getR2(api, ref, now);
+        break;
+      case 'd1':
+        draft = await getD1(api, ref, now);
+        break;
+      case 'worker':
+        draft = await getWorker(api, ref, now);
+        break;
+    }
+    return this.#named(draft, await this.#nameOf(provisionId, draft));
+  }
+
+  async remove(provisionId: string): Promise<void> {
+    const { kind, ref } = parseId(provisionId);
+    const { api, link } = await this.#link();
+    switch (kind) {
+      case 'domain': {
+        const url = `https://dash.cloudflare.com/${link.account_id}/domains/registrations`;
+        throw new AgentprovError('UNSUPPORTED_OPERATION', `Cloudflare cannot unregister ${ref}: a registered domain stays registered until it expires. To stop paying for it, a human turns auto-renew off at ${url}`, {
+          details: { provider: this.id, id: provisionId, url },
+          nextSteps: [url, `agentprov remove <name> --only-credentials (forget it locally)`],
+        });
+      }
+      case 'kv':
+        return removeKv(api, ref);
+      case 'r2':
+        return removeR2(api, ref);
+      case 'd1':
+        return removeD1(api, ref);
+      case 'worker':
+        return removeWorker(api, ref);
+    }
+  }
+
+  // ---- credentials -------------------------------------------------------------------------
+
+  /** A child API token: the linked account only, the scopes' permission groups only, expiring within the TTL. */
+  async childCredential(opts: { ttlSeconds: number; scopes?: string[] }): Promise<ShortLivedCredential> {
+    const ttl = opts.ttlSeconds;
+    if (!Number.isInteger(ttl) || ttl < MIN_TTL_SECONDS || ttl > MAX_TTL_SECONDS) {
+      throw new AgentprovError('USAGE', `a Cloudflare child token lives ${MIN_TTL_SECONDS}-${MAX_TTL_SECONDS} seconds, not ${ttl}`);
+    }
+    const { groups, lenient } = groupsFor(opts.scopes);
+    await getSession(this.#deps); // the human is still signed in (NOT_SIGNED_IN otherwise)
+    const { api, link } = await this.#link();
+    const now = this.#deps.clock.now();
+    const created = await createToken(api, {
+      name: `agentprov ${process.pid} ${now.toISOString()}`,
+      groups,
+      expiresAt: new Date(now.getTime() + ttl * 1000),
+      lenient,
+      heldBy: link.token_id,
+    });
+    this.#deps.io.redactor.add(created.value);
+    return { token: created.value, expiresAt: created.expiresAt, id: created.id, shortLived: true };
+  }
+
+  mint(opts: { ttlSeconds: number; scopes?: string[] }): Promise<ShortLivedCredential> {
+    return this.childCredential(opts);
+  }
+
+  async revoke(credential: ShortLivedCredential): Promise<void> {
+    if (!credential.id) {
+      throw new AgentprovError('INTERNAL', 'a Cloudflare child token without its id cannot be deleted', { details: { provider: this.id } });
+    }
+    const { api } = await this.#link();
+    await deleteToken(api, credential.id);
+  }
+
+  /** Roll the parent token's value (the old one dies at once) and keep the new one in the link. */
+  async rotate(): Promise<void> {
+    const { api, link } = await this.#link();
+    const value = await rollToken(api, link.token_id);
+    const vault = await this.#deps.vault();
+    try {
+      await vault.update((entries) => {
+        entries[LINK_ENTRY] = { ...link, parent_token: value };
+      });
+    } catch (err) {
+      throw new AgentprovError('CLOUDFLARE_LINK_INVALID', 'Cloudflare rolled the linked token, but agentprov could not store the new value: the link no longer works; a human links the account again', {
+        details: { provider: this.id, account_id: link.account_id },
+        nextSteps: [RELINK],
+        cause: err,
+      });
+    }
+    this.#linked = undefined;
+  }
+
+  // ---- the agentprov name of a provision -------------------------------------------------------
+
+  #named(d: Draft, name: string): Provision {
+    return { ...d, name } as Provision;
+  }
+
+  /**
+   * Cloudflare does not know agentprov's resource names (a domain is not even
+   * one), so the name given at provision is remembered in a small index in
+   * the state directory (no secret) for `get` in a later process.
+   */
+  #indexPath(): string {
+    return join(this.#deps.paths.state, 'cloudflare-provisions.json');
+  }
+
+  async #readIndex(): Promise<Record<string, string>> {
+    try {
+      const parsed = NameIndex.safeParse(JSON.parse(await readFile(this.#indexPath(), 'utf8')));
+      return parsed.success ? parsed.data.names : {};
+    } catch {
+      return {};
+    }
+  }
+
+  async #rememberName(id: string, name: string): Promise<void> {
+    const path = this.#indexPath();
+    try {
+      await withFileLock(path, { code: 'STATE_LOCKED', what: 'the Cloudflare provision index' }, async () => {
+        const names = await this.#readIndex();
+        if (names[id] === name) return;
+        names[id] = name;
+        const keys = Object.keys(names);
+        for (const k of keys.slice(0, Math.max(0, keys.length - MAX_NAME_INDEX))) delete names[k];
+        await writeFileAtomic(path, JSON.stringify({ v: 1, names }), { mode: 0o600 });
+      });
+    } catch (err) {
+      this.#deps.debug(`cloudflare: the provision index was not written (${(err as Error).message})`);
+    }
+  }
+
+  async #nameOf(id: string, d: Draft): Promise<string> {
+    const known = (await this.#readIndex())[id];
+    if (known) return known;
+    const derived = String(d.resource.name ?? id.split('/')[1] ?? '')
+      .toLowerCase()
+      .replace(/[^a-z0-9_-]+/g, '-')
+      .replace(/^[^a-z0-9]+/, '')
+      .slice(0, 63);
+    return ResourceNameSchema.safeParse(derived).success ? derived : 'cloudflare-resource';
+  }
+}
+
+const NameIndex = z.object({ v: z.literal(1), names: z.record(z.string().max(140), ResourceNameSchema) });
+
+/** R2 names allow no underscore: the resource name with hyphens instead. */
+function bucketName(name: string): string {
+  const b = name.replace(/_/g, '-');
+  if (!/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(b)) {
+    throw new AgentprovError('INVALID_CONFIG', `config.bucket_name: "${name}" is not a valid R2 bucket name (3-63 lower-case letters, digits, hyphens); give one`, {
+      details: { field: 'config.bucket_name' },
+      nextSteps: [`agentprov add cloudflare/r2:bucket --name ${name} --param bucket_name=<bucket>`],
+    });
+  }
+  return b;
+}
+
+/** Permission-group names for scopes; none asked: every service's plus the base (missing ones skipped, not fatal). */
+export function groupsFor(scopes: string[] | undefined): { groups: string[]; lenient: boolean } {
+  if (scopes?.length) {
+    const unknown = scopes.filter((s) => !SCOPE_PERMISSION_GROUPS[s]);
+    if (unknown.length) {
+      throw new AgentprovError('USAGE', `cloudflare has no scope ${unknown.map((s) => `"${s.slice(0, 64)}"`).join(', ')}`, {
+        details: { provider: CLOUDFLARE_PROVIDER_ID, known_scopes: Object.keys(SCOPE_PERMISSION_GROUPS).join(' ') },
+      });
+    }
+    return { groups: [...new Set(scopes.flatMap((s) => SCOPE_PERMISSION_GROUPS[s]!))], lenient: false };
+  }
+  const all = new Set([...BASE_SCOPES, ...CLOUDFLARE_SERVICES.flatMap((s) => s.scopes)]);
+  return { groups: [...new Set([...all].flatMap((s) => SCOPE_PERMISSION_GROUPS[s] ?? []))], lenient: true };
+}
