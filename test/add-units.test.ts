@@ -83,3 +83,321 @@ describe('service names', () => {
     expect(closeMatches('zzz/qqqqqqqq:wwwwwww', all)).toEqual([]);
   });
 });
+
+// ---- Externally billed providers (issue 9 §3): agentprov's ledger instead of the rail ----
+
+import { existsSync } from 'node:fs';
+import { PassThrough } from 'node:stream';
+import { createDeps, type Deps } from '../src/cli/deps.js';
+import { AgentprovError } from '../src/cli/errors.js';
+import { Redactor } from '../src/cli/io.js';
+import { provisionOne, type AddRequest } from '../src/provision/add.js';
+import { openLedger } from '../src/payment/ledger.js';
+import type { Provision } from '../src/protocol/provider.js';
+import type { Authorization, ExternalQuote, Provider, ProvisionInput, ShortLivedCredential } from '../src/providers/provider.js';
+
+/** A test double of the Provider interface that bills its own payment method (like Cloudflare). */
+class ExternalBiller implements Provider {
+  readonly id = 'extcloud';
+  readonly billing = 'external' as const;
+  quoteAnswer: ExternalQuote | undefined = { amount: 3000, currency: 'USD', description: 'example.test for 1 year' };
+  /** What provision does: answer, or throw. */
+  outcome: 'active' | 'pending' | 'failed' | 'refuse' | 'unreachable' = 'active';
+  /** What the provider says it charged (active). */
+  reportedCharge: number | undefined;
+  onAuthorize: () => Promise<void> = async () => undefined;
+  quotes = 0;
+  calls: ProvisionInput[] = [];
+  /** Provisions by Idempotency-Key: the same key answers the same provision. */
+  made = new Map<string, Provision>();
+
+  async services() {
+    return [];
+  }
+  async authorize(): Promise<Authorization> {
+    await this.onAuthorize();
+    return { accountId: 'acct-1', accountCreated: false, via: 'stored_grant' };
+  }
+  async quote(): Promise<ExternalQuote | undefined> {
+    this.quotes++;
+    return this.quoteAnswer;
+  }
+  async provision(input: ProvisionInput): Promise<Provision> {
+    this.calls.push(input);
+    expect(input.paymentToken).toBeUndefined();
+    if (this.outcome === 'refuse') throw new AgentprovError('PAYMENT_METHOD_REQUIRED', 'no billing profile on the account', { details: { url: 'https://dash.example.test/billing' } });
+    if (this.outcome === 'unreachable') throw new AgentprovError('PROVIDER_UNREACHABLE', 'connection reset', { details: { retryable: true } });
+    const earlier = this.made.get(input.idempotencyKey);
+    const p: Provision = earlier ?? {
+      id: `prov-${this.made.size + 1}`,
+      service: input.service,
+      name: input.name,
+      status: this.outcome === 'pending' ? 'pending' : this.outcome === 'failed' ? 'failed' : 'active',
+      created_at: new Date().toISOString(),
+      resource: {},
+    };
+    if (this.outcome === 'active') {
+      p.status = 'active';
+      if (this.reportedCharge !== undefined) p.charge = { amount: this.reportedCharge, currency: 'USD' };
+    }
+    this.made.set(input.idempotencyKey, p);
+    return { ...p };
+  }
+  async get(id: string): Promise<Provision> {
+    const p = [...this.made.values()].find((x) => x.id === id)!;
+    if (this.outcome === 'active') p.status = 'active';
+    return { ...p };
+  }
+  async remove(): Promise<void> {}
+  async rotate(): Promise<void> {}
+  async mint(): Promise<ShortLivedCredential> {
+    throw new Error('not used');
+  }
+  async revoke(): Promise<void> {}
+}
+
+const domainService: CatalogService = {
+  provider: 'extcloud',
+  id: 'registrar:domain',
+  name: 'Domain',
+  description: '',
+  categories: [],
+  // Indicative only: the price is the provider's quote at add time (lower here, so the rail's quote-above-catalog rule would refuse).
+  pricing: { type: 'one_time', amount: 1000, currency: 'USD' },
+  config_schema: { type: 'object' },
+  env: {},
+  scopes: [],
+  kind: 'resource',
+  async: false,
+};
+
+function externalHome(): { deps: Deps; home: string; manifest: string; audit: () => string; ledger: ReturnType<typeof openLedger> } {
+  const home = tempDir();
+  const cwd = tempDir('agentprov-project-');
+  const io = {
+    stdout: new PassThrough(),
+    stderr: new PassThrough(),
+    stdin: new PassThrough(),
+    stdoutIsTTY: false,
+    stderrIsTTY: false,
+    stdinIsTTY: false,
+    columns: 80,
+    color: false,
+    redactor: new Redactor(),
+    out: () => undefined,
+    err: () => undefined,
+  };
+  // No orchestrator, no payment rail, no session: an externally billed add needs none of them.
+  const deps = { ...createDeps({ json: true, input: false, verbose: false }, { AGENTPROV_HOME: home, PATH: process.env.PATH }, io, []), cwd };
+  return {
+    deps,
+    home,
+    manifest: join(cwd, 'agentprov.json'),
+    audit: () => {
+      try {
+        return readFileSync(join(home, 'state', 'audit.jsonl'), 'utf8');
+      } catch {
+        return '';
+      }
+    },
+    ledger: openLedger(deps),
+  };
+}
+
+const addReq = (manifest: string, name: string, payment: AddRequest['payment'] = { confirmed: true }): AddRequest => ({
+  command: 'add',
+  service: domainService,
+  name,
+  config: { domain: `${name}.test` },
+  manifestPath: manifest,
+  acceptTos: true,
+  waitSeconds: 0,
+  resume: `agentprov add extcloud/registrar:domain --name ${name}`,
+  payment,
+});
+
+async function refused(p: Promise<unknown>): Promise<AgentprovError> {
+  try {
+    await p;
+  } catch (err) {
+    expect(err).toBeInstanceOf(AgentprovError);
+    return err as AgentprovError;
+  }
+  throw new Error('expected the add to be refused');
+}
+
+const ledgerRow = async (l: ReturnType<typeof openLedger>) => (await l.spend()).providers.find((p) => p.provider === 'extcloud') ?? { spent: 0, held: 0 };
+const journalOf = async (deps: Deps, manifest: string, name: string) => readJournal(deps.paths.state, journalSlot(manifest, 'extcloud', 'registrar:domain', name));
+
+describe('add, billed by the provider itself (ledger)', () => {
+  it('a quote above --max-price is refused before anything is held or sent (the catalog price is only indicative)', async () => {
+    const h = externalHome();
+    const p = new ExternalBiller();
+    const e = await refused(provisionOne(h.deps, p, addReq(h.manifest, 'pricey', { confirmed: true, maxPrice: 2999 })));
+    expect(e.code).toBe('PRICE_ABOVE_LIMIT');
+    expect(e.exitCode).toBe(4);
+    expect(e.details).toMatchObject({ amount: 3000, max_price: 2999, source: 'quote' });
+    expect(p.quotes).toBe(1);
+    expect(p.calls).toHaveLength(0);
+    expect(existsSync(join(h.home, 'state', 'ledger.json'))).toBe(false);
+    expect(await journalOf(h.deps, h.manifest, 'pricey')).toBeUndefined();
+    expect(h.audit()).toContain('payment_refused');
+    // at the limit (and above the catalog's indicative 10.00) it goes through
+    const ok = await provisionOne(h.deps, p, addReq(h.manifest, 'pricey', { confirmed: true, maxPrice: 3000 }));
+    expect(ok.charge).toEqual({ amount: 3000, currency: 'USD' });
+  });
+
+  it('an agent without --confirm-paid-service gets PAID_CONFIRMATION_REQUIRED with the quote and what remains; nothing held', async () => {
+    const h = externalHome();
+    const p = new ExternalBiller();
+    const e = await refused(provisionOne(h.deps, p, addReq(h.manifest, 'ask', { confirmed: false })));
+    expect(e.code).toBe('PAID_CONFIRMATION_REQUIRED');
+    expect(e.exitCode).toBe(3);
+    expect(e.details).toMatchObject({ provider: 'extcloud', amount: 3000, currency: 'USD', cap_remaining: 10_000, description: 'example.test for 1 year', billed_by: 'provider' });
+    expect(e.message).toContain('example.test for 1 year');
+    expect(e.nextSteps[0]).toContain('--confirm-paid-service');
+    expect(p.calls).toHaveLength(0);
+    expect(await ledgerRow(h.ledger)).toMatchObject({ held: 0, spent: 0 });
+  });
+
+  it('free (no quote): nothing held, nothing asked', async () => {
+    const h = externalHome();
+    const p = new ExternalBiller();
+    p.quoteAnswer = undefined;
+    const out = await provisionOne(h.deps, p, addReq(h.manifest, 'free', { confirmed: false }));
+    expect(out.status).toBe('active');
+    expect(out.charge).toBeUndefined();
+    expect(existsSync(join(h.home, 'state', 'ledger.json'))).toBe(false);
+  });
+
+  it('cap exceeded: CAP_EXCEEDED exit 4 from the ledger, the provision is never sent; the hold is the authority when the early view passed', async () => {
+    const h = externalHome();
+    const p = new ExternalBiller();
+    await h.ledger.setCap('extcloud', 5000, { authTime: async () => undefined }); // lowering: immediate
+    await provisionOne(h.deps, p, addReq(h.manifest, 'one'));
+    expect(await ledgerRow(h.ledger)).toMatchObject({ spent: 3000, held: 0 });
+
+    const early = await refused(provisionOne(h.deps, p, addReq(h.manifest, 'two')));
+    expect(early.code).toBe('CAP_EXCEEDED');
+    expect(early.exitCode).toBe(4);
+    expect(early.details).toMatchObject({ cap: 5000, spent: 3000, held: 0, needed: 3000, source: 'ledger' });
+    expect(early.nextSteps[0]).toContain('agentprov budget set extcloud 60.00');
+    expect(p.calls).toHaveLength(1);
+
+    // Another process takes the room between our early check and our hold: the hold refuses, nothing is sent.
+    await h.ledger.setCap('extcloud', 10_000, { authTime: async () => Math.floor(Date.now() / 1000) });
+    p.onAuthorize = async () => {
+      p.onAuthorize = async () => undefined;
+      await h.ledger.hold({ key: 'agentprov-other-process', provider: 'extcloud', service: 'registrar:domain', resource: 'other', description: 'x', amount: 5000, currency: 'USD' });
+    };
+    const late = await refused(provisionOne(h.deps, p, addReq(h.manifest, 'three')));
+    expect(late.code).toBe('CAP_EXCEEDED');
+    expect(late.details).toMatchObject({ spent: 3000, held: 5000, needed: 3000, source: 'ledger' });
+    expect(p.calls).toHaveLength(1);
+    expect((await journalOf(h.deps, h.manifest, 'three'))?.state).toBe('failed');
+    expect(await ledgerRow(h.ledger)).toMatchObject({ spent: 3000, held: 5000 });
+  });
+
+  it('holds before sending, then charges on success (the lower reported charge), recorded in the manifest, journal and audit', async () => {
+    const h = externalHome();
+    const p = new ExternalBiller();
+    p.reportedCharge = 2500;
+    let heldWhenSent: unknown;
+    const provision = p.provision.bind(p);
+    p.provision = async (input) => {
+      heldWhenSent = await h.ledger.get(input.idempotencyKey);
+      return provision(input);
+    };
+    const out = await provisionOne(h.deps, p, addReq(h.manifest, 'site'));
+    expect(heldWhenSent).toMatchObject({ state: 'held', amount: 3000, provider: 'extcloud', resource: 'site', description: 'example.test for 1 year' });
+    expect(out).toMatchObject({ status: 'active', charge: { amount: 2500, currency: 'USD' } });
+    const key = p.calls[0]!.idempotencyKey;
+    expect(await h.ledger.get(key)).toMatchObject({ state: 'charged', amount: 2500, held_amount: 3000 });
+    expect(await ledgerRow(h.ledger)).toMatchObject({ spent: 2500, held: 0 });
+    const j = await journalOf(h.deps, h.manifest, 'site');
+    expect(j).toMatchObject({ state: 'active', idempotency_key: key, ledger_hold: { amount: 3000, currency: 'USD' }, charge: { amount: 2500, currency: 'USD' } });
+    expect(JSON.parse(readFileSync(h.manifest, 'utf8')).resources[0]).toMatchObject({ name: 'site', status: 'active', charge: { amount: 2500, currency: 'USD' } });
+    const audit = h.audit();
+    expect(audit).toContain('"ledger_hold"');
+    expect(audit).toContain('"ledger_charged"');
+    expect(audit).not.toContain('payment_token');
+  });
+
+  it('a charge reported above the hold: the ledger records the approved amount and the add warns', async () => {
+    const h = externalHome();
+    const p = new ExternalBiller();
+    p.reportedCharge = 3500;
+    const out = await provisionOne(h.deps, p, addReq(h.manifest, 'dearer'));
+    expect(out.charge).toEqual({ amount: 3000, currency: 'USD' });
+    expect(out.warnings.join('\n')).toMatch(/reports charging 35\.00 USD .* more than the 30\.00 USD quoted and held/);
+    expect(await ledgerRow(h.ledger)).toMatchObject({ spent: 3000, held: 0 });
+    expect(h.audit()).toContain('ledger_charge_above_hold');
+  });
+
+  it('a definite refusal (no billing profile, exit 3) releases the hold and fails the journal entry', async () => {
+    const h = externalHome();
+    const p = new ExternalBiller();
+    p.outcome = 'refuse';
+    const e = await refused(provisionOne(h.deps, p, addReq(h.manifest, 'nobill')));
+    expect(e.code).toBe('PAYMENT_METHOD_REQUIRED');
+    expect(p.calls).toHaveLength(1);
+    expect(await h.ledger.get(p.calls[0]!.idempotencyKey)).toMatchObject({ state: 'released', released_reason: 'PAYMENT_METHOD_REQUIRED' });
+    expect(await ledgerRow(h.ledger)).toMatchObject({ spent: 0, held: 0 });
+    expect((await journalOf(h.deps, h.manifest, 'nobill'))?.state).toBe('failed');
+    expect(h.audit()).toContain('"ledger_released"');
+  });
+
+  it('a provision that fails releases the hold', async () => {
+    const h = externalHome();
+    const p = new ExternalBiller();
+    p.outcome = 'failed';
+    expect((await refused(provisionOne(h.deps, p, addReq(h.manifest, 'broken')))).code).toBe('PROVISION_FAILED');
+    expect(await ledgerRow(h.ledger)).toMatchObject({ spent: 0, held: 0 });
+  });
+
+  it('an uncertain failure keeps the hold; the re-run adopts it (no second quote, hold or charge) and charges once', async () => {
+    const h = externalHome();
+    const p = new ExternalBiller();
+    p.outcome = 'unreachable';
+    const e = await refused(provisionOne(h.deps, p, addReq(h.manifest, 'flaky')));
+    expect(e.code).toBe('PROVIDER_UNREACHABLE');
+    expect(e.nextSteps[0]).toBe('agentprov add extcloud/registrar:domain --name flaky');
+    const key = p.calls[0]!.idempotencyKey;
+    expect(p.calls.every((c) => c.idempotencyKey === key)).toBe(true);
+    expect(await h.ledger.get(key)).toMatchObject({ state: 'held', amount: 3000 });
+    expect(await journalOf(h.deps, h.manifest, 'flaky')).toMatchObject({ state: 'sent', ledger_hold: { amount: 3000 } });
+
+    // The quote would now differ (and a registrar would call the domain taken): the re-run must not ask again.
+    p.outcome = 'active';
+    p.quoteAnswer = { amount: 4000, currency: 'USD', description: 'changed' };
+    const out = await provisionOne(h.deps, p, addReq(h.manifest, 'flaky', { confirmed: false }));
+    expect(out).toMatchObject({ status: 'active', resumed: true, charge: { amount: 3000, currency: 'USD' } });
+    expect(p.quotes).toBe(1);
+    expect(p.calls.at(-1)!.idempotencyKey).toBe(key);
+    expect(p.made.size).toBe(1);
+    const doc = JSON.parse(readFileSync(join(h.home, 'state', 'ledger.json'), 'utf8'));
+    expect(Object.keys(doc.entries)).toEqual([key]);
+    expect(await ledgerRow(h.ledger)).toMatchObject({ spent: 3000, held: 0 });
+
+    // and once more: already provisioned, nothing more charged
+    const again = await provisionOne(h.deps, p, addReq(h.manifest, 'flaky'));
+    expect(again.already_provisioned).toBe(true);
+    expect(await ledgerRow(h.ledger)).toMatchObject({ spent: 3000, held: 0 });
+  }, 30_000);
+
+  it('still pending: the hold stays; the re-run that sees it active charges it', async () => {
+    const h = externalHome();
+    const p = new ExternalBiller();
+    p.outcome = 'pending';
+    const first = await provisionOne(h.deps, p, addReq(h.manifest, 'slow'));
+    expect(first.status).toBe('pending');
+    expect(first.charge).toBeUndefined();
+    expect(await ledgerRow(h.ledger)).toMatchObject({ spent: 0, held: 3000 });
+    p.outcome = 'active';
+    const done = await provisionOne(h.deps, p, addReq(h.manifest, 'slow'));
+    expect(done).toMatchObject({ status: 'active', charge: { amount: 3000, currency: 'USD' } });
+    expect(p.calls).toHaveLength(1);
+    expect(p.quotes).toBe(1);
+    expect(await ledgerRow(h.ledger)).toMatchObject({ spent: 3000, held: 0 });
+  });
+});

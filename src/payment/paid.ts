@@ -10,6 +10,13 @@
  *   idempotency_key (a crash and re-run gets the same token: never two holds).
  *
  * The token secret goes to the redactor and to the provider, nowhere else.
+ *
+ * Providers that bill a payment method of their own (`billing: 'external'`,
+ * issue 9 §3) never see the rail: their price is the provider's own quote
+ * (asked before anything is sent; the catalog price is only indicative, so
+ * the quote-above-catalog rule does not apply, `--max-price` does), the cap
+ * is agentprov's ledger (src/payment/ledger.ts), and the human's yes is asked
+ * the same way, naming what is bought and who bills it.
  */
 import type { Deps } from '../cli/deps.js';
 import { AgentprovError, isAgentprovError } from '../cli/errors.js';
@@ -18,6 +25,9 @@ import type { AuditRecord } from '../audit/log.js';
 import { sanitizeLine } from '../util/sanitize.js';
 import { formatMinor } from './amount.js';
 import { checkSpend, openRail, remainingFor, type RailClient } from './rail.js';
+import { checkLedgerSpend, ledgerRemaining, type Ledger } from './ledger.js';
+import type { ExternalQuote } from '../providers/provider.js';
+import { MAX_MINOR_AMOUNT, RAIL_CURRENCY } from '../protocol/rail.js';
 
 export interface Price {
   amount: number;
@@ -70,15 +80,23 @@ export async function approvePayment(deps: Deps, service: CatalogService, price:
     remaining = remainingFor(spend, service.provider);
   }
   if (opts.confirmed) return;
-  const question = `${service.provider}/${service.id} costs ${describePrice(price)}${remaining !== undefined ? `; ${formatMinor(remaining, price.currency)} remains of your ${service.provider} cap this month` : ''}. Pay it?`;
+  await askHuman(deps, service, price, remaining, audit, resume);
+}
+
+/** The human's yes on a terminal, or PAID_CONFIRMATION_REQUIRED (exit 3) for an agent. `external`: what is bought, billed by the provider. */
+async function askHuman(deps: Deps, service: CatalogService, price: Price, remaining: number | undefined, audit: Audit, resume: string, external?: { description: string }): Promise<void> {
+  const what = external ? `${service.provider}/${service.id}: ${external.description}` : `${service.provider}/${service.id}`;
+  const billed = external ? `, billed by ${service.provider} to the payment method on your ${service.provider} account` : '';
+  const question = `${what} costs ${describePrice(price)}${billed}${remaining !== undefined ? `; ${formatMinor(remaining, price.currency)} remains of your ${service.provider} cap this month` : ''}. Pay it?`;
+  const extra = external ? { description: external.description, billed_by: 'provider' } : {};
   if (deps.canPrompt()) {
     if (await deps.prompter.confirm(question, false)) return;
     await audit({ decision: 'payment_declined_by_human', details: { service: service.id, amount: price.amount } });
     throw new AgentprovError('PAID_CONFIRMATION_REQUIRED', `not confirmed: ${service.provider}/${service.id} was not added`, {
-      details: { provider: service.provider, service: service.id, amount: price.amount, currency: price.currency, ...(price.interval ? { interval: price.interval } : {}) },
+      details: { provider: service.provider, service: service.id, amount: price.amount, currency: price.currency, ...(price.interval ? { interval: price.interval } : {}), ...extra },
     });
   }
-  throw new AgentprovError('PAID_CONFIRMATION_REQUIRED', `${service.provider}/${service.id} costs ${describePrice(price)}: a human must confirm the payment`, {
+  throw new AgentprovError('PAID_CONFIRMATION_REQUIRED', `${what} costs ${describePrice(price)}${billed}: a human must confirm the payment`, {
     details: {
       provider: service.provider,
       service: service.id,
@@ -87,9 +105,55 @@ export async function approvePayment(deps: Deps, service: CatalogService, price:
       price: describePrice(price),
       ...(price.interval ? { interval: price.interval } : {}),
       ...(remaining !== undefined ? { cap_remaining: remaining } : {}),
+      ...extra,
     },
     nextSteps: [`${resume} --confirm-paid-service`],
   });
+}
+
+/** An external provider's quote, narrowed: undefined for free; refused when it is not a price the ledger can hold. */
+export function externalPrice(service: CatalogService, quote: ExternalQuote | undefined): (Price & { description: string }) | undefined {
+  if (quote === undefined) return undefined;
+  if (!Number.isSafeInteger(quote.amount) || quote.amount < 0 || quote.amount > MAX_MINOR_AMOUNT || typeof quote.currency !== 'string') {
+    throw new AgentprovError('INVALID_PROVIDER_RESPONSE', `${service.provider} quoted an unusable price for ${service.id}`, { details: { provider: service.provider, service: service.id } });
+  }
+  if (quote.amount === 0) return undefined;
+  const currency = sanitizeLine(quote.currency).slice(0, 8);
+  if (currency !== RAIL_CURRENCY) {
+    throw new AgentprovError('CURRENCY_UNSUPPORTED', `${service.provider} quoted ${service.id} in ${currency}; spending caps are kept in ${RAIL_CURRENCY}: refused, nothing held`, {
+      details: { provider: service.provider, service: service.id, amount: quote.amount, currency },
+    });
+  }
+  const description = sanitizeLine(String(quote.description ?? '')).slice(0, 200) || service.id;
+  return { amount: quote.amount, currency, ...(quote.interval ? { interval: sanitizeLine(quote.interval).slice(0, 16) } : {}), description };
+}
+
+/**
+ * Externally billed (issue 9 §3), before anything is sent: `--max-price`
+ * against the quote, the ledger's view of the cap (said early; the hold is
+ * the authority), and the human's yes. No payment rail is involved.
+ */
+export async function approveExternal(
+  deps: Deps,
+  service: CatalogService,
+  quote: Price & { description: string },
+  opts: PaymentOptions,
+  ledger: Ledger,
+  audit: Audit,
+  resume: string,
+): Promise<void> {
+  if (opts.maxPrice !== undefined && quote.amount > opts.maxPrice) {
+    await audit({ decision: 'payment_refused', details: { service: service.id, code: 'PRICE_ABOVE_LIMIT', amount: quote.amount, source: 'quote' } });
+    throw priceAboveLimit(service, quote, opts.maxPrice, 'quote');
+  }
+  const spend = await ledger.spend();
+  const refusal = checkLedgerSpend(spend, service.provider, quote.amount);
+  if (refusal) {
+    await audit({ decision: 'payment_refused', details: { service: service.id, code: 'CAP_EXCEEDED', amount: quote.amount, source: 'ledger' } });
+    throw refusal;
+  }
+  if (opts.confirmed) return;
+  await askHuman(deps, service, quote, ledgerRemaining(spend, service.provider), audit, resume, { description: quote.description });
 }
 
 /** A provider's 402 quote, narrowed. */

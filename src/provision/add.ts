@@ -15,6 +15,26 @@
  * Still pending when the bound runs out: exit 0 with status `pending`, the
  * resource recorded as pending in the manifest, and `next_steps` naming the
  * command that resumes (the same add). Polling is not an error.
+ *
+ * Providers that bill a payment method of their own (`billing: 'external'`,
+ * issue 9 §3) never touch the payment rail. Before anything is sent:
+ * `provider.quote()` (undefined = free: nothing held, nothing asked), then
+ * `--max-price`, the ledger's cap and the human's yes (payment/paid.ts). Then,
+ * right before the request: a hold in agentprov's ledger (payment/ledger.ts)
+ * under the journal's Idempotency-Key, recorded in the journal
+ * (`ledger_hold`). Outcome → ledger:
+ *   - active                                  → charge (the provider's reported
+ *     charge, else the quote; never above the hold);
+ *   - pending                                 → still held (Cloudflare charges
+ *     when its workflow succeeds; the re-run that sees it active charges);
+ *   - definite refusal (exit class 2, 3 or 4,
+ *     e.g. PAYMENT_METHOD_REQUIRED, DOMAIN_UNAVAILABLE) or provision failed
+ *                                             → release; the journal entry fails;
+ *   - uncertain (unreachable, 5xx, crash)     → still held: the re-run adopts
+ *     the hold (no second quote, hold or question) and the provider finds
+ *     what the first attempt made.
+ * The charge is recorded before the manifest, so a crash in between is
+ * finished by the re-run (charging is idempotent per key).
  */
 import { z } from 'zod';
 import { appendAudit, type AuditRecord } from '../audit/log.js';
@@ -25,7 +45,9 @@ import type { ManifestResource } from '../project/manifest.js';
 import type { Provision } from '../protocol/provider.js';
 import type { Authorization, Provider } from '../providers/provider.js';
 import { sanitizeLine } from '../util/sanitize.js';
-import { approvePayment, payForQuote, quoteOf, upfrontPrice, type PaymentOptions } from '../payment/paid.js';
+import { approveExternal, approvePayment, externalPrice, payForQuote, quoteOf, upfrontPrice, type PaymentOptions, type Price } from '../payment/paid.js';
+import { formatMinor } from '../payment/amount.js';
+import { openLedger, type Ledger, type LedgerEntry } from '../payment/ledger.js';
 import { advanceJournal, isUnfinished, journalSlot, newIdempotencyKey, readJournal, writeJournal, type JournalEntry } from './journal.js';
 import { findResource, loadManifest, updateManifest, upsertResource } from './manifest.js';
 import { pollProvision } from './poll.js';
@@ -202,6 +224,7 @@ export async function provisionOne(deps: Deps, provider: Provider, req: AddReque
   // The journal slot: resume an unfinished attempt, else start a new one (a fresh key) before anything is sent.
   const now = deps.clock.now();
   let resumed = false;
+  const continued = Boolean(entry && isUnfinished(entry));
   if (entry && isUnfinished(entry)) {
     if (!sameConfig(entry.config, req.config)) {
       if (entry.state === 'intended') entry = { ...entry, config: req.config };
@@ -226,10 +249,26 @@ export async function provisionOne(deps: Deps, provider: Provider, req: AddReque
     };
   }
   // Paid: the price limit, the caps (early) and the human's yes, before anything is sent.
-  const price = upfrontPrice(service);
+  const external = provider.billing === 'external';
+  const price = external ? undefined : upfrontPrice(service);
   const where = { command: req.command, provider: service.provider, resource: name };
   const payAudit = (r: Omit<AuditRecord, 'command'>): Promise<void> => audit(deps, { ...where, ...r }, warnings);
   if (price) await approvePayment(deps, service, price, req.payment ?? { confirmed: false }, entry.state === 'intended' && !entry.payment, payAudit, req.resume);
+  // Billed by the provider itself: its quote against agentprov's ledger. An earlier run's live hold is adopted as it is.
+  const ledger = external ? ledgerFor(deps) : undefined;
+  let hold: LedgerEntry | undefined;
+  let quote: (Price & { description: string }) | undefined;
+  if (ledger) {
+    // (Also when the journal does not record it yet: a crash between the hold and the journal write.)
+    if (continued) {
+      const earlier = await ledger.get(entry.idempotency_key);
+      if (earlier && earlier.state !== 'released') hold = earlier;
+    }
+    if (!hold && (entry.state === 'intended' || entry.state === 'sent')) {
+      quote = externalPrice(service, await provider.quote?.({ service: service.id, name, config: req.config }));
+      if (quote) await approveExternal(deps, service, quote, req.payment ?? { confirmed: false }, ledger, payAudit, req.resume);
+    }
+  }
   await writeJournal(state, entry);
 
   const auth = await authorizeAt(deps, provider, { ...req, resource: name }, warnings);
@@ -239,14 +278,19 @@ export async function provisionOne(deps: Deps, provider: Provider, req: AddReque
   if (entry.state === 'pending' && entry.provision_id) {
     provision = await provider.get(entry.provision_id);
   } else {
+    // The hold is the authority on the cap (cross-process); taken before the request, recorded with the move to `sent`.
+    if (ledger && quote) hold = await holdFor(deps, ledger, entry, service, quote, payAudit);
+    if (hold && entry.ledger_hold?.amount !== hold.amount) {
+      entry = await advanceJournal(state, entry, { ledger_hold: { amount: hold.amount, currency: hold.currency, ...(hold.interval ? { interval: hold.interval } : {}) }, ...(entry.state === 'intended' ? { state: 'sent' as const } : {}) }, deps.clock.now());
+    }
     if (entry.state === 'intended') entry = await advanceJournal(state, entry, { state: 'sent' }, deps.clock.now());
     try {
       const input = { service: service.id, name, config: req.config, idempotencyKey: entry.idempotency_key };
       try {
         provision = await provisionWithRetry(deps, provider, input);
       } catch (err) {
-        // 402 with a quote: pay it (or refuse it) and send again with the SAME Idempotency-Key.
-        const quote = isAgentprovError(err) && err.code === 'PAYMENT_REQUIRED_QUOTE' ? quoteOf(err) : undefined;
+        // 402 with a quote: pay it (or refuse it) and send again with the SAME Idempotency-Key (rail-billed providers only).
+        const quote = !external && isAgentprovError(err) && err.code === 'PAYMENT_REQUIRED_QUOTE' ? quoteOf(err) : undefined;
         if (!quote) throw err;
         const paid = await payForQuote(deps, service, price, quote, req.payment ?? { confirmed: false }, entry.idempotency_key, payAudit);
         const sentEntry: JournalEntry = entry;
@@ -256,9 +300,11 @@ export async function provisionOne(deps: Deps, provider: Provider, req: AddReque
     } catch (err) {
       // A definite refusal of the request (bad input, money) leaves the key unbound: the next add starts afresh.
       // Anything else (unreachable, 5xx, garbage) may have created it: the entry stays `sent` and a re-run replays the key.
-      if (isAgentprovError(err) && (err.exitCode === EXIT.USAGE || err.exitCode === EXIT.MONEY_REFUSED)) {
+      // An externally billed provider's "a human must act" (no billing profile, link revoked) is definite too: nothing was bought.
+      if (isAgentprovError(err) && (err.exitCode === EXIT.USAGE || err.exitCode === EXIT.MONEY_REFUSED || (external && err.exitCode === EXIT.HUMAN_ACTION))) {
         await advanceJournal(state, entry, { state: 'failed', error: err.code }, deps.clock.now());
         await audit(deps, { command: req.command, provider: service.provider, resource: name, decision: 'refused', details: { service: service.id, code: err.code } }, warnings);
+        if (ledger && hold) await releaseHold(deps, ledger, hold, err.code, payAudit);
         throw err;
       }
       if (isAgentprovError(err)) throw withNextSteps(err, [req.resume]);
@@ -276,6 +322,7 @@ export async function provisionOne(deps: Deps, provider: Provider, req: AddReque
   if (provision.status === 'failed' || provision.status === 'deleted') {
     await advanceJournal(state, entry, { state: 'failed', provision_status: provision.status, error: 'PROVISION_FAILED' }, deps.clock.now());
     await audit(deps, { command: req.command, provider: service.provider, resource: name, decision: 'failed', details: { service: service.id, id: provision.id, status: provision.status } }, warnings);
+    if (ledger && hold) await releaseHold(deps, ledger, hold, 'PROVISION_FAILED', payAudit);
     throw new AgentprovError('PROVISION_FAILED', `${service.provider} reports the provision ${provision.id} of ${name} as ${provision.status}`, {
       details: { provider: service.provider, service: service.id, name, id: provision.id, status: provision.status },
       nextSteps: [`agentprov add ${service.provider}/${service.id} --name ${name}`],
@@ -290,6 +337,12 @@ export async function provisionOne(deps: Deps, provider: Provider, req: AddReque
     await vault.set(credentialsEntry(slot), { v: 1, provider: service.provider, service: service.id, credentials: creds.data });
   }
 
+  // What was charged: the provider's word (rail), or, billed by the provider itself, the ledger's charge once active (before the manifest).
+  let charge: ManifestResource['charge'] = provision.charge ? { amount: provision.charge.amount, currency: provision.charge.currency, ...(provision.charge.interval ? { interval: provision.charge.interval } : {}) } : undefined;
+  if (ledger && hold) {
+    const charged = provision.status === 'active' ? await chargeHold(ledger, hold, provision, payAudit, warnings) : undefined;
+    charge = charged ? { amount: charged.amount, currency: charged.currency, ...(charged.interval ? { interval: charged.interval } : {}) } : undefined;
+  }
   const record: ManifestResource = {
     name,
     provider: service.provider,
@@ -298,12 +351,12 @@ export async function provisionOne(deps: Deps, provider: Provider, req: AddReque
     id: provision.id,
     status: provision.status,
     created_at: provision.created_at,
-    ...(provision.charge ? { charge: { amount: provision.charge.amount, currency: provision.charge.currency, ...(provision.charge.interval ? { interval: provision.charge.interval } : {}) } } : {}),
+    ...(charge ? { charge } : {}),
   };
   await updateManifest(deps, req.manifestPath, (m) => upsertResource(m, record));
-  if (provision.charge) {
-    entry = await advanceJournal(state, entry, { charge: record.charge! }, deps.clock.now());
-    if (entry.payment) await payAudit({ decision: 'payment_redeemed', details: { service: service.id, id: provision.id, amount: provision.charge.amount, currency: provision.charge.currency, payment_token_id: entry.payment.token_id } });
+  if (charge) {
+    entry = await advanceJournal(state, entry, { charge }, deps.clock.now());
+    if (entry.payment && provision.charge) await payAudit({ decision: 'payment_redeemed', details: { service: service.id, id: provision.id, amount: provision.charge.amount, currency: provision.charge.currency, payment_token_id: entry.payment.token_id } });
   }
   if (provision.status === 'active') {
     await advanceJournal(state, entry, { state: 'active', provision_status: 'active' }, deps.clock.now());
@@ -314,6 +367,86 @@ export async function provisionOne(deps: Deps, provider: Provider, req: AddReque
   return outcomeOf(provision, { resumed, authorization, ...(record.charge ? { charge: record.charge } : {}) });
 }
 
+/**
+ * Is the add that made this hold abandoned? Its journal entry is gone (or
+ * unreadable, which a re-run treats as gone), failed, or now carries another
+ * Idempotency-Key. An entry still `intended`/`sent`/`pending` with the same
+ * key keeps its hold: the same add re-run adopts it.
+ */
+export function journalAbandons(stateDir: string): (e: LedgerEntry) => Promise<boolean> {
+  return async (e) => {
+    if (!e.slot) return false;
+    const j = await readJournal(stateDir, e.slot);
+    return !j || j.idempotency_key !== e.key || j.state === 'failed';
+  };
+}
+
+/** agentprov's spending ledger, releasing stale holds of abandoned adds (see payment/ledger.ts). */
+export function ledgerFor(deps: Pick<Deps, 'paths' | 'clock'>): Ledger {
+  return openLedger(deps, { abandoned: journalAbandons(deps.paths.state) });
+}
+
+type PayAudit = (r: Omit<AuditRecord, 'command'>) => Promise<void>;
+
+/** Take (or get back) this add's hold; a cap refusal fails the journal entry (nothing was sent). */
+async function holdFor(deps: Deps, ledger: Ledger, entry: JournalEntry, service: CatalogService, quote: Price & { description: string }, payAudit: PayAudit): Promise<LedgerEntry> {
+  try {
+    const { entry: held, replayed } = await ledger.hold({
+      key: entry.idempotency_key,
+      provider: service.provider,
+      service: service.id,
+      resource: entry.name,
+      description: quote.description,
+      amount: quote.amount,
+      currency: 'USD',
+      ...(quote.interval ? { interval: quote.interval } : {}),
+      slot: entry.slot,
+    });
+    if (!replayed) await payAudit({ decision: 'ledger_hold', details: { service: service.id, amount: held.amount, currency: held.currency } });
+    return held;
+  } catch (err) {
+    if (isAgentprovError(err) && err.code === 'CAP_EXCEEDED') {
+      await payAudit({ decision: 'payment_refused', details: { service: service.id, code: err.code, amount: quote.amount, source: 'ledger' } });
+      await advanceJournal(deps.paths.state, entry, { state: 'failed', error: err.code }, deps.clock.now());
+    }
+    throw err;
+  }
+}
+
+/** Give the hold back after a definite refusal or failure; never masks the error being thrown. */
+async function releaseHold(deps: Deps, ledger: Ledger, hold: LedgerEntry, reason: string, payAudit: PayAudit): Promise<void> {
+  try {
+    const released = await ledger.release(hold.key, reason);
+    if (released?.state === 'released') await payAudit({ decision: 'ledger_released', details: { service: hold.service, amount: released.amount, currency: released.currency, reason } });
+  } catch (err) {
+    deps.debug(`ledger hold not released (${isAgentprovError(err) ? err.code : 'error'}); it is released once its add is abandoned for 24 h`);
+  }
+}
+
+/** Charge the hold of an active provision: the provider's reported amount when it has one, else the hold; never above the hold. */
+async function chargeHold(ledger: Ledger, hold: LedgerEntry, provision: Provision, payAudit: PayAudit, warnings: string[]): Promise<LedgerEntry | undefined> {
+  const current = await ledger.get(hold.key);
+  if (!current) {
+    warnings.push(`the spending ledger ${ledger.path} no longer has this add's hold: the charge of ${formatMinor(hold.amount, hold.currency)} is not recorded there`);
+    return undefined;
+  }
+  if (current.state === 'charged') return current;
+  const reported = provision.charge && provision.charge.currency === current.currency ? provision.charge.amount : undefined;
+  const charged = async (amount: number): Promise<LedgerEntry> => {
+    const e = await ledger.charge(current.key, amount);
+    await payAudit({ decision: 'ledger_charged', details: { service: current.service, id: provision.id, amount: e.amount, currency: e.currency } });
+    return e;
+  };
+  try {
+    return await charged(reported ?? current.amount);
+  } catch (err) {
+    if (!isAgentprovError(err) || err.code !== 'LEDGER_CHARGE_ABOVE_HOLD' || reported === undefined) throw err;
+    // The provider reports more than the human approved: record the approved amount and say so loudly.
+    warnings.push(`${current.provider} reports charging ${formatMinor(reported, current.currency)} for ${current.resource}, more than the ${formatMinor(current.amount, current.currency)} quoted and held; the ledger records ${formatMinor(current.amount, current.currency)}: check ${current.provider}'s bill`);
+    await payAudit({ decision: 'ledger_charge_above_hold', details: { service: current.service, id: provision.id, amount: reported, held: current.amount, currency: current.currency } });
+    return charged(current.amount);
+  }
+}
 /** The provider must answer for the service and name that were asked for. */
 function checkProvision(p: Provision, service: CatalogService, name: string): void {
   if (p.service !== service.id || p.name !== name) {

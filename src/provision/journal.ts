@@ -44,6 +44,8 @@ export const JournalEntrySchema = z.object({
   error: z.string().max(64).optional(),
   /** The payment token minted for this add (issue 7): its id and bounds, never the token itself. */
   payment: z.object({ token_id: z.string().max(256), max_amount: z.int().nonnegative(), currency: z.string().max(8), expires_at: z.string().max(64) }).optional(),
+  /** A hold in agentprov's spending ledger under this entry's Idempotency-Key (externally billed providers, issue 9 §3): what was held. */
+  ledger_hold: z.object({ amount: z.int().nonnegative(), currency: z.string().max(8), interval: z.string().max(16).optional() }).optional(),
   /** What the provider charged (amount in minor units). */
   charge: z.object({ amount: z.int().nonnegative(), currency: z.string().max(8), interval: z.string().max(16).optional() }).optional(),
 });
