@@ -16,18 +16,21 @@ import type { CatalogService } from './validate.js';
 export const MAX_DESCRIPTOR_BYTES = 64 * 1024;
 export const MAX_CATALOG_BYTES = 8 * 1024 * 1024;
 
-export type ProviderState = 'cached' | 'fetched' | 'revalidated' | 'stale' | 'failed' | 'skipped';
+/** `builtin`: a provider built into agentprov (src/providers/builtin.ts), listed from its versioned catalog, never fetched. */
+export type ProviderState = 'cached' | 'fetched' | 'revalidated' | 'stale' | 'failed' | 'skipped' | 'builtin';
 
 export interface ProviderReport {
   id: string | null;
   name: string | null;
   url: string;
-  source: ProviderEntry['source'];
+  source: ProviderEntry['source'] | 'builtin';
   status: ProviderState;
   services: number;
   /** Seconds since the catalog was last fetched or revalidated. */
   age_s: number | null;
   error?: string;
+  /** Built-in providers: the version of their catalog (shipped with agentprov). */
+  version?: string;
 }
 
 export interface AggregateResult {

@@ -9,6 +9,7 @@ import { AgentprovError } from '../cli/errors.js';
 import type { ProviderEntry } from '../providers/registry.js';
 import { aggregateCatalogs, type AggregateResult } from './aggregate.js';
 import { readRegistryIndex, registryFingerprint, writeRegistryIndex } from './registry-index.js';
+import { withBuiltins } from '../providers/builtin.js';
 
 export const ADD_PROVIDER_HINT = 'agentprov providers add <descriptor-url>';
 
@@ -43,14 +44,15 @@ export async function gatherCatalog(deps: Deps, opts: { refresh: boolean }): Pro
   });
   result.warnings.unshift(...registry.warnings);
   if (registry.entries.length === 0) {
-    result.warnings.push('no providers are known yet');
-    return { ...result, nextSteps: [ADD_PROVIDER_HINT, 'agentprov init'] };
+    result.warnings.push('no providers are registered yet (only the built-in ones are listed)');
+    return { ...withBuiltins(result, deps.env), nextSteps: [ADD_PROVIDER_HINT, 'agentprov init'] };
   }
+  // Built-in providers are never fetched, so they do not count as answering: every registered provider failing is still exit 5.
   if (!result.anyAnswered) {
     throw new AgentprovError('PROVIDER_UNREACHABLE', `none of the ${registry.entries.length} providers answered`, {
       details: { providers: result.providers, warnings: result.warnings },
       nextSteps: ['agentprov providers list', 'agentprov catalog --refresh'],
     });
   }
-  return { ...result, nextSteps: [] };
+  return { ...withBuiltins(result, deps.env), nextSteps: [] };
 }

@@ -2,15 +2,16 @@
  * The one place commands get a Provider (src/providers/provider.ts) and a
  * catalog service from. A provider id is looked up through the catalog layer
  * (registry + cached catalogs); its descriptor is fetched (bounded, zod) and
- * handed to the implementation that speaks its protocol. Today that is the
- * agentprov provider protocol client; a provider with its own REST API
- * (Cloudflare, issue 9) plugs in here, without touching commands.
+ * handed to the implementation that speaks its protocol: the agentprov
+ * provider protocol client, or a built-in provider with its own REST API
+ * (Cloudflare, issue 9; which one is decided in src/providers/builtin.ts).
  */
 import type { Deps } from '../cli/deps.js';
 import { AgentprovError } from '../cli/errors.js';
 import { gatherCatalog, type Gathered } from '../catalog/gather.js';
 import type { CatalogService } from '../catalog/validate.js';
 import type { ProviderDescriptor } from '../protocol/provider.js';
+import { builtinFor } from '../providers/builtin.js';
 import type { Provider } from '../providers/provider.js';
 import { sanitizeLine } from '../util/sanitize.js';
 
@@ -116,6 +117,9 @@ export async function fetchDescriptor(url: string, providerId: string): Promise<
  */
 export async function openProvider(deps: Deps, providerId: string, gathered?: Gathered): Promise<Provider> {
   const catalog = gathered ?? (await gatherCatalog(deps, { refresh: false }));
+  // A provider built into agentprov (Cloudflare) unless a registered descriptor claims its id: src/providers/builtin.ts decides.
+  const builtin = builtinFor(catalog.providers, providerId);
+  if (builtin) return builtin.open(deps);
   const descriptorUrl = descriptorUrlOf(catalog, providerId);
   const descriptor = await fetchDescriptor(descriptorUrl, providerId);
   const { openProtocolProvider } = await import('../providers/protocol/index.js');

@@ -19,7 +19,9 @@ import { AgentprovError, isAgentprovError } from '../errors.js';
 import type { CommandResult } from '../output.js';
 import { secondsOption } from './login.js';
 import { parseMajorAmount } from '../../payment/amount.js';
-import { upfrontPrice, describePrice } from '../../payment/paid.js';
+import { externalPrice, upfrontPrice, describePrice } from '../../payment/paid.js';
+import { checkLedgerSpend, openLedger } from '../../payment/ledger.js';
+import type { Provider } from '../../providers/provider.js';
 import { checkSpend, openRail } from '../../payment/rail.js';
 
 const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -137,9 +139,10 @@ async function preflight(
       push(err, `fix ${p.manifestPath}`);
     }
   }
+  let provider: Provider | undefined;
   if (signedIn && service && gathered) {
     try {
-      const provider = await openProvider(deps, p.providerId, gathered);
+      provider = await openProvider(deps, p.providerId, gathered);
       await provider.authorize({ acceptTerms: p.acceptTos, interactive: false, preflight: true });
     } catch (err) {
       const remedy =
@@ -150,24 +153,39 @@ async function preflight(
             : 'agentprov providers list';
       if (isAgentprovError(err)) blockers.push({ code: err.code, message: err.message, remedy: err.code === 'TERMS_ACCEPTANCE_REQUIRED' || err.code === 'CONSENT_REQUIRED' ? remedy : (err.nextSteps[0] ?? remedy) });
       else push(err, remedy);
+      provider = undefined;
     }
   }
-  const upfront = service ? upfrontPrice(service) : undefined;
+  // Paid: the price limit, the caps as they stand now, the human's yes. A provider billing its own
+  // payment method (Cloudflare) quotes now (a read-only availability check) and its cap is agentprov's ledger.
+  let upfront: (ReturnType<typeof upfrontPrice> & { description?: string }) | undefined;
+  let external = false;
+  if (service && provider?.billing === 'external' && provider.quote) {
+    external = true;
+    try {
+      upfront = externalPrice(service, await provider.quote({ service: p.serviceId, name: p.explicitName ?? service.id, config: p.input.config }));
+    } catch (err) {
+      push(err, `agentprov catalog ${qualified}`);
+    }
+  } else if (service) {
+    upfront = upfrontPrice(service);
+  }
   if (upfront) {
-    // Paid: the price limit, the caps as the rail sees them now, the human's yes.
     if (p.payment.maxPrice !== undefined && upfront.amount > p.payment.maxPrice) {
       blockers.push({ code: 'PRICE_ABOVE_LIMIT', message: `${qualified} costs ${describePrice(upfront)}, above --max-price`, remedy: 'raise --max-price or choose another service' });
     }
     if (signedIn) {
       try {
-        const refusal = checkSpend(await (await openRail(deps)).spend(), p.providerId, upfront.amount);
+        const refusal = external
+          ? checkLedgerSpend(await openLedger(deps).spend({ readOnly: true }), p.providerId, upfront.amount)
+          : checkSpend(await (await openRail(deps)).spend(), p.providerId, upfront.amount);
         if (refusal) blockers.push({ code: refusal.code, message: refusal.message, remedy: refusal.nextSteps[0] ?? 'agentprov budget show' });
       } catch (err) {
         push(err, 'agentprov spend');
       }
     }
     if (!p.payment.confirmed) {
-      blockers.push({ code: 'PAID_CONFIRMATION_REQUIRED', message: `${qualified} costs ${describePrice(upfront)}`, remedy: `agentprov add ${qualified} --confirm-paid-service (a human's yes)` });
+      blockers.push({ code: 'PAID_CONFIRMATION_REQUIRED', message: `${qualified} costs ${describePrice(upfront)}${upfront.description ? ` (${upfront.description})` : ''}`, remedy: `agentprov add ${qualified} --confirm-paid-service (a human's yes)` });
     }
   }
   const price = service ? formatPrice(service.pricing) : null;

@@ -1,0 +1,67 @@
+/**
+ * Providers built into agentprov (issue 9): today Cloudflare, whose public
+ * REST API agentprov drives itself on the official SDK, with a catalog
+ * versioned with agentprov.
+ *
+ * This is the one place that decides, per provider id, which implementation
+ * commands get: when the registry (orchestrator, user or manifest) knows a
+ * descriptor for the same id — Cloudflare publishing the agentprov provider
+ * protocol, attested or with an OAuth client — that descriptor wins and the
+ * generic protocol client is used, for the catalog and for every command;
+ * otherwise the built-in one. Nothing else in agentprov tests a provider id.
+ *
+ * The catalog part is a static, tiny module (no SDK): `catalog` lists the
+ * built-in services without loading any Cloudflare code. The implementation
+ * is imported only when a command needs the provider.
+ */
+import type { Deps } from '../cli/deps.js';
+import type { AggregateResult, ProviderReport } from '../catalog/aggregate.js';
+import type { CatalogService } from '../catalog/validate.js';
+import { CLOUDFLARE_CATALOG_VERSION, CLOUDFLARE_SERVICES } from './cloudflare/catalog.js';
+import type { Provider } from './provider.js';
+
+interface Builtin {
+  id: string;
+  name: string;
+  version: string;
+  services: readonly CatalogService[];
+  open(deps: Deps): Promise<Provider>;
+}
+
+const BUILTINS: readonly Builtin[] = [
+  {
+    id: 'cloudflare',
+    name: 'Cloudflare',
+    version: CLOUDFLARE_CATALOG_VERSION,
+    services: CLOUDFLARE_SERVICES,
+    open: async (deps) => (await import('./cloudflare/index.js')).openCloudflareProvider(deps),
+  },
+];
+
+/** Where a built-in provider's catalog "comes from", in provider reports (never fetched). */
+export const builtinUrl = (id: string): string => `builtin:${id}`;
+
+/**
+ * The gathered catalog plus every built-in provider that no registered
+ * descriptor claims. A registered descriptor with the same id takes over even
+ * when it failed to answer this time: a configured protocol path is never
+ * silently swapped for the built-in one.
+ */
+export function withBuiltins<T extends AggregateResult>(result: T, env: NodeJS.ProcessEnv): T {
+  if (env.AGENTPROV_BUILTIN_PROVIDERS === 'none') return result;
+  const claimed = new Set(result.providers.map((p) => p.id).filter((id): id is string => id !== null));
+  const services: CatalogService[] = [...result.services];
+  const providers: ProviderReport[] = [...result.providers];
+  for (const b of BUILTINS) {
+    if (claimed.has(b.id)) continue;
+    services.push(...b.services);
+    providers.push({ id: b.id, name: b.name, url: builtinUrl(b.id), source: 'builtin', status: 'builtin', services: b.services.length, age_s: null, version: b.version });
+  }
+  return { ...result, services, providers };
+}
+
+/** The built-in implementation for this id when the gathered catalog says the built-in one is in use. */
+export function builtinFor(providers: readonly ProviderReport[], id: string): { open(deps: Deps): Promise<Provider> } | undefined {
+  const report = providers.find((p) => p.id === id && p.status === 'builtin');
+  return report ? BUILTINS.find((b) => b.id === id) : undefined;
+}
