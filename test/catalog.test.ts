@@ -88,12 +88,16 @@ function service(id: string, extra: Record<string, unknown> = {}): Record<string
   };
 }
 
-/** A fresh AGENTPROV_HOME whose config lists these descriptor URLs. */
+/**
+ * A fresh AGENTPROV_HOME whose config lists these descriptor URLs. These
+ * tests are about fetched catalogs, so the built-in providers (Cloudflare)
+ * are hidden; they are listed beside fetched ones in the sandbox test below.
+ */
 function home(urls: string[], extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const dir = tempDir('agentprov-catalog-');
   mkdirSync(join(dir, 'config'), { recursive: true });
   writeFileSync(join(dir, 'config', 'config.json'), JSON.stringify({ providers: urls.map((url) => ({ url, source: 'user' })) }));
-  return isolatedEnv(dir, { AGENTPROV_CATALOG_DEADLINE_MS: String(DEADLINE_MS), ...extra });
+  return isolatedEnv(dir, { AGENTPROV_CATALOG_DEADLINE_MS: String(DEADLINE_MS), AGENTPROV_BUILTIN_PROVIDERS: 'none', ...extra });
 }
 
 const ESC_OR_BIDI = /[\u001b\u009b\u0007\u202a-\u202e\u2066-\u2069\u200e\u200f]/;
@@ -412,7 +416,8 @@ describe('providers and the sandbox', () => {
       expect(add.json().data.provider.id).toBe(p.id);
     }
     const list = await runCli(['providers', 'list', '--json'], { env });
-    expect(list.json().data.providers.map((p: { id: string }) => p.id)).toEqual(['localcloud', 'othercloud']);
+    expect(list.json().data.providers.map((p: { id: string; source: string }) => `${p.id}:${p.source}`)).toEqual(['localcloud:user', 'othercloud:user', 'cloudflare:builtin']);
+    expect(list.json().data.providers[2]).toMatchObject({ url: 'builtin:cloudflare', services: 5, linked: null });
 
     // `providers add` remembers each descriptor's catalog URL, so a cold fetch can ask for it beside the descriptor...
     const configPath = join(env.AGENTPROV_HOME!, 'config', 'config.json');
@@ -434,7 +439,8 @@ describe('providers and the sandbox', () => {
     expect(ids).toContain('othercloud/storage:bucket');
 
     const search = await runCli(['search', 'domain', '--json'], { env });
-    expect(search.json().data.services[0]).toMatchObject({ provider: 'localcloud', id: 'registrar:domain' });
+    // Two registrars now: localcloud's and the built-in Cloudflare one, both ahead of anything else.
+    expect(search.json().data.services.slice(0, 2).map((s: { provider: string; id: string }) => `${s.provider}/${s.id}`).sort()).toEqual(['cloudflare/registrar:domain', 'localcloud/registrar:domain']);
 
     const one = await runCli(['catalog', 'localcloud/registrar:domain', '--json'], { env });
     expect(one.code).toBe(0);
@@ -450,6 +456,6 @@ describe('providers and the sandbox', () => {
     const rm = await runCli(['providers', 'remove', 'othercloud', '--json'], { env });
     expect(rm.code).toBe(0);
     const after = await runCli(['catalog', '--json'], { env });
-    expect(after.json().data.services.every((s: { provider: string }) => s.provider === 'localcloud')).toBe(true);
+    expect(new Set(after.json().data.services.map((s: { provider: string }) => s.provider))).toEqual(new Set(['localcloud', 'cloudflare']));
   });
 });

@@ -99,6 +99,8 @@ describe.skipIf(!haveKeyring)('Cloudflare through the CLI', () => {
     const r = await link(h, double);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(json(r).data).toMatchObject({ provider: 'cloudflare', account_id: double.accountId, api_url: double.url });
+    const list = json(await cli(['providers', 'list', '--json'], h)).data.providers.find((p: { id: string }) => p.id === 'cloudflare');
+    expect(list).toMatchObject({ source: 'builtin', linked: { account_id: double.accountId, api_url: double.url } });
     // It checked it may create tokens, for real: one probe made and deleted.
     expect(created(double, before)).toHaveLength(1);
     expect(deleted(double, before)).toHaveLength(1);

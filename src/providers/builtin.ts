@@ -26,6 +26,15 @@ interface Builtin {
   version: string;
   services: readonly CatalogService[];
   open(deps: Deps): Promise<Provider>;
+  /** Non-secret facts about the human's link to this provider, or null when there is none. */
+  link(deps: Deps): Promise<BuiltinLink | null>;
+}
+
+export interface BuiltinLink {
+  account_id: string;
+  account_name: string;
+  api_url: string;
+  linked_at: string;
 }
 
 const BUILTINS: readonly Builtin[] = [
@@ -35,6 +44,10 @@ const BUILTINS: readonly Builtin[] = [
     version: CLOUDFLARE_CATALOG_VERSION,
     services: CLOUDFLARE_SERVICES,
     open: async (deps) => (await import('./cloudflare/index.js')).openCloudflareProvider(deps),
+    link: async (deps) => {
+      const link = await (await import('./cloudflare/link.js')).readLink(await deps.vault());
+      return link ? { account_id: link.account_id, account_name: link.account_name, api_url: link.api_url, linked_at: link.linked_at } : null;
+    },
   },
 ];
 
@@ -64,4 +77,9 @@ export function withBuiltins<T extends AggregateResult>(result: T, env: NodeJS.P
 export function builtinFor(providers: readonly ProviderReport[], id: string): { open(deps: Deps): Promise<Provider> } | undefined {
   const report = providers.find((p) => p.id === id && p.status === 'builtin');
   return report ? BUILTINS.find((b) => b.id === id) : undefined;
+}
+
+/** The built-in providers no registered descriptor claims, for `providers list`. */
+export function unclaimedBuiltins(claimedIds: ReadonlySet<string>): ReadonlyArray<Pick<Builtin, 'id' | 'name' | 'version' | 'services' | 'link'>> {
+  return BUILTINS.filter((b) => !claimedIds.has(b.id));
 }
