@@ -294,6 +294,30 @@ describe.skipIf(!haveKeyring)('Cloudflare through the CLI', () => {
     expect(got.tok).not.toBe(PARENT);
   });
 
+  it('status asks Cloudflare; remove deletes a database there; a domain cannot be removed through the API', async () => {
+    const st = json(await cli(['status', '--json'], h));
+    expect(st.ok, JSON.stringify(st)).toBe(true);
+    expect(JSON.stringify(st.data)).toContain('d1/');
+    const rm = await cli(['remove', 'db', '--yes', '--json'], h);
+    expect(rm.code, rm.stdout + rm.stderr).toBe(0);
+    expect(double.state.d1Databases).toHaveLength(0);
+    const dom = await cli(['remove', 'site', '--yes', '--json'], h);
+    expect(dom.code, dom.stdout).toBe(2);
+    expect(json(dom).error!.code).toBe('UNSUPPORTED_OPERATION');
+    expect(double.state.registrations.some((r) => r.domain_name === 'agentprov-demo.com')).toBe(true);
+  });
+
+  it('rotate rolls the parent token: the old value is dead, agentprov keeps working with the new one', async () => {
+    const r = await cli(['rotate', 'cache', '--json'], h);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const probe = await fetch(`${double.url}/user/tokens/verify`, { headers: { authorization: `Bearer ${PARENT}` } });
+    expect(probe.ok).toBe(false);
+    const since = double.state.tokenEvents.length;
+    const t = await cli(['token', 'cloudflare', '--ttl', '2m', '--scope', 'workers_kv:write', '--json'], h);
+    expect(t.code, t.stdout + t.stderr).toBe(0);
+    expect(created(double, since)).toHaveLength(1);
+  });
+
   it('the parent token appears in no output and no file outside the vault', () => {
     for (const o of outputs) expect(o.stdout + o.stderr).not.toContain(PARENT);
     const files = filesUnder(h.home).concat(filesUnder(h.cwd));
