@@ -226,7 +226,9 @@ export async function ensureWorker(api: TokenApi, name: string, now: Date): Prom
   const file = await toFile(Buffer.from(PLACEHOLDER_MODULE), 'index.js', { type: 'application/javascript+module' });
   // PUT replaces a script by name: sending it again after an unclear failure creates nothing twice.
   const up = await parsed(api, call, UploadedSchema.nullish(), () =>
-    api.client.workers.scripts.update(name, { account_id: api.accountId, metadata: { main_module: 'index.js', compatibility_date: COMPATIBILITY_DATE }, files: [file] }, callOptions()),
+    // cloudflare 7.3.0 labels this multipart body `application/javascript`; a null Content-Type lets the
+    // SDK send the multipart boundary it built (the double refuses the mislabelled body, as a strict server would).
+    api.client.workers.scripts.update(name, { account_id: api.accountId, metadata: { main_module: 'index.js', compatibility_date: COMPATIBILITY_DATE }, files: [file] }, { ...callOptions(), headers: { 'Content-Type': null } }),
   );
   return workerDraft(name, up?.created_on, now, false);
 }
