@@ -87,10 +87,9 @@ describe('service names', () => {
 // ---- Externally billed providers (issue 9 §3): agentprov's ledger instead of the rail ----
 
 import { existsSync } from 'node:fs';
-import { PassThrough } from 'node:stream';
 import { createDeps, type Deps } from '../src/cli/deps.js';
 import { AgentprovError } from '../src/cli/errors.js';
-import { Redactor } from '../src/cli/io.js';
+import { bufferIO } from './helpers/io.js';
 import { provisionOne, type AddRequest } from '../src/provision/add.js';
 import { openLedger } from '../src/payment/ledger.js';
 import type { Provision } from '../src/protocol/provider.js';
@@ -174,19 +173,7 @@ const domainService: CatalogService = {
 function externalHome(): { deps: Deps; home: string; manifest: string; audit: () => string; ledger: ReturnType<typeof openLedger> } {
   const home = tempDir();
   const cwd = tempDir('agentprov-project-');
-  const io = {
-    stdout: new PassThrough(),
-    stderr: new PassThrough(),
-    stdin: new PassThrough(),
-    stdoutIsTTY: false,
-    stderrIsTTY: false,
-    stdinIsTTY: false,
-    columns: 80,
-    color: false,
-    redactor: new Redactor(),
-    out: () => undefined,
-    err: () => undefined,
-  };
+  const io = bufferIO({ columns: 80 });
   // No orchestrator, no payment rail, no session: an externally billed add needs none of them.
   const deps = { ...createDeps({ json: true, input: false, verbose: false }, { AGENTPROV_HOME: home, PATH: process.env.PATH }, io, []), cwd };
   return {

@@ -14,7 +14,6 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { verifyAudit } from '../src/audit/log.js';
@@ -22,7 +21,6 @@ import { SESSION_ENTRY } from '../src/auth/store.js';
 import { linkCommand } from '../src/cli/commands/providers-link.js';
 import { createDeps, type Deps } from '../src/cli/deps.js';
 import { AgentprovError } from '../src/cli/errors.js';
-import { Redactor, type IO } from '../src/cli/io.js';
 import { checkConfig } from '../src/provision/config.js';
 import { CLOUDFLARE_SERVICES } from '../src/providers/cloudflare/catalog.js';
 import { checkApiUrl } from '../src/providers/cloudflare/client.js';
@@ -31,33 +29,13 @@ import { LINK_ENTRY, linkCloudflare, readLink } from '../src/providers/cloudflar
 import { clearPermissionGroupCache } from '../src/providers/cloudflare/tokens.js';
 import type { Provider } from '../src/providers/provider.js';
 import { ROOT, isolatedEnv, runCli, tempDir } from './helpers/cli.js';
+import { bufferIO } from './helpers/io.js';
 import { startCloudflareDouble, type CloudflareDouble, type CloudflareDoubleOptions } from './helpers/cloudflare-double.js';
 import { requireSecretService } from './helpers/keyring.js';
 
 const haveKeyring = requireSecretService();
 
 const ISSUER = 'https://idp.agentprov.test';
-
-function bufferIO(opts: { stdin?: string; stdinIsTTY?: boolean } = {}): IO & { text(): string } {
-  let text = '';
-  const redactor = new Redactor();
-  const stdin = new PassThrough();
-  if (opts.stdin !== undefined) stdin.end(opts.stdin);
-  return {
-    stdout: new PassThrough(),
-    stderr: new PassThrough(),
-    stdin,
-    stdoutIsTTY: false,
-    stderrIsTTY: false,
-    stdinIsTTY: opts.stdinIsTTY ?? false,
-    columns: 120,
-    color: false,
-    redactor,
-    out: (t) => void (text += redactor.redact(t)),
-    err: (t) => void (text += redactor.redact(t)),
-    text: () => text,
-  };
-}
 
 const b64 = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString('base64url');
 /** A stored session as sign-in leaves it; its ID token is decoded (never verified) after sign-in. */
@@ -346,7 +324,7 @@ describe.runIf(haveKeyring)('Cloudflare against the API double', () => {
         expect(e.details).toMatchObject({ provider: 'cloudflare', call: 'GET /user/tokens/verify', field: 'id' });
         expect(e.message).toContain('cloudflare');
         const { cloudflareClient, parsed } = await import('../src/providers/cloudflare/client.js');
-        const ctx = cloudflareClient(base, double.parent.value, new Redactor());
+        const ctx = cloudflareClient(base, double.parent.value, bufferIO().redactor);
         const before = Date.now();
         const big = await failure(parsed(ctx, 'GET /accounts', z.unknown(), () => ctx.client.accounts.list({})), 'INVALID_PROVIDER_RESPONSE', 5);
         expect(big.message).toMatch(/bytes/);

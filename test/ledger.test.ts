@@ -13,11 +13,10 @@ import { billedByLedger, LEDGER_PROVIDERS, ledgerPath, MAX_LEDGER_BYTES, openLed
 import { DEFAULT_PROVIDER_CAP, FRESH_AUTH_MAX_AGE_SECONDS } from '../src/protocol/rail.js';
 import { journalAbandons } from '../src/provision/add.js';
 import { journalSlot, newIdempotencyKey, writeJournal } from '../src/provision/journal.js';
-import { PassThrough } from 'node:stream';
 import { run as budget } from '../src/cli/commands/budget.js';
 import { run as spend } from '../src/cli/commands/spend.js';
 import { createDeps } from '../src/cli/deps.js';
-import { Redactor } from '../src/cli/io.js';
+import { bufferIO } from './helpers/io.js';
 import { bundleFixture } from './helpers/bundle.js';
 import { completeDeviceFlow, launchBrowser } from './helpers/browser.js';
 import { requireSecretService } from './helpers/keyring.js';
@@ -275,10 +274,7 @@ describe('spending ledger across processes', () => {
 
 describe('budget and spend with the ledger', () => {
   const depsFor = (home: string) =>
-    createDeps({ json: true, input: false, verbose: false }, { AGENTPROV_HOME: home, PATH: process.env.PATH }, {
-      stdout: new PassThrough(), stderr: new PassThrough(), stdin: new PassThrough(), stdoutIsTTY: false, stderrIsTTY: false, stdinIsTTY: false, columns: 80, color: false,
-      redactor: new Redactor(), out: () => undefined, err: () => undefined,
-    }, []);
+    createDeps({ json: true, input: false, verbose: false }, { AGENTPROV_HOME: home, PATH: process.env.PATH }, bufferIO({ columns: 80 }), []);
 
   it('no payment rail configured: ledger rows only, each saying who bills; budget set lowers the ledger cap at once, a raise wants a sign-in', async () => {
     const home = tempDir();

@@ -10,19 +10,18 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { fetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getSession } from '../src/auth/session.js';
 import { createDeps, type Deps } from '../src/cli/deps.js';
 import { AgentprovError } from '../src/cli/errors.js';
-import { Redactor, type IO } from '../src/cli/io.js';
 import { ProviderDescriptorSchema, type ProviderDescriptor } from '../src/protocol/provider.js';
 import { openProtocolProvider } from '../src/providers/protocol/index.js';
 import type { Provider } from '../src/providers/provider.js';
 import { openVault } from '../src/vault/vault.js';
 import { approveConsent, completeDeviceFlow, enterDeviceCode, launchBrowser, signIn, type TestBrowser } from './helpers/browser.js';
 import { filesUnder, isolatedEnv, runCli, tempDir } from './helpers/cli.js';
+import { bufferIO } from './helpers/io.js';
 import { requireSecretService } from './helpers/keyring.js';
 import { useSandbox } from './helpers/sandbox.js';
 
@@ -33,25 +32,6 @@ interface Home {
   home: string;
   env: NodeJS.ProcessEnv;
   cwd: string;
-}
-
-function bufferIO(): IO & { text(): string } {
-  let text = '';
-  const redactor = new Redactor();
-  return {
-    stdout: new PassThrough(),
-    stderr: new PassThrough(),
-    stdin: new PassThrough(),
-    stdoutIsTTY: false,
-    stderrIsTTY: false,
-    stdinIsTTY: false,
-    columns: 120,
-    color: false,
-    redactor,
-    out: (t) => void (text += redactor.redact(t)),
-    err: (t) => void (text += redactor.redact(t)),
-    text: () => text,
-  };
 }
 
 async function listen(handler: Parameters<typeof createServer>[1], host = '127.0.0.1'): Promise<{ server: Server; url: string }> {
