@@ -79,6 +79,9 @@ describe.skipIf(!haveKeyring)('Cloudflare through the CLI', () => {
     const cat = json(await cli(['catalog', 'cloudflare', '--json'], h));
     expect(cat.data.services.map((s: { id: string }) => s.id).sort()).toEqual(['d1:database', 'kv:namespace', 'r2:bucket', 'registrar:domain', 'workers:script']);
     expect(cat.data.providers.find((p: { id: string }) => p.id === 'cloudflare')).toMatchObject({ status: 'builtin', source: 'builtin' });
+    // Piped: the domain's price is marked as an example, the real one is quoted at add time.
+    const piped = await cli(['catalog', 'cloudflare'], h);
+    expect(piped.stdout.split('\n').find((l) => l.startsWith('cloudflare/registrar:domain\t'))).toMatch(/\t~\d+\.\d\d USD\/year, quoted at add\t/);
     const add = await cli(['add', 'cloudflare/kv:namespace', '--name', 'early', '--json'], h);
     expect(add.code, add.stdout).toBe(3);
     expect(json(add).error!.code).toBe('PROVIDER_NOT_LINKED');

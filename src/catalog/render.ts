@@ -15,6 +15,12 @@ export function formatAmount(amount: number | undefined, currency: string | unde
 
 /** `free`, `12.00 USD once`, `5.00 USD/month`, `0.01 USD/request`. */
 export function formatPrice(p: CatalogService['pricing']): string {
+  // A price the provider quotes only at `add` time (Cloudflare's registrar): the catalog's figure is an example.
+  if (p.quoted_at_add === true && p.type !== 'free') return `~${exactPrice(p)}, quoted at add`;
+  return exactPrice(p);
+}
+
+function exactPrice(p: CatalogService['pricing']): string {
   switch (p.type) {
     case 'free':
       return 'free';
