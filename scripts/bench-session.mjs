@@ -18,7 +18,10 @@ export async function bench({ measure, env, bin }) {
     cli('init', '--orchestrator', ready.data.orchestrator); // exits 3: device code pending (auto-approved)
     const done = cli('login', '--complete', '--wait', '15');
     if (done.status !== 0) throw new Error(`sign-in for the bench failed: ${done.stdout}`);
-    return [{ name: 'agentprov whoami --json (cached session)', result: measure([bin, 'whoami', '--json'], env), target: 1.5 }];
+    const signedIn = (stdout) => {
+      if (!JSON.parse(stdout).data.subject) throw new Error('whoami named nobody');
+    };
+    return [{ name: 'agentprov whoami --json (cached session)', result: measure([bin, 'whoami', '--json'], env, signedIn), target: 1.5 }];
   } finally {
     sandbox.kill('SIGINT');
   }

@@ -28,7 +28,14 @@ export async function bench({ measure, env: baseEnv, bin }) {
       if (r.status !== 0) throw new Error(`bench setup \`${step.join(' ')}\` failed: ${r.stdout}${r.stderr}`);
     }
     return [
-      { name: 'agentprov token --json (cached, valid)', result: measure([bin, 'token', 'localcloud', '--json'], env), target: 1.5 },
+      {
+        name: 'agentprov token --json (cached, valid)',
+        // Only runs that answered from the cache count: this row is about the cached path.
+        result: measure([bin, 'token', 'localcloud', '--json'], env, (stdout) => {
+          if (JSON.parse(stdout).data.cached !== true) throw new Error('token was not answered from the cache');
+        }),
+        target: 1.5,
+      },
       { name: 'agentprov run --provider localcloud -- true', result: measure([bin, 'run', '--provider', 'localcloud', '--', 'true'], env) },
     ];
   } finally {

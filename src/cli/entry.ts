@@ -1,5 +1,8 @@
 /**
- * Process entry of the bundled CLI. The only place that exits the process.
+ * Process entry of the bundled CLI. The only place that exits the process,
+ * and only once stdout and stderr are flushed: a pipe takes 64 KiB at once,
+ * and process.exit() drops whatever is still queued (a 1.6 MB
+ * `catalog --json` used to arrive cut at 65,536 bytes).
  */
 import { AgentprovError, EXIT } from './errors.js';
 import { dispatchInterrupt } from './interrupt.js';
@@ -20,10 +23,24 @@ process.on('SIGINT', () => {
   process.exit(EXIT.INTERRUPTED);
 });
 
+/** Exit with `code` once both output streams have handed everything to the OS (or failed to). */
+function exitFlushed(code: number): void {
+  process.exitCode = code;
+  const pending = [process.stdout, process.stderr].filter((s) => s.writableLength > 0 && !s.destroyed);
+  if (pending.length === 0) process.exit(code);
+  let left = pending.length;
+  // A write's callback runs after every earlier write finished (or the stream failed, e.g. EPIPE).
+  const done = (): void => void (--left === 0 && process.exit(code));
+  for (const s of pending) {
+    s.once('error', () => process.exit(code)); // the reader went away (EPIPE): nothing left to deliver
+    s.write('', done);
+  }
+}
+
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => exitFlushed(code),
   (err) => {
     process.stderr.write(`fatal: ${(err as Error)?.message ?? String(err)}\n`);
-    process.exit(EXIT.OTHER);
+    exitFlushed(EXIT.OTHER);
   },
 );
