@@ -8,6 +8,7 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFarm, stripeCatalogs, syntheticCatalog, type Farm } from '../fixtures/catalog/server.mjs';
 import { renderTable } from '../src/catalog/render.js';
@@ -308,22 +309,46 @@ describe('cache, failure and output', () => {
     expect((await runCli(['catalog', '--json'], { env })).code).toBe(0);
     const dir = join(env.AGENTPROV_HOME!, 'cache', 'catalog');
     const file = join(dir, readdirSync(dir).find((f) => !f.startsWith('registry-'))!);
-    const good = JSON.parse(readFileSync(file, 'utf8'));
-    const corruptions: Array<(e: any) => unknown> = [
-      () => '{"v":1,"url":',
-      (e) => ({ ...e, services: [{ ...e.services[0], pricing: { type: 'recurring', amount: { x: 1 }, currency: 'USD', interval: 'month' } }] }),
-      (e) => ({ ...e, services: [{ ...e.services[0], env: { ['K'.repeat(100)]: 'access_token' } }] }),
-      (e) => ({ ...e, max_age: 1e12 }),
-      (e) => ({ ...e, services: 'nope' }),
+    // The cache file: a header line, then the services array (src/catalog/cache.ts).
+    const text = readFileSync(file, 'utf8');
+    const header = JSON.parse(text.slice(0, text.indexOf('\n')));
+    const services = JSON.parse(text.slice(text.indexOf('\n') + 1));
+    /** A file whose header vouches for `list` (right length and CRC): only the narrowing can catch what is wrong in it. */
+    const vouched = (list: unknown, h: Record<string, unknown> = header): string => {
+      const json = JSON.stringify(list);
+      const { length: _l, crc32: _c, ...fields } = h;
+      return `${JSON.stringify({ ...fields, length: json.length, crc32: crc32(json, crc32(JSON.stringify(fields))) })}\n${json}`;
+    };
+    const corruptions: string[] = [
+      '{"v":2,"url":',
+      text.slice(0, -20), // truncated
+      text.replace('"Service 0', '"Service X'), // same length, CRC mismatch
+      text.replace('"count":2', '"count":3'),
+      vouched(services, { ...header, max_age: 1e12 }),
+      vouched('nope'),
     ];
-    for (const corrupt of corruptions) {
-      const bad = corrupt(good);
-      writeFileSync(file, typeof bad === 'string' ? bad : JSON.stringify(bad));
+    for (const bad of corruptions) {
+      writeFileSync(file, bad);
       const before = farm.stats.requests;
       const r = await runCli(['catalog', '--json'], { env });
       expect(r.code, r.stderr).toBe(0);
       expect(r.json().data.services).toHaveLength(2);
       expect(farm.stats.requests).toBeGreaterThan(before);
+    }
+    // Services that do not narrow under a header that vouches for them can only
+    // be written by hand: whatever parses them (table, TSV, search) drops them
+    // instead of crashing; `catalog --json` copies the vouched text as it is.
+    for (const bad of [
+      vouched([{ ...services[0], pricing: { type: 'recurring', amount: { x: 1 }, currency: 'USD', interval: 'month' } }, services[1]]),
+      vouched([{ ...services[0], env: { ['K'.repeat(100)]: 'access_token' } }, services[1]]),
+    ]) {
+      writeFileSync(file, bad);
+      const piped = await runCli(['catalog'], { env });
+      expect(piped.code, piped.stderr).toBe(0);
+      expect(piped.stdout.trim()).toBe('');
+      const found = await runCli(['search', 'service', '--json'], { env });
+      expect(found.code, found.stderr).toBe(0);
+      expect(found.json().data.services).toEqual([]);
     }
     await farm.close();
   });
@@ -365,6 +390,23 @@ describe('cache, failure and output', () => {
     expect(await providersIn()).toEqual(['second']);
     await a.close();
     await b.close();
+  });
+
+  it('a listing far larger than a pipe buffer arrives whole, and the warm copy from the cache equals the fetched one', async () => {
+    const farm = await startFarm({ catalogs: Array.from({ length: 10 }, (_, i) => syntheticCatalog(`big-${i}`, 300)) });
+    const env = home(farm.providers.map((p) => p.url));
+    const cold = await runCli(['catalog', '--json'], { env });
+    expect(cold.code, cold.stderr).toBe(0);
+    expect(cold.stdout.length).toBeGreaterThan(1_000_000);
+    const requests = farm.stats.requests;
+    const warm = await runCli(['catalog', '--json'], { env });
+    expect(warm.code, warm.stderr).toBe(0);
+    expect(farm.stats.requests).toBe(requests);
+    const [c, w] = [cold.json(), warm.json()];
+    expect(c.data.services.filter((x: CatalogService) => x.provider.startsWith('big-'))).toHaveLength(3000);
+    expect(w.data.services).toEqual(c.data.services);
+    expect(w.data.providers.map((p: { status: string }) => p.status)).toContain('cached');
+    await farm.close();
   });
 
   it('--compact lists the 161 Stripe services in at most 16,000 characters; piped output is TSV', async () => {

@@ -4,13 +4,13 @@
  * descriptor and catalog are fetched concurrently with all other providers
  * under one deadline each, revalidating with If-None-Match, and a provider
  * that fails falls back to its stale cache with a warning saying how old it
- * is. One provider's failure never affects another's services.
+ * is. One provider's failure never affects another's services. What only
+ * the network path needs (validators, the HTTP client, sanitizing) is
+ * imported there, off the warm path.
  */
-import { sanitizeLine } from '../util/sanitize.js';
 import type { ProviderEntry } from '../providers/registry.js';
-import { describeAge, isFresh, readCacheEntry, writeCacheEntry, type CacheEntry } from './cache.js';
+import { describeAge, isFresh, newCachedCatalog, readCachedCatalog, withHeader, writeCachedCatalog, type CachedCatalog } from './cache.js';
 import type { Fetcher } from '../http/fetch.js';
-import { isLoopbackHost } from '../util/loopback.js';
 import type { CatalogService } from './validate.js';
 
 export const MAX_DESCRIPTOR_BYTES = 64 * 1024;
@@ -34,11 +34,19 @@ export interface ProviderReport {
 }
 
 export interface AggregateResult {
-  services: CatalogService[];
+  /** Every shown provider's services, in provider order (parsed from the cache on first use). */
+  readonly services: CatalogService[];
   providers: ProviderReport[];
   warnings: string[];
   /** True when at least one provider's services are shown (fresh, fetched or stale). */
   anyAnswered: boolean;
+  /**
+   * The JSON text of `services`, exactly what JSON.stringify(services)
+   * gives, spliced from the cached text without parsing it (`catalog --json`).
+   */
+  servicesJson(): string;
+  /** The first of `services`, parsing at most one provider's catalog. */
+  firstService(): CatalogService | undefined;
 }
 
 export interface AggregateOptions {
@@ -53,7 +61,7 @@ export interface AggregateOptions {
 
 interface Outcome {
   entry: ProviderEntry;
-  cache?: CacheEntry;
+  cache?: CachedCatalog;
   status: ProviderState;
   error?: string;
   warnings: string[];
@@ -61,46 +69,58 @@ interface Outcome {
 
 export async function aggregateCatalogs(opts: AggregateOptions): Promise<AggregateResult> {
   const now = opts.now();
-  const cached = opts.entries.map((entry) => ({ entry, cache: readCacheEntry(opts.cacheRoot, entry.url) }));
-  const needNetwork = cached.filter((c) => opts.refresh || !c.cache || !isFresh(c.cache, now));
+  const cached = opts.entries.map((entry) => ({ entry, cache: readCachedCatalog(opts.cacheRoot, entry.url) }));
+  const needNetwork = cached.filter((c) => opts.refresh || !c.cache || !isFresh(c.cache.header, now));
 
   let fetcher = opts.fetcher;
   let ownFetcher: Fetcher | undefined;
-  if (needNetwork.length > 0) void import('./validate.js'); // start loading zod while undici loads and connects
   if (needNetwork.length > 0 && !fetcher) {
     const { createFetcher } = await import('../http/fetch.js');
     fetcher = ownFetcher = createFetcher({ headersTimeoutMs: opts.deadlineMs, bodyTimeoutMs: opts.deadlineMs });
   }
+  // The validators (zod: a large chunk to compile) are loaded once every
+  // first request has left, so that compiling them overlaps the round trip
+  // instead of delaying it; a slow connect does not hold them back for long.
+  let unsent = 0;
+  let loading: Promise<unknown> | undefined;
+  const loadValidators = (): void => void (loading ??= import('./validate.js').catch(() => undefined));
+  const sent = (): void => void (--unsent === 0 && loadValidators());
   try {
-    const outcomes = await Promise.all(
-      cached.map(async ({ entry, cache }): Promise<Outcome> => {
-        if (cache && !opts.refresh && isFresh(cache, now)) return { entry, cache, status: 'cached', warnings: [] };
-        return refreshOne(entry, cache, fetcher!, opts);
-      }),
-    );
+    const pending = cached.map(async ({ entry, cache }): Promise<Outcome> => {
+      if (cache && !opts.refresh && isFresh(cache.header, now)) return { entry, cache, status: 'cached', warnings: [] };
+      unsent++;
+      return refreshOne(entry, cache, fetcher!, opts, sent);
+    });
+    if (unsent > 0) setTimeout(loadValidators, 25).unref();
+    const outcomes = await Promise.all(pending);
     return assemble(outcomes, opts.now());
   } finally {
     await ownFetcher?.close().catch(() => undefined);
   }
 }
 
-async function refreshOne(entry: ProviderEntry, cache: CacheEntry | undefined, fetcher: Fetcher, opts: AggregateOptions): Promise<Outcome> {
+async function refreshOne(entry: ProviderEntry, cache: CachedCatalog | undefined, fetcher: Fetcher, opts: AggregateOptions, onSent: () => void): Promise<Outcome> {
   const signal = AbortSignal.timeout(opts.deadlineMs);
   const started = opts.now();
   let descriptorId: string | undefined;
   try {
     // The catalog URL we knew last time (cache, or the config entry written by
     // `providers add`) lets the catalog request run beside the descriptor's.
-    const guess = cache?.catalog_url ?? entry.catalogUrl;
+    const guess = cache?.header.catalog_url ?? entry.catalogUrl;
     const catalogFor = (url: string) =>
-      fetcher.get(url, { signal, maxBytes: MAX_CATALOG_BYTES, etag: cache && cache.catalog_url === url ? cache.etag : undefined });
+      fetcher.get(url, { signal, maxBytes: MAX_CATALOG_BYTES, etag: cache && cache.header.catalog_url === url ? cache.header.etag : undefined });
     const early = guess ? catalogFor(guess) : undefined;
     early?.catch(() => undefined);
 
-    const descDoc = await fetcher.get(entry.url, { signal, maxBytes: MAX_DESCRIPTOR_BYTES });
+    const descDoc = await fetcher.get(entry.url, { signal, maxBytes: MAX_DESCRIPTOR_BYTES, onSent: once(onSent) });
     if (descDoc.status !== 200 || !descDoc.body) throw new Error('descriptor answered 304 to a request without a validator');
     // Loaded only on this path, so a warm run never pays for zod or undici.
-    const [{ parseCatalog, parseDescriptor }, { assertFetchableUrl }] = await Promise.all([import('./validate.js'), import('../http/fetch.js')]);
+    const [{ parseCatalog, parseDescriptor }, { assertFetchableUrl }, { isLoopbackHost }, { sanitizeLine }] = await Promise.all([
+      import('./validate.js'),
+      import('../http/fetch.js'),
+      import('../util/loopback.js'),
+      import('../util/sanitize.js'),
+    ]);
     const descriptor = parseDescriptor(descDoc.body);
     descriptorId = descriptor.provider_id;
     const catalogUrl = new URL(descriptor.catalog_url);
@@ -108,10 +128,9 @@ async function refreshOne(entry: ProviderEntry, cache: CacheEntry | undefined, f
     if (isLoopbackHost(new URL(descDoc.url).hostname) && !isLoopbackHost(catalogUrl.hostname)) {
       throw new Error(`catalog_url ${catalogUrl.host} leaves loopback`);
     }
-    const sameAsCache = cache && cache.catalog_url === descriptor.catalog_url && cache.provider_id === descriptor.provider_id;
+    const sameAsCache = cache && cache.header.catalog_url === descriptor.catalog_url && cache.header.provider_id === descriptor.provider_id;
     const doc = await (early && guess === descriptor.catalog_url ? early : catalogFor(descriptor.catalog_url));
     const base = {
-      v: 1 as const,
       url: entry.url,
       provider_id: descriptor.provider_id,
       provider_name: sanitizeLine(descriptor.name).slice(0, 200),
@@ -121,39 +140,51 @@ async function refreshOne(entry: ProviderEntry, cache: CacheEntry | undefined, f
     };
     if (doc.status === 304) {
       if (!sameAsCache || !cache) throw new Error('catalog answered 304 Not Modified without a cached copy');
-      const next: CacheEntry = { ...cache, ...base, ...(doc.etag ? { etag: doc.etag } : {}) };
-      writeCacheEntry(opts.cacheRoot, next);
+      const { catalog: next, cacheable } = withHeader(cache, { ...base, ...(doc.etag ? { etag: doc.etag } : {}) });
+      if (cacheable) await writeCachedCatalog(opts.cacheRoot, next);
       return { entry, cache: next, status: 'revalidated', warnings: [] };
     }
     const parsed = parseCatalog(doc.body!, descriptor.provider_id);
-    const next: CacheEntry = { ...base, ...(doc.etag ? { etag: doc.etag } : {}), services: parsed.services, warnings: parsed.warnings };
-    writeCacheEntry(opts.cacheRoot, next);
+    const { catalog: next, cacheable } = newCachedCatalog({ ...base, ...(doc.etag ? { etag: doc.etag } : {}), services: parsed.services, warnings: parsed.warnings });
+    if (cacheable) await writeCachedCatalog(opts.cacheRoot, next);
     return { entry, cache: next, status: 'fetched', warnings: [] };
   } catch (err) {
+    const { sanitizeLine } = await import('../util/sanitize.js');
     const reason = sanitizeLine((err as Error)?.message ?? String(err)).slice(0, 300);
-    const name = descriptorId ?? cache?.provider_id ?? entry.id ?? '(unknown id)';
+    const name = descriptorId ?? cache?.header.provider_id ?? entry.id ?? '(unknown id)';
     if (cache) {
       return {
         entry,
         cache,
         status: 'stale',
         error: reason,
-        warnings: [`provider ${name} (${entry.url}) is unreachable (${reason}); showing its catalog cached ${describeAge(started - cache.fetched_at)} ago`],
+        warnings: [`provider ${name} (${entry.url}) is unreachable (${reason}); showing its catalog cached ${describeAge(started - cache.header.fetched_at)} ago`],
       };
     }
     return { entry, status: 'failed', error: reason, warnings: [`provider ${name} (${entry.url}) failed: ${reason}`] };
   }
 }
 
+/** `fn` at most once (a request that fails before it is sent never calls it: the timer above covers that). */
+function once(fn: () => void): () => void {
+  let called = false;
+  return () => {
+    if (!called) {
+      called = true;
+      fn();
+    }
+  };
+}
+
 function assemble(outcomes: Outcome[], now: number): AggregateResult {
-  const services: CatalogService[] = [];
+  const shown: CachedCatalog[] = [];
   const providers: ProviderReport[] = [];
   const warnings: string[] = [];
   const owners = new Map<string, string>();
   let anyAnswered = false;
   for (const o of outcomes) {
     warnings.push(...o.warnings);
-    const c = o.cache;
+    const c = o.cache?.header;
     if (!c || o.status === 'failed') {
       providers.push({ id: o.entry.id ?? null, name: null, url: o.entry.url, source: o.entry.source, status: 'failed', services: 0, age_s: null, ...(o.error ? { error: o.error } : {}) });
       continue;
@@ -170,17 +201,27 @@ function assemble(outcomes: Outcome[], now: number): AggregateResult {
     }
     warnings.push(...c.warnings);
     anyAnswered = true;
-    services.push(...c.services);
+    shown.push(o.cache!);
     providers.push({
       id: c.provider_id,
       name: c.provider_name,
       url: o.entry.url,
       source: o.entry.source,
       status: o.status,
-      services: c.services.length,
+      services: c.count,
       age_s: Math.max(0, Math.round((now - c.fetched_at) / 1000)),
       ...(o.error ? { error: o.error } : {}),
     });
   }
-  return { services, providers, warnings, anyAnswered };
+  let services: CatalogService[] | undefined;
+  return {
+    get services() {
+      return (services ??= shown.flatMap((c) => c.services));
+    },
+    providers,
+    warnings,
+    anyAnswered,
+    servicesJson: () => `[${shown.filter((c) => c.header.count > 0).map((c) => c.servicesJson.slice(1, -1)).join(',')}]`,
+    firstService: () => (services ?? shown.find((c) => c.header.count > 0)?.services)?.[0],
+  };
 }

@@ -4,15 +4,32 @@
  * services, the catalog's ETag and its freshness lifetime (Cache-Control
  * max-age). A file that does not parse is treated as absent: the cache is
  * an optimisation, never a source of truth.
+ *
+ * File format (v2): one line of header JSON, a newline, then the services as
+ * one JSON array, exactly as `catalog --json` prints them. The header
+ * carries the array's length and a CRC-32 of header and array, so a warm
+ * `catalog --json` can check the file is intact, as this module wrote it,
+ * and copy the array to the output without parsing and re-serializing it
+ * (issue 5's warm targets); every other reader parses it on first use
+ * (`CachedCatalog.services`) and drops services that do not narrow.
+ *
+ * The checksum catches accidents (a truncated, partly rewritten or edited
+ * file: it is then absent, and fetched again), not forgery: like the files
+ * themselves (0600 in a 0700 directory), it only keeps honest mistakes out.
+ * Someone who can write the user's cache can write it in any format.
+ *
+ * Hand-narrowed rather than zod, and named without node:crypto, so a warm
+ * run loads neither: what is checked is the shape this module writes (the
+ * content was validated and sanitized before it was written).
  */
-import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { CatalogService } from './validate.js';
 
-/** One cached catalog: what the last successful fetch or revalidation left. */
-export interface CacheEntry {
-  v: 1;
+/** What the last successful fetch or revalidation of one provider left, without its services. */
+export interface CacheHeader {
+  v: 2;
   url: string;
   provider_id: string;
   provider_name: string;
@@ -22,10 +39,34 @@ export interface CacheEntry {
   fetched_at: number;
   /** Cache-Control max-age of that answer, seconds. */
   max_age: number;
-  services: CatalogService[];
   warnings: string[];
+  /** How many services the array holds. */
+  count: number;
 }
 
+/** One cached catalog, services included (what `readCacheEntry` gives other modules). */
+export interface CacheEntry extends Omit<CacheHeader, 'v' | 'count'> {
+  v: 2;
+  services: CatalogService[];
+}
+
+/**
+ * One cached catalog with its services both as JSON text (exactly what was
+ * written) and, parsed on first use, as objects.
+ */
+export interface CachedCatalog {
+  readonly header: CacheHeader;
+  readonly servicesJson: string;
+  readonly services: CatalogService[];
+}
+
+// Built-ins through require(), not ESM imports: no facade of the whole module
+// to build at start-up; node:fs/promises only once something is written.
+const nodeRequire = createRequire(import.meta.url);
+const crc32 = (data: string, value?: number): number => (nodeRequire('node:zlib') as typeof import('node:zlib')).crc32(data, value);
+const fsp = (): typeof import('node:fs/promises') => nodeRequire('node:fs/promises') as typeof import('node:fs/promises');
+
+const MAX_SERVICES = 500;
 const PROVIDER_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 /** http/fetch.ts's parseMaxAge never gives more than a week. */
 const MAX_AGE_S = 7 * 24 * 3600;
@@ -45,25 +86,53 @@ const isPricing = (p: unknown): boolean =>
   optional(p.unit, (u) => isStr(u, 64));
 const isEnv = (e: unknown): boolean => isObj(e) && Object.keys(e).length <= 20 && Object.entries(e).every(([k, v]) => k.length <= 64 && isStr(v, 100));
 
-/**
- * Narrow a parsed cache file field by field. Hand-written rather than zod so
- * a warm `catalog` does not pay for loading zod; what is checked is the shape
- * this module writes (the content was validated and sanitized before).
- */
-export function narrowCacheEntry(raw: unknown): CacheEntry | undefined {
-  if (!isObj(raw) || raw.v !== 1) return undefined;
-  const { url, provider_id, provider_name, catalog_url, etag, fetched_at, max_age, services, warnings } = raw;
+/** A parsed header line, or undefined when it is not what this module writes. */
+export function narrowCacheHeader(raw: unknown): CacheHeader | undefined {
+  if (!isObj(raw) || raw.v !== 2) return undefined;
+  const { url, provider_id, provider_name, catalog_url, etag, fetched_at, max_age, warnings, count } = raw;
   if (!isStr(url, 4096) || !isStr(provider_id, 63) || !PROVIDER_ID.test(provider_id) || !isStr(provider_name, 200) || !isStr(catalog_url, 4096)) return undefined;
   if (etag !== undefined && !isStr(etag, 512)) return undefined;
   if (typeof fetched_at !== 'number' || !Number.isFinite(fetched_at) || typeof max_age !== 'number' || !(max_age >= 0 && max_age <= MAX_AGE_S)) return undefined;
-  if (!isStrArray(warnings, 600, 1000) || !Array.isArray(services) || services.length > 500) return undefined;
-  for (const s of services) {
-    if (!isObj(s) || s.provider !== provider_id || !isStr(s.id, 100) || !isStr(s.name, 200) || !isStr(s.description, 2000)) return undefined;
+  if (!isStrArray(warnings, 600, 1000) || !Number.isInteger(count) || (count as number) < 0 || (count as number) > MAX_SERVICES) return undefined;
+  return { v: 2, url, provider_id, provider_name, catalog_url, ...(etag !== undefined ? { etag } : {}), fetched_at, max_age, warnings, count: count as number };
+}
+
+/** Parsed services of `providerId`, or undefined when they are not what this module writes. */
+export function narrowServices(raw: unknown, providerId: string): CatalogService[] | undefined {
+  if (!Array.isArray(raw) || raw.length > MAX_SERVICES) return undefined;
+  for (const s of raw) {
+    if (!isObj(s) || s.provider !== providerId || !isStr(s.id, 100) || !isStr(s.name, 200) || !isStr(s.description, 2000)) return undefined;
     if (!isStrArray(s.categories, 10, 40) || !isStrArray(s.scopes, 20, 64) || typeof s.async !== 'boolean') return undefined;
     if (s.kind !== 'resource' && s.kind !== 'plan') return undefined;
     if (!isPricing(s.pricing) || !isObj(s.config_schema) || !isEnv(s.env)) return undefined;
   }
-  return raw as unknown as CacheEntry;
+  return raw as CatalogService[];
+}
+
+/**
+ * A catalog from a header and its services' JSON text (already checked to be
+ * the text written under that header). The services are parsed on first
+ * use; text that does not narrow gives no services (it cannot come from this
+ * module, whose writes are checked below).
+ */
+function cachedCatalog(header: CacheHeader, servicesJson: string, parsed?: CatalogService[]): CachedCatalog {
+  let services = parsed;
+  return {
+    header,
+    servicesJson,
+    get services(): CatalogService[] {
+      if (!services) {
+        let raw: unknown;
+        try {
+          raw = JSON.parse(servicesJson);
+        } catch {
+          raw = undefined;
+        }
+        services = narrowServices(raw, header.provider_id) ?? [];
+      }
+      return services;
+    },
+  };
 }
 
 export function cacheDir(cacheRoot: string): string {
@@ -71,46 +140,95 @@ export function cacheDir(cacheRoot: string): string {
 }
 
 function fileFor(cacheRoot: string, url: string): string {
-  return join(cacheDir(cacheRoot), createHash('sha256').update(url).digest('hex').slice(0, 32) + '.json');
+  return join(cacheDir(cacheRoot), `${nameHash(url)}.v2.json`);
 }
 
-export function readCacheEntry(cacheRoot: string, url: string): CacheEntry | undefined {
+/** The cached catalog of `url`, its services not yet parsed; undefined when absent or not intact. */
+export function readCachedCatalog(cacheRoot: string, url: string): CachedCatalog | undefined {
   let text: string;
   try {
     text = readFileSync(fileFor(cacheRoot, url), 'utf8');
   } catch {
     return undefined;
   }
+  const nl = text.indexOf('\n');
+  if (nl < 0) return undefined;
+  let raw: unknown;
   try {
-    const entry = narrowCacheEntry(JSON.parse(text));
-    return entry && entry.url === url ? entry : undefined;
+    raw = JSON.parse(text.slice(0, nl));
   } catch {
     return undefined;
   }
+  const header = narrowCacheHeader(raw);
+  if (!header || header.url !== url || !isObj(raw)) return undefined;
+  const servicesJson = text.slice(nl + 1);
+  if (servicesJson.length !== raw.length || servicesJson[0] !== '[' || servicesJson[servicesJson.length - 1] !== ']') return undefined;
+  if (checksum(header, servicesJson) !== raw.crc32) return undefined;
+  return cachedCatalog(header, servicesJson);
+}
+
+/** The cached catalog of `url` with its services, or undefined (for readers that need them all). */
+export function readCacheEntry(cacheRoot: string, url: string): CacheEntry | undefined {
+  const c = readCachedCatalog(cacheRoot, url);
+  if (!c) return undefined;
+  const services = c.services;
+  if (services.length !== c.header.count) return undefined;
+  const { count: _count, ...header } = c.header;
+  return { ...header, services };
 }
 
 /**
- * Write `value` as JSON to `file` atomically (temporary file, then rename),
- * creating its directory. Never throws: what this writes is an optimisation,
- * so an unwritable cache must not fail the command that fetched the data.
+ * A catalog from freshly validated services, serialized once here for the
+ * file and for `catalog --json` alike. `cacheable` is false when it would
+ * not pass this module's own read (outside the cache's bounds): it is then
+ * shown but not written, and fetched again next time, as before.
  */
-export function writeJsonAtomic(file: string, value: unknown): void {
-  const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+export function newCachedCatalog(entry: Omit<CacheEntry, 'v'>): { catalog: CachedCatalog; cacheable: boolean } {
+  const { services, ...rest } = entry;
+  const narrowed = narrowCacheHeader({ ...rest, v: 2, count: services.length });
+  const header: CacheHeader = narrowed ?? { ...rest, v: 2, count: services.length };
+  return { catalog: cachedCatalog(header, JSON.stringify(services), services), cacheable: narrowed !== undefined && narrowServices(services, entry.provider_id) !== undefined };
+}
+
+/** The same catalog with a new header (a revalidation: 304 Not Modified); `cacheable` as for newCachedCatalog. */
+export function withHeader(c: CachedCatalog, changes: Partial<Omit<CacheHeader, 'v' | 'count'>>): { catalog: CachedCatalog; cacheable: boolean } {
+  const merged: CacheHeader = { ...c.header, ...changes, v: 2, count: c.header.count };
+  const next = narrowCacheHeader(merged);
+  return { catalog: cachedCatalog(next ?? merged, c.servicesJson), cacheable: next !== undefined };
+}
+
+/** CRC-32 of the header (as narrowCacheHeader orders it) and the services text: any change to either shows. */
+function checksum(header: CacheHeader, servicesJson: string): number {
+  return crc32(servicesJson, crc32(JSON.stringify(header)));
+}
+
+function fileText(c: CachedCatalog): string {
+  return `${JSON.stringify({ ...c.header, length: c.servicesJson.length, crc32: checksum(c.header, c.servicesJson) })}\n${c.servicesJson}`;
+}
+
+/** One mkdir per directory and process, however many catalogs are written at once. */
+const made = new Map<string, Promise<unknown>>();
+
+/** Write one catalog (atomically, never throws: an unwritable cache must not fail the command that fetched it). */
+export async function writeCachedCatalog(cacheRoot: string, c: CachedCatalog): Promise<void> {
+  const file = fileFor(cacheRoot, c.header.url);
+  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   try {
-    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    writeFileSync(tmp, JSON.stringify(value), { mode: 0o600 });
-    renameSync(tmp, file);
+    const { mkdir, rename, writeFile } = fsp();
+    const dir = dirname(file);
+    if (!made.has(dir)) made.set(dir, mkdir(dir, { recursive: true, mode: 0o700 }));
+    await made.get(dir);
+    await writeFile(tmp, fileText(c), { mode: 0o600 });
+    await rename(tmp, file);
   } catch {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      /* nothing to clean */
-    }
+    await fsp().unlink(tmp).catch(() => undefined);
   }
 }
 
-export function writeCacheEntry(cacheRoot: string, entry: CacheEntry): void {
-  writeJsonAtomic(fileFor(cacheRoot, entry.url), entry);
+/** Synchronous form of writeCachedCatalog for a full entry (other modules). */
+export function writeCacheEntry(cacheRoot: string, entry: Omit<CacheEntry, 'v'>): void {
+  const { catalog, cacheable } = newCachedCatalog(entry);
+  if (cacheable) writeTextAtomic(fileFor(cacheRoot, entry.url), fileText(catalog));
 }
 
 export function removeCacheEntry(cacheRoot: string, url: string): void {
@@ -121,7 +239,7 @@ export function removeCacheEntry(cacheRoot: string, url: string): void {
   }
 }
 
-export function isFresh(entry: CacheEntry, nowMs: number): boolean {
+export function isFresh(entry: Pick<CacheHeader, 'fetched_at' | 'max_age'>, nowMs: number): boolean {
   return nowMs - entry.fetched_at < entry.max_age * 1000 && nowMs >= entry.fetched_at - 60_000;
 }
 
@@ -134,4 +252,47 @@ export function describeAge(ms: number): string {
   const h = Math.round(m / 60);
   if (h < 36) return `${h} hours`;
   return `${Math.round(h / 24)} days`;
+}
+
+// Small files beside the catalog cache (the registry index, token's target
+// index) are named and written the same way.
+
+function fnv1a(key: string, from: number, step: number): number {
+  let h = 0x811c9dc5;
+  for (let i = from; i >= 0 && i < key.length; i += step) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+/**
+ * 16 hex digits naming a file for `key` (a URL, a path): FNV-1a forwards and
+ * backwards, 64 bits in all. Not a security boundary (every such file names
+ * its key and is checked on read): a collision costs a cache miss.
+ */
+export function nameHash(key: string): string {
+  const hex = (n: number): string => n.toString(16).padStart(8, '0');
+  return `${hex(fnv1a(key, 0, 1))}${hex(fnv1a(key, key.length - 1, -1))}`;
+}
+
+/**
+ * Write `value` as JSON to `file` atomically (temporary file, then rename),
+ * creating its directory. Never throws: what this writes is an optimisation,
+ * so an unwritable cache must not fail the command that fetched the data.
+ */
+export function writeJsonAtomic(file: string, value: unknown): void {
+  writeTextAtomic(file, JSON.stringify(value));
+}
+
+export function writeTextAtomic(file: string, text: string): void {
+  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  try {
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    writeFileSync(tmp, text, { mode: 0o600 });
+    renameSync(tmp, file);
+  } catch {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* nothing to clean */
+    }
+  }
 }

@@ -7,8 +7,9 @@
 import type { Deps } from '../cli/deps.js';
 import { AgentprovError } from '../cli/errors.js';
 import type { ProviderEntry } from '../providers/registry.js';
-import { aggregateCatalogs, type AggregateResult } from './aggregate.js';
+import { aggregateCatalogs, type AggregateResult, type ProviderReport } from './aggregate.js';
 import { readRegistryIndex, registryFingerprint, writeRegistryIndex } from './registry-index.js';
+import type { CatalogService } from './validate.js';
 import { withBuiltins } from '../providers/builtin.js';
 
 export const ADD_PROVIDER_HINT = 'agentprov providers add <descriptor-url>';
@@ -45,7 +46,7 @@ export async function gatherCatalog(deps: Deps, opts: { refresh: boolean }): Pro
   result.warnings.unshift(...registry.warnings);
   if (registry.entries.length === 0) {
     result.warnings.push('no providers are registered yet (only the built-in ones are listed)');
-    return { ...withBuiltins(result, deps.env), nextSteps: [ADD_PROVIDER_HINT, 'agentprov init'] };
+    return Object.assign(addBuiltins(result, deps.env), { nextSteps: [ADD_PROVIDER_HINT, 'agentprov init'] });
   }
   // Built-in providers are never fetched, so they do not count as answering: every registered provider failing is still exit 5.
   if (!result.anyAnswered) {
@@ -54,5 +55,40 @@ export async function gatherCatalog(deps: Deps, opts: { refresh: boolean }): Pro
       nextSteps: ['agentprov providers list', 'agentprov catalog --refresh'],
     });
   }
-  return { ...withBuiltins(result, deps.env), nextSteps: [] };
+  return Object.assign(addBuiltins(result, deps.env), { nextSteps: [] });
+}
+
+/**
+ * withBuiltins (providers/builtin.ts) applied without reading the cached
+ * services: it runs on the provider reports alone, and what it appends is
+ * added to both views of the services, the parsed one (on first use) and
+ * the JSON text. Not to be spread (a spread reads `services`): extend it
+ * with Object.assign.
+ */
+function addBuiltins(result: AggregateResult, env: NodeJS.ProcessEnv): AggregateResult {
+  const extra = withBuiltins(
+    { services: [], providers: result.providers, warnings: [], anyAnswered: result.anyAnswered, servicesJson: () => '[]', firstService: () => undefined },
+    env,
+  );
+  const added = extra.services;
+  if (added.length === 0 && extra.providers.length === result.providers.length) return lazy(result, result.providers, [], '');
+  return lazy(result, extra.providers, added, JSON.stringify(added).slice(1, -1));
+}
+
+function lazy(result: AggregateResult, providers: ProviderReport[], added: readonly CatalogService[], addedJson: string): AggregateResult {
+  let services: CatalogService[] | undefined;
+  return {
+    providers,
+    warnings: result.warnings,
+    anyAnswered: result.anyAnswered,
+    get services() {
+      return (services ??= added.length ? [...result.services, ...added] : result.services);
+    },
+    servicesJson: () => {
+      const own = result.servicesJson();
+      if (!addedJson) return own;
+      return own === '[]' ? `[${addedJson}]` : `${own.slice(0, -1)},${addedJson}]`;
+    },
+    firstService: () => result.firstService() ?? added[0],
+  };
 }

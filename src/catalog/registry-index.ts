@@ -7,13 +7,12 @@
  * holds, `catalog` skips reading and zod-parsing config and manifest: with a
  * fresh cache a warm run then loads neither zod nor undici.
  */
-import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { configFilePath, type Paths } from '../paths.js';
 import { findManifest } from '../project/locate.js';
 import type { ProviderEntry } from '../providers/registry.js';
-import { cacheDir, writeJsonAtomic } from './cache.js';
+import { cacheDir, nameHash, writeJsonAtomic } from './cache.js';
 
 
 export interface RegistryIndex {
@@ -37,7 +36,7 @@ function statKey(file: string | undefined): string {
 export function registryFingerprint(paths: Paths, cwd: string): { fingerprint: string; file: string } {
   const manifest = findManifest(cwd);
   const fingerprint = `${statKey(configFilePath(paths))}|${statKey(manifest)}`;
-  const file = join(cacheDir(paths.cache), `registry-${createHash('sha256').update(manifest ?? '-').digest('hex').slice(0, 16)}.json`);
+  const file = join(cacheDir(paths.cache), `registry-${nameHash(manifest ?? '-')}.json`);
   return { fingerprint, file };
 }
 

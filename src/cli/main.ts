@@ -8,7 +8,7 @@ import { createDeps, type Deps } from './deps.js';
 import { AgentprovError, EXIT, isAgentprovError } from './errors.js';
 import { processIO, type IO } from './io.js';
 import { renderError, renderSuccess } from './output.js';
-import { buildProgram, type CommandSpec } from './program.js';
+import { buildProgram, COMMANDS, type CommandSpec } from './program.js';
 
 declare const __AGENTPROV_VERSION__: string | undefined;
 export const VERSION = typeof __AGENTPROV_VERSION__ === 'string' ? __AGENTPROV_VERSION__ : '0.0.0-dev';
@@ -43,13 +43,17 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
     if (result.exitCode !== undefined) exitCode = Number.isInteger(result.exitCode) && result.exitCode >= 0 && result.exitCode <= 255 ? result.exitCode : EXIT.OTHER;
   };
 
-  const program = buildProgram(VERSION, invoke, (root) =>
-    root.exitOverride().configureOutput({
-      writeOut: (s) => io.out(s),
-      writeErr: (s) => io.err(s),
-      // Under --json, usage errors become the envelope instead of prose.
-      outputError: (s, write) => (jsonRequested ? undefined : write(s)),
-    }),
+  const program = buildProgram(
+    VERSION,
+    invoke,
+    (root) =>
+      root.exitOverride().configureOutput({
+        writeOut: (s) => io.out(s),
+        writeErr: (s) => io.err(s),
+        // Under --json, usage errors become the envelope instead of prose.
+        outputError: (s, write) => (jsonRequested ? undefined : write(s)),
+      }),
+    specsFor(argv),
   );
 
   try {
@@ -67,4 +71,20 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
     }
   }
   return exitCode;
+}
+
+/**
+ * The commands to declare for this invocation: those under the command word
+ * given (its group, for `vault status`), or all of them when there is none or
+ * it names no command, so root help, `help`, and the suggestions for a
+ * misspelt command are what they always were. commander parses argv either
+ * way; this only spares every run from declaring two dozen commands it will
+ * not use (start-up, issue 4 and 8). Global options take no value, so the
+ * first word that is not an option is the command.
+ */
+export function specsFor(argv: string[], specs: CommandSpec[] = COMMANDS): CommandSpec[] {
+  const end = argv.indexOf('--');
+  const word = (end < 0 ? argv : argv.slice(0, end)).find((a) => !a.startsWith('-'));
+  const chosen = word === undefined ? [] : specs.filter((s) => s.path[0] === word);
+  return chosen.length ? chosen : specs;
 }

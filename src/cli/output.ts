@@ -3,18 +3,28 @@
  * one JSON envelope on stdout with --json; a human gets prose and tables on a
  * terminal, and the bare value when stdout is piped.
  */
-import { randomBytes } from 'node:crypto';
-import { AgentprovError } from './errors.js';
+import { createRequire } from 'node:module';
+import type { AgentprovError } from './errors.js';
 import type { IO } from './io.js';
 
 export interface CommandResult<T = unknown> {
   data: T;
   warnings?: string[];
   nextSteps?: string[];
-  /** What a human sees on stdout (prose or a table). Defaults to pretty JSON. */
+  /**
+   * What a human sees on stdout (prose or a table). Defaults to pretty JSON.
+   * May be a getter: it is read only when that output is chosen, so a large
+   * listing under --json never renders its table.
+   */
   human?: string;
-  /** The single value printed when stdout is not a terminal (e.g. `token`). */
+  /** The single value printed when stdout is not a terminal (e.g. `token`). May be a getter, like `human`. */
   bare?: string;
+  /**
+   * The JSON text of `data`, when the command has it serialized already
+   * (`catalog --json` copies its cached services): --json prints it in place
+   * of JSON.stringify(data), which it must equal. `data` may then be a getter.
+   */
+  dataJson?: () => string;
   /** The command already printed its one document (long-running commands). */
   printed?: boolean;
   /**
@@ -64,12 +74,19 @@ export function renderSuccess(io: IO, json: boolean, command: string, result: Co
   if (result.printed) return;
   const out = revealing(io, result.reveal);
   if (json) {
+    if (result.dataJson) {
+      // Same document, same key order as successEnvelope.
+      const rest = JSON.stringify({ warnings: result.warnings ?? [], next_steps: result.nextSteps ?? [] });
+      out(`{"ok":true,"command":${JSON.stringify(command)},"data":${result.dataJson()},${rest.slice(1)}\n`);
+      return;
+    }
     out(JSON.stringify(successEnvelope(command, result)) + '\n');
     return;
   }
   for (const w of result.warnings ?? []) io.err(`warning: ${w}\n`);
-  if (result.bare !== undefined && !io.stdoutIsTTY) {
-    out(result.bare + '\n');
+  const bare = io.stdoutIsTTY ? undefined : result.bare;
+  if (bare !== undefined) {
+    out(bare + '\n');
     return;
   }
   const text = result.human ?? JSON.stringify(result.data, null, 2);
@@ -86,6 +103,8 @@ function revealing(io: IO, reveal: string[] | undefined): (text: string) => void
   const values = (reveal ?? []).filter((v) => v.length > 0);
   if (!values.length) return (text) => io.out(text);
   return (text) => {
+    // node:crypto only here (`token`), off every other command's start-up path.
+    const { randomBytes } = createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto');
     const nonce = randomBytes(12).toString('hex');
     let t = text;
     values.forEach((v, i) => (t = t.split(v).join(`\u0001${nonce}:${i}\u0001`)));

@@ -7,15 +7,32 @@ import type { Deps } from '../deps.js';
 import { AgentprovError } from '../errors.js';
 import type { CommandResult } from '../output.js';
 import { gatherCatalog } from '../../catalog/gather.js';
-import { renderCompact, renderService, renderTable, renderTsv, qualifiedId } from '../../catalog/render.js';
-import { filterServices } from '../../catalog/search.js';
-import { sanitizeLine } from '../../util/sanitize.js';
 
 export async function run(deps: Deps, args: string[], opts: Record<string, unknown>): Promise<CommandResult> {
   const filter = args[0]?.trim();
   const refresh = Boolean(opts.refresh);
   const gathered = await gatherCatalog(deps, { refresh });
   const { warnings, providers } = gathered;
+
+  if (!filter && !opts.compact && deps.globals.json) {
+    // What an agent runs most (issue 5's warm targets): the services are
+    // copied from the cache as they were written, never parsed, and nothing
+    // that renders text for a terminal is loaded.
+    const first = gathered.firstService();
+    return {
+      get data() {
+        return { services: gathered.services, providers };
+      },
+      dataJson: () => `{"services":${gathered.servicesJson()},"providers":${JSON.stringify(providers)}}`,
+      warnings,
+      nextSteps: gathered.nextSteps.length ? gathered.nextSteps : first ? [`agentprov catalog ${first.provider}/${first.id}`] : [],
+    };
+  }
+  const [{ renderCompact, renderService, renderTable, renderTsv, qualifiedId }, { filterServices }, { sanitizeLine }] = await Promise.all([
+    import('../../catalog/render.js'),
+    import('../../catalog/search.js'),
+    import('../../util/sanitize.js'),
+  ]);
 
   if (filter && filter.includes('/')) {
     const [providerId, serviceId] = filter.split('/', 2) as [string, string];
@@ -49,11 +66,16 @@ export async function run(deps: Deps, args: string[], opts: Record<string, unkno
       bare: lines,
     };
   }
+  // Getters: the table and the TSV are rendered only when printed, never under --json.
   return {
     data: { services, providers },
     warnings,
     nextSteps: gathered.nextSteps.length ? gathered.nextSteps : services.length ? [`agentprov catalog ${qualifiedId(services[0]!)}`] : [],
-    human: services.length ? renderTable(services, deps.io.columns) : 'no services',
-    bare: renderTsv(services),
+    get human() {
+      return services.length ? renderTable(services, deps.io.columns) : 'no services';
+    },
+    get bare() {
+      return renderTsv(services);
+    },
   };
 }

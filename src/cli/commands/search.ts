@@ -21,7 +21,12 @@ export async function run(deps: Deps, args: string[], opts: Record<string, unkno
     data: { query, services, providers: gathered.providers },
     warnings,
     nextSteps: services.length ? [`agentprov catalog ${qualifiedId(services[0]!)}`] : ['agentprov catalog'],
-    human: services.length ? renderTable(services, deps.io.columns) : 'no matches',
-    bare: renderTsv(services),
+    // Getters: rendered only when printed, never under --json.
+    get human() {
+      return services.length ? renderTable(services, deps.io.columns) : 'no matches';
+    },
+    get bare() {
+      return renderTsv(services);
+    },
   };
 }
