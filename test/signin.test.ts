@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -207,6 +207,54 @@ describe.runIf(haveKeyring)('sign-in against the sandbox identity provider', () 
     await collectSecrets(h, env);
   });
 
+  it('whoami answers from the identity file without the keychain, and only while the vault is the file that session was seen in', async () => {
+    const { home: h, env } = pkce;
+    const identity = join(h, 'state', 'session-identity.json');
+    // No keychain reachable: only the identity file can answer.
+    const noKeychain = { ...env, DBUS_SESSION_BUS_ADDRESS: `unix:path=${join(tempDir(), 'absent.sock')}` };
+    const full = await cli(['whoami', '--json'], env);
+    expect(full.code, full.stdout + full.stderr).toBe(0);
+    expect(existsSync(identity)).toBe(true);
+    const fast = await cli(['whoami', '--json'], noKeychain);
+    expect(fast.code, fast.stdout + fast.stderr).toBe(0);
+    expect(fast.json().data).toEqual(full.json().data);
+
+    // Any vault write (here a credential added beside the session) makes whoami open the vault again.
+    const vault = await vaultOf(h, env);
+    await vault.set('unrelated', 'x');
+    const stale = await cli(['whoami', '--json'], noKeychain);
+    expect(stale.code).toBe(1);
+    expect(stale.json().error.code).toBe('KEYCHAIN_UNAVAILABLE');
+    expect((await cli(['whoami', '--json'], env)).code).toBe(0);
+    expect((await cli(['whoami', '--json'], noKeychain)).code).toBe(0); // recorded again
+
+    // The session gone from the vault by any path: not signed in, and the identity file goes too.
+    const session = await vault.get('session');
+    await vault.update((entries) => {
+      delete entries.session;
+      delete entries.unrelated;
+    });
+    const gone = await cli(['whoami', '--json'], env);
+    expect(gone.code).toBe(3);
+    expect(gone.json().error.code).toBe('NOT_SIGNED_IN');
+    expect(existsSync(identity)).toBe(false);
+    // The vault file deleted outright: the recorded identity no longer matches anything.
+    await vault.set('session', session);
+    expect((await cli(['whoami', '--json'], env)).code).toBe(0);
+    const vaultFile = join(h, 'state', 'vault.json.enc');
+    const saved = readFileSync(vaultFile);
+    rmSync(vaultFile);
+    const deleted = await cli(['whoami', '--json'], noKeychain);
+    expect(deleted.code, deleted.stdout).toBe(3);
+    expect(deleted.json().error.code).toBe('NOT_SIGNED_IN');
+    writeFileSync(vaultFile, saved, { mode: 0o600 });
+    expect((await cli(['whoami', '--json'], env)).code).toBe(0);
+
+    // What the file holds is what whoami shows: identity and where secrets live, never a token.
+    const recorded = JSON.parse(readFileSync(identity, 'utf8'));
+    expect(Object.keys(recorded.session).sort()).toEqual(['auth_time', 'credential_store', 'email', 'expires_at', 'issuer', 'name', 'refreshable', 'subject', 'vault']);
+  });
+
   it('logout revokes the refresh token at the issuer and deletes the session', async () => {
     const { home: h, env } = pkce;
     const vault = await vaultOf(h, env);
@@ -218,6 +266,8 @@ describe.runIf(haveKeyring)('sign-in against the sandbox identity provider', () 
 
     const config = await oidc.discovery(new URL(sb.current.issuer), CLIENT_ID, undefined, oidc.None(), { execute: [oidc.allowInsecureRequests] });
     await expect(oidc.refreshTokenGrant(config, refreshToken)).rejects.toMatchObject({ error: 'invalid_grant' });
+
+    expect(existsSync(join(h, 'state', 'session-identity.json'))).toBe(false);
 
     const who = await cli(['whoami', '--json'], env);
     expect(who.code).toBe(3);

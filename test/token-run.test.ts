@@ -315,6 +315,26 @@ describe.runIf(haveKeyring)('token cache', () => {
     expect(again.json().data).toMatchObject({ token, cached: true });
     const bare = await cli(['token', 'localcloud'], h!);
     expect(bare.stdout).toBe(`${token}\n`);
+
+    // A resource name resolves through agentprov.json, remembered while the file is unchanged.
+    const manifestPath = join(h!.cwd, 'agentprov.json');
+    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
+    const name = manifest.resources[0].name as string;
+    for (let i = 0; i < 2; i++) {
+      const r = await cli(['token', name, '--json'], h!); // the first validates the manifest and remembers it, the second reuses that
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      expect(r.json().data).toMatchObject({ token, cached: true, provider: 'localcloud', resource: name });
+    }
+    // Edited: the same name now belongs to another provider, which has no cached token.
+    writeFileSync(manifestPath, JSON.stringify({ ...manifest, resources: [{ ...manifest.resources[0], provider: 'othercloud' }] }));
+    const moved = await cli(['token', name, '--json'], h!);
+    expect(moved.code).not.toBe(0);
+    expect(moved.stdout).not.toContain(token);
+    // Invalid: the manifest's own validation answers, as it always did.
+    writeFileSync(manifestPath, JSON.stringify({ version: 2 }));
+    const invalid = await cli(['token', name, '--json'], h!);
+    expect(invalid.code).toBe(2);
+    expect(invalid.json().error.code).toBe('INVALID_MANIFEST');
   }, 120_000);
 });
 

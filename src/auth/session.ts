@@ -5,9 +5,12 @@
  * access token has less than a minute left it refreshes under the session
  * lock: lock → re-read the vault (another process may have refreshed
  * already) → refresh only if still needed → write → unlock. Rotating refresh
- * tokens thus survive many agentprov processes at once.
+ * tokens thus survive many agentprov processes at once. A refresh also
+ * rewrites the identity file `whoami` reads; a refused one removes it.
  */
 import type { Deps } from '../cli/deps.js';
+import { describeSession } from './describe.js';
+import { removeIdentity, writeIdentity } from './identity.js';
 import { noSession, readSession, SESSION_ENTRY, sessionClaims, withSessionLock, type SessionClaims, type StoredSession } from './store.js';
 
 /** Refresh when the access token has less than this many seconds left. */
@@ -56,10 +59,14 @@ export async function getSession(deps: Deps): Promise<ActiveSession> {
     try {
       const next = await refreshStoredSession(current, nowSeconds(deps), deps.io.redactor);
       await vault.set(SESSION_ENTRY, next);
+      await writeIdentity(deps.paths.state, describeSession(next, vault), vault.fingerprint);
       return active(next, true);
     } catch (err) {
       // A refused refresh token will never work again: forget the session.
-      if ((err as { code?: string }).code === 'NOT_SIGNED_IN') await vault.delete(SESSION_ENTRY);
+      if ((err as { code?: string }).code === 'NOT_SIGNED_IN') {
+        removeIdentity(deps.paths.state);
+        await vault.delete(SESSION_ENTRY);
+      }
       throw err;
     }
   });

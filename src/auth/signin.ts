@@ -18,6 +18,8 @@ import { AgentprovError } from '../cli/errors.js';
 import type { Vault } from '../vault/vault.js';
 import { authorizationCodeFlow, FRESH_AUTHENTICATION } from './browser-flow.js';
 import { deviceCodeExpired, pollDeviceAuthorization, startDeviceAuthorization } from './device.js';
+import { describeSession } from './describe.js';
+import { writeIdentity } from './identity.js';
 import { discoverIssuer, SCOPES } from './issuer.js';
 import { PENDING_ENTRY, pendingEntry, readPending, SESSION_ENTRY, withSessionLock, type PendingSignIn, type StoredSession } from './store.js';
 import { rememberSecrets, storedSessionFrom } from './tokens.js';
@@ -136,14 +138,18 @@ function pendingError(p: PendingSignIn): AgentprovError {
   });
 }
 
-/** Writes the new session (and drops any pending device sign-in) under the session lock. */
+/**
+ * Writes the new session (and drops any pending device sign-in) under the
+ * session lock, and the identity file `whoami` reads (identity.ts).
+ */
 async function saveSession(deps: Deps, vault: Vault, session: StoredSession): Promise<StoredSession> {
   rememberSecrets(deps.io.redactor, session);
-  await withSessionLock(deps.paths.state, () =>
-    vault.update((entries) => {
+  await withSessionLock(deps.paths.state, async () => {
+    await vault.update((entries) => {
       entries[SESSION_ENTRY] = session;
       delete entries[PENDING_ENTRY];
-    }),
-  );
+    });
+    await writeIdentity(deps.paths.state, describeSession(session, vault), vault.fingerprint);
+  });
   return session;
 }

@@ -1,9 +1,11 @@
 /**
  * Everything a command needs from the outside world, in one object, so a
  * test can hand a command buffers, a fixed clock or a fake browser without
- * mocking modules. Heavy pieces (vault, HTTP) are created on first use.
+ * mocking modules. Heavy pieces (vault, HTTP, even node:child_process) are
+ * loaded on first use: this module is on every command's start-up path.
  */
-import { spawn } from 'node:child_process';
+import type { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { AgentprovError } from './errors.js';
 import { processIO, type IO } from './io.js';
 import { resolvePaths, type Paths } from '../paths.js';
@@ -58,7 +60,17 @@ export function createDeps(globals: GlobalOptions, env: NodeJS.ProcessEnv = proc
     argv,
     canPrompt: () => canPrompt(io, env, globals),
     vault: () =>
-      (vault ??= import('../vault/vault.js').then((m) => m.openVault({ env, stateDir: deps.paths.state, redactor: io.redactor }))),
+      (vault ??= import('../vault/vault.js').then((m) =>
+        m.openVault({
+          env,
+          stateDir: deps.paths.state,
+          redactor: io.redactor,
+          // Whatever write leaves no session (logout, a refused refresh) also drops what whoami shows.
+          afterWrite: async (entries) => {
+            if (!('session' in entries)) (await import('../auth/identity.js')).removeIdentity(deps.paths.state);
+          },
+        }),
+      )),
     browser: {
       async open(url) {
         const { openBrowser } = await import('./browser.js');
@@ -77,12 +89,17 @@ export function createDeps(globals: GlobalOptions, env: NodeJS.ProcessEnv = proc
         return password({ message, mask: true }, { input: io.stdin, output: io.stderr });
       },
     },
-    spawn,
+    spawn: ((...args: Parameters<typeof spawn>) => lazyRequire<typeof import('node:child_process')>('node:child_process').spawn(...args)) as typeof spawn,
     debug: (message) => {
       if (globals.verbose) io.err(`[debug] ${message}\n`);
     },
   };
   return deps;
+}
+
+/** A Node built-in, loaded when first needed (require: no ESM facade to build). */
+function lazyRequire<T>(id: string): T {
+  return createRequire(import.meta.url)(id) as T;
 }
 
 function noPrompt(question: string): AgentprovError {

@@ -4,44 +4,129 @@
  * costs no network round trip. The token sits under a secret-named field,
  * so every other command's output masks it; only `token` prints it.
  *
- * On the warm path: no openid-client, no undici (only the vault).
+ * On the warm path: no openid-client, no undici, no zod (only the vault).
+ * An entry is narrowed by hand with the bounds it is written with; it lives
+ * inside the authenticated vault, so it is what agentprov itself stored.
  */
-import { z } from 'zod';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { nameHash, writeJsonAtomic } from '../catalog/cache.js';
+import { findManifest } from '../project/locate.js';
 import type { Vault } from '../vault/vault.js';
 
 /** A cached token is reused only while it has more than this many seconds left. */
 export const REUSE_MARGIN_SECONDS = 60;
 
-const CachedToken = z.object({
-  v: z.literal(1),
-  access_token: z.string().min(1).max(16_384),
+const MAX_TOKEN = 16_384;
+const MAX_ID = 256;
+
+export interface CachedToken {
+  access_token: string;
   /** Epoch seconds. */
-  expires_at: z.number().int().nonnegative(),
+  expires_at: number;
   /** The credential's id (jti or a digest), for the audit log. */
-  id: z.string().max(256).optional(),
-});
-export type CachedToken = Omit<z.infer<typeof CachedToken>, 'v'>;
+  id?: string;
+}
+
+/** The stored form of a cached token, or undefined when `raw` is not one. */
+export function narrowCachedToken(raw: unknown): CachedToken | undefined {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined;
+  const { v, access_token, expires_at, id } = raw as Record<string, unknown>;
+  if (v !== 1) return undefined;
+  if (typeof access_token !== 'string' || access_token.length < 1 || access_token.length > MAX_TOKEN) return undefined;
+  if (!Number.isSafeInteger(expires_at) || (expires_at as number) < 0) return undefined;
+  if (id !== undefined && (typeof id !== 'string' || id.length > MAX_ID)) return undefined;
+  return { access_token, expires_at: expires_at as number, ...(id !== undefined ? { id } : {}) };
+}
 
 export function cacheEntry(providerId: string, scopes: readonly string[]): string {
   return `token-cache:${providerId}:${[...new Set(scopes)].sort().join(' ') || '*'}`;
 }
 
 /** A cached token with more than a minute left, or undefined. */
+export function usableCachedToken(raw: unknown, nowSeconds: number): CachedToken | undefined {
+  const token = narrowCachedToken(raw);
+  return token && token.expires_at - nowSeconds > REUSE_MARGIN_SECONDS ? token : undefined;
+}
+
+/** A cached token with more than a minute left, or undefined. */
 export async function readCachedToken(vault: Vault, name: string, nowSeconds: number): Promise<CachedToken | undefined> {
-  const parsed = CachedToken.safeParse(await vault.get(name));
-  if (!parsed.success || parsed.data.expires_at - nowSeconds <= REUSE_MARGIN_SECONDS) return undefined;
-  const { v: _v, ...token } = parsed.data;
-  return token;
+  return usableCachedToken(await vault.get(name), nowSeconds);
 }
 
 /** Store a fresh token and drop expired entries of every provider. */
 export async function writeCachedToken(vault: Vault, name: string, token: CachedToken, nowSeconds: number): Promise<void> {
+  const entry = { v: 1 as const, access_token: token.access_token, expires_at: token.expires_at, ...(token.id !== undefined ? { id: token.id } : {}) };
+  if (!narrowCachedToken(entry)) throw new Error('refusing to cache a token outside the cache bounds');
   await vault.update((entries) => {
     for (const [k, v] of Object.entries(entries)) {
       if (!k.startsWith('token-cache:')) continue;
-      const p = CachedToken.safeParse(v);
-      if (!p.success || p.data.expires_at <= nowSeconds) delete entries[k];
+      const p = narrowCachedToken(v);
+      if (!p || p.expires_at <= nowSeconds) delete entries[k];
     }
-    entries[name] = CachedToken.parse({ v: 1, ...token });
+    entries[name] = entry;
   });
+}
+
+/**
+ * Which provider a `token` target names, without zod on the warm path. A
+ * resource of the project's agentprov.json wins over a provider id of the
+ * same name (exec/targets.ts). The manifest's resource → provider pairs are
+ * remembered beside the catalog cache, keyed by the manifest's path, inode,
+ * size, mtime and ctime: written only after the manifest passed its zod
+ * schema, read only while the file is unchanged. Anything else (a changed,
+ * invalid or unreadable manifest) takes the full path, which validates and
+ * fails exactly as before.
+ */
+export async function providerOfTarget(deps: { cwd: string; paths: { cache: string } }, target: string): Promise<{ provider: string; resource?: string }> {
+  const manifest = findManifest(deps.cwd);
+  if (!manifest) return { provider: target };
+  const fingerprint = statKey(manifest);
+  const file = indexFile(deps.paths.cache, manifest);
+  const known = fingerprint ? readTargetIndex(file, fingerprint) : undefined;
+  if (known) {
+    const provider = known.get(target);
+    return provider !== undefined ? { provider, resource: target } : { provider: target };
+  }
+  const { loadManifest } = await import('../provision/manifest.js');
+  const m = await loadManifest(manifest);
+  if (fingerprint && fingerprint === statKey(manifest)) {
+    writeJsonAtomic(file, { v: 1, fingerprint, resources: m.resources.map((r) => [r.name, r.provider]) });
+  }
+  const resource = m.resources.find((r) => r.name === target);
+  return resource ? { provider: resource.provider, resource: resource.name } : { provider: target };
+}
+
+function statKey(file: string): string | undefined {
+  try {
+    const st = statSync(file, { bigint: true });
+    return `${file}:${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+  } catch {
+    return undefined;
+  }
+}
+
+function indexFile(cacheRoot: string, manifest: string): string {
+  return join(cacheRoot, 'catalog', `targets-${nameHash(manifest)}.json`);
+}
+
+/** The manifest's resource → provider pairs, when the index is there, matches `fingerprint` and is what this module writes. */
+function readTargetIndex(file: string, fingerprint: string): Map<string, string> | undefined {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    return undefined;
+  }
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const { v, fingerprint: fp, resources } = raw as Record<string, unknown>;
+  if (v !== 1 || fp !== fingerprint || !Array.isArray(resources) || resources.length > 1000) return undefined;
+  const map = new Map<string, string>();
+  for (const pair of resources as unknown[]) {
+    if (!Array.isArray(pair) || pair.length !== 2) return undefined;
+    const [name, provider] = pair as unknown[];
+    if (typeof name !== 'string' || name.length > 63 || typeof provider !== 'string' || provider.length < 1 || provider.length > 64) return undefined;
+    if (!map.has(name)) map.set(name, provider);
+  }
+  return map;
 }

@@ -2,41 +2,89 @@
  * The vault file format: an AES-256-GCM envelope around a JSON document of
  * named entries. The key is either a random 32-byte key kept in the OS
  * keychain, or derived from a passphrase with scrypt (salt in the header).
+ *
+ * Both layers are narrowed by hand, field by field with the same bounds a
+ * schema would give, rather than with zod: every command that touches a
+ * secret (`token`, `run`, `whoami --refresh`) reads this file first, and
+ * loading zod costs more start-up than the rest of that read (see README
+ * "Build"). The outer envelope is untrusted bytes from disk; the inner
+ * document is authenticated by GCM (and its header bound in as AAD), so it
+ * is what agentprov itself wrote.
  */
 import { createCipheriv, createDecipheriv, randomBytes, scrypt as scryptCb, type BinaryLike, type ScryptOptions } from 'node:crypto';
-import { z } from 'zod';
 import { AgentprovError } from '../cli/errors.js';
 
 export const KEY_BYTES = 32;
 const IV_BYTES = 12;
 export const MAX_VAULT_BYTES = 8 * 1024 * 1024;
+/** Longest entry name. */
+const MAX_NAME = 512;
 
-const b64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/).max(MAX_VAULT_BYTES * 2);
+export interface ScryptParams {
+  name: 'scrypt';
+  /** base64 */
+  salt: string;
+  N: number;
+  r: number;
+  p: number;
+}
 
-export const ScryptParams = z.object({
-  name: z.literal('scrypt'),
-  salt: b64,
-  N: z.number().int().min(1024).max(2 ** 20),
-  r: z.number().int().min(1).max(32),
-  p: z.number().int().min(1).max(16),
-});
-export type ScryptParams = z.infer<typeof ScryptParams>;
+export interface EnvelopeFile {
+  format: 'agentprov-vault';
+  version: 1;
+  store: 'keychain' | 'file';
+  kdf?: ScryptParams;
+  iv: string;
+  tag: string;
+  ciphertext: string;
+}
 
-export const EnvelopeFile = z.object({
-  format: z.literal('agentprov-vault'),
-  version: z.literal(1),
-  store: z.enum(['keychain', 'file']),
-  kdf: ScryptParams.optional(),
-  iv: b64,
-  tag: b64,
-  ciphertext: b64,
-});
-export type EnvelopeFile = z.infer<typeof EnvelopeFile>;
+export interface VaultDocument {
+  entries: Record<string, unknown>;
+}
 
-export const VaultDocument = z.object({
-  entries: z.record(z.string().max(512), z.unknown()),
-});
-export type VaultDocument = z.infer<typeof VaultDocument>;
+const B64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const isB64 = (v: unknown): v is string => typeof v === 'string' && v.length <= MAX_VAULT_BYTES * 2 && B64.test(v);
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const intIn = (v: unknown, min: number, max: number): v is number => Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
+
+class Invalid extends Error {
+  constructor(
+    readonly field: string,
+    why: string,
+  ) {
+    super(why);
+  }
+}
+
+function narrowScrypt(raw: unknown): ScryptParams {
+  if (!isObj(raw)) throw new Invalid('kdf', 'expected an object');
+  const { name, salt, N, r, p } = raw;
+  if (name !== 'scrypt') throw new Invalid('kdf.name', 'expected "scrypt"');
+  if (!isB64(salt)) throw new Invalid('kdf.salt', 'expected base64');
+  if (!intIn(N, 1024, 2 ** 20)) throw new Invalid('kdf.N', 'expected an integer from 1024 to 2^20');
+  if (!intIn(r, 1, 32)) throw new Invalid('kdf.r', 'expected an integer from 1 to 32');
+  if (!intIn(p, 1, 16)) throw new Invalid('kdf.p', 'expected an integer from 1 to 16');
+  return { name, salt, N, r, p };
+}
+
+/**
+ * The envelope with exactly its known fields, in the order `seal` writes
+ * them: `open` binds the header (everything but iv, tag, ciphertext) as AAD,
+ * so unknown fields must not reach it.
+ */
+function narrowEnvelope(raw: unknown): EnvelopeFile {
+  if (!isObj(raw)) throw new Invalid('(root)', 'expected an object');
+  const { format, version, store, kdf, iv, tag, ciphertext } = raw;
+  if (format !== 'agentprov-vault') throw new Invalid('format', 'expected "agentprov-vault"');
+  if (version !== 1) throw new Invalid('version', 'expected 1');
+  if (store !== 'keychain' && store !== 'file') throw new Invalid('store', 'expected "keychain" or "file"');
+  const params = kdf === undefined ? undefined : narrowScrypt(kdf);
+  if (!isB64(iv)) throw new Invalid('iv', 'expected base64');
+  if (!isB64(tag)) throw new Invalid('tag', 'expected base64');
+  if (!isB64(ciphertext)) throw new Invalid('ciphertext', 'expected base64');
+  return { format, version, store, ...(params ? { kdf: params } : {}), iv, tag, ciphertext };
+}
 
 export function newScryptParams(): ScryptParams {
   return { name: 'scrypt', salt: randomBytes(16).toString('base64'), N: 2 ** 15, r: 8, p: 1 };
@@ -72,12 +120,12 @@ export function parseEnvelope(text: string, path: string): EnvelopeFile {
   } catch {
     throw corrupt(path, 'it is not valid JSON (truncated or overwritten?)');
   }
-  const parsed = EnvelopeFile.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw corrupt(path, `field "${issue?.path.join('.') || '(root)'}" is invalid: ${issue?.message ?? 'unknown'}`);
+  try {
+    return narrowEnvelope(raw);
+  } catch (err) {
+    const e = err as Invalid;
+    throw corrupt(path, `field "${e.field}" is invalid: ${e.message}`);
   }
-  return parsed.data;
 }
 
 /** Decrypt; `onAuthFailure` builds the error for a wrong key or tampering. */
@@ -92,9 +140,11 @@ export function open(file: EnvelopeFile, key: Buffer, path: string, onAuthFailur
   } catch {
     throw onAuthFailure();
   }
-  const doc = VaultDocument.safeParse(safeJson(plain));
-  if (!doc.success) throw corrupt(path, 'the decrypted content is not a vault document');
-  return doc.data;
+  const doc = safeJson(plain);
+  if (!isObj(doc) || !isObj(doc.entries) || Object.keys(doc.entries).some((k) => k.length > MAX_NAME)) {
+    throw corrupt(path, 'the decrypted content is not a vault document');
+  }
+  return { entries: doc.entries };
 }
 
 function safeJson(text: string): unknown {

@@ -5,8 +5,24 @@
  * Secret Service implementations hang rather than fail on headless Linux.
  */
 import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { AgentprovError } from '../cli/errors.js';
 import { assertBusAnswers } from './dbus-liveness.js';
+
+type Binding = typeof import('@napi-rs/keyring');
+
+/**
+ * The binding is CommonJS: load it with require(), not import(). An import()
+ * of a CommonJS file makes Node scan its source for named exports first
+ * (cjs-module-lexer), which costs about 7 ms on this binding's 29 KB loader,
+ * on the start-up path of every command that reads a secret. The bare
+ * `require` is the bundles' own (tsup's banner in dist/, esbuild's in the
+ * single executable, which also swaps in scripts/sea/keyring.cjs); tests run
+ * the sources, where only createRequire exists.
+ */
+function loadBinding(): Binding {
+  return typeof require === 'function' ? (require('@napi-rs/keyring') as Binding) : (createRequire(import.meta.url)('@napi-rs/keyring') as Binding);
+}
 
 export const KEYCHAIN_SERVICE = 'agentprov';
 export const DEFAULT_KEYCHAIN_TIMEOUT_MS = 3000;
@@ -43,16 +59,20 @@ export function keyAccountFor(vaultPath: string): string {
 
 export async function openKeychain(timeoutMs = DEFAULT_KEYCHAIN_TIMEOUT_MS, env: NodeJS.ProcessEnv = process.env): Promise<Keychain> {
   const backend = backendName();
-  if (process.platform === 'linux') await assertBusAnswers(env, backend, timeoutMs);
-  let mod: typeof import('@napi-rs/keyring');
+  // The bus check runs while the binding loads: loading connects to nothing
+  // (the first AsyncEntry does, synchronously, hence the check before it).
+  const busAnswers = process.platform === 'linux' ? assertBusAnswers(env, backend, timeoutMs) : Promise.resolve();
+  let mod: Binding;
   try {
-    mod = await import('@napi-rs/keyring');
+    mod = loadBinding();
   } catch (err) {
+    busAnswers.catch(() => undefined);
     throw new AgentprovError('KEYCHAIN_UNAVAILABLE', `the keychain binding could not be loaded: ${(err as Error).message}`, {
       details: { reason: 'binding_missing' },
       cause: err,
     });
   }
+  await busAnswers;
   // On Linux, insist on the Secret Service: the binding would otherwise fall
   // back silently to the kernel keyring, which is lost at reboot.
   const entry = (account: string): KeychainEntry =>

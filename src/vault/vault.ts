@@ -3,15 +3,26 @@
  * envelope.ts), its key in the OS keychain or derived from a passphrase
  * (key-source.ts). Writes take a cross-process lock and re-read the file
  * inside it, so concurrent agentprov processes never lose an update.
+ *
+ * Reading needs only the key and the file: the lock and the atomic writer
+ * are loaded on the first write, so a read-only command (`token` from its
+ * cache) does not pay for them at start-up.
  */
-import { readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import { withFileLock } from '../util/file-lock.js';
-import writeFileAtomic from 'write-file-atomic';
+import { open as openFile, rm, stat } from 'node:fs/promises';
 import { AgentprovError } from '../cli/errors.js';
 import type { Redactor } from '../cli/io.js';
 import { corrupt, MAX_VAULT_BYTES, open, parseEnvelope, seal, type VaultDocument } from './envelope.js';
 import { chooseKeySource, type KeySource, type KeySourceOptions } from './key-source.js';
+import { fingerprintOf, vaultPath } from './location.js';
+
+export { vaultPath } from './location.js';
+
+/**
+ * Called under the vault lock after each write with the entries now stored
+ * (names and values: never print them). The CLI uses it to drop files that
+ * describe an entry once the entry is gone (auth/identity.ts).
+ */
+export type AfterWrite = (entries: Readonly<Record<string, unknown>>) => void | Promise<void>;
 
 export interface VaultStatus {
   store: KeySource['kind'];
@@ -25,11 +36,14 @@ export class Vault {
   readonly path: string;
   readonly #keys: KeySource;
   readonly #redactor: Redactor | undefined;
+  readonly #afterWrite: AfterWrite | undefined;
+  #fingerprint: string | undefined;
 
-  constructor(path: string, keys: KeySource, redactor?: Redactor) {
+  constructor(path: string, keys: KeySource, redactor?: Redactor, afterWrite?: AfterWrite) {
     this.path = path;
     this.#keys = keys;
     this.#redactor = redactor;
+    this.#afterWrite = afterWrite;
   }
 
   get store(): KeySource['kind'] {
@@ -40,6 +54,20 @@ export class Vault {
   async get(name: string): Promise<unknown> {
     const doc = await this.#read();
     return doc.entries[name];
+  }
+
+  /** Every entry, from one read of the file. */
+  async entries(): Promise<Record<string, unknown>> {
+    return { ...(await this.#read()).entries };
+  }
+
+  /**
+   * The fingerprint (location.ts) of the file this object last read or
+   * wrote, or undefined when it has seen none. What that read returned, or
+   * that write stored, is what the file with this fingerprint holds.
+   */
+  get fingerprint(): string | undefined {
+    return this.#fingerprint;
   }
 
   async names(): Promise<string[]> {
@@ -66,7 +94,7 @@ export class Vault {
    */
   update<R>(fn: (entries: Record<string, unknown>) => R | Promise<R>): Promise<R> {
     return this.#locked(async () => {
-      const text = await readIfExists(this.path);
+      const text = (await readIfExists(this.path))?.text;
       let key: Buffer;
       let kdf;
       let doc: VaultDocument;
@@ -80,7 +108,11 @@ export class Vault {
         doc = this.#open(file, key);
       }
       const result = await fn(doc.entries);
+      const { default: writeFileAtomic } = await import('write-file-atomic');
       await writeFileAtomic(this.path, seal(doc, key, this.#keys.kind, kdf), { mode: 0o600 });
+      // Still under the lock: no other agentprov process can have replaced it since.
+      this.#fingerprint = fingerprintOf(await stat(this.path, { bigint: true }));
+      await this.#afterWrite?.(doc.entries);
       return result;
     });
   }
@@ -103,15 +135,21 @@ export class Vault {
   destroy(): Promise<void> {
     return this.#locked(async () => {
       await rm(this.path, { force: true });
+      this.#fingerprint = undefined;
       await this.#keys.destroy();
     });
   }
 
   async #read(): Promise<VaultDocument> {
-    const text = await readIfExists(this.path);
-    if (text === undefined) return { entries: {} };
-    const file = parseEnvelope(text, this.path);
-    return this.#open(file, await this.#keys.keyFor(file, this.path));
+    const read = await readIfExists(this.path);
+    if (read === undefined) {
+      this.#fingerprint = undefined;
+      return { entries: {} };
+    }
+    const file = parseEnvelope(read.text, this.path);
+    const doc = this.#open(file, await this.#keys.keyFor(file, this.path));
+    this.#fingerprint = read.fingerprint;
+    return doc;
   }
 
   #open(file: ReturnType<typeof parseEnvelope>, key: Buffer): VaultDocument {
@@ -140,7 +178,8 @@ export class Vault {
     for (const value of Object.values(entries)) rememberUnder(this.#redactor, value, typeof value === 'string');
   }
 
-  #locked<T>(fn: () => Promise<T>): Promise<T> {
+  async #locked<T>(fn: () => Promise<T>): Promise<T> {
+    const { withFileLock } = await import('../util/file-lock.js');
     return withFileLock(this.path, { code: 'VAULT_LOCKED', what: 'the vault' }, fn);
   }
 }
@@ -157,23 +196,28 @@ function rememberUnder(redactor: Redactor, value: unknown, secret: boolean): voi
   }
 }
 
-async function readIfExists(path: string): Promise<string | undefined> {
+/** The file's text and the fingerprint of exactly the file it was read from (fstat of the same descriptor). */
+async function readIfExists(path: string): Promise<{ text: string; fingerprint: string } | undefined> {
+  let handle;
   try {
-    const buf = await readFile(path);
-    if (buf.length > MAX_VAULT_BYTES) throw corrupt(path, `it is larger than ${MAX_VAULT_BYTES} bytes`);
-    return buf.toString('utf8');
+    handle = await openFile(path, 'r');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
+  try {
+    const st = await handle.stat({ bigint: true });
+    if (st.size > BigInt(MAX_VAULT_BYTES)) throw corrupt(path, `it is larger than ${MAX_VAULT_BYTES} bytes`);
+    const buf = await handle.readFile();
+    if (buf.length > MAX_VAULT_BYTES) throw corrupt(path, `it is larger than ${MAX_VAULT_BYTES} bytes`);
+    return { text: buf.toString('utf8'), fingerprint: fingerprintOf(st) };
+  } finally {
+    await handle.close();
+  }
 }
 
-export function vaultPath(stateDir: string): string {
-  return join(stateDir, 'vault.json.enc');
-}
-
-export async function openVault(opts: Omit<KeySourceOptions, 'vaultPath'> & { stateDir: string; redactor?: Redactor }): Promise<Vault> {
+export async function openVault(opts: Omit<KeySourceOptions, 'vaultPath'> & { stateDir: string; redactor?: Redactor; afterWrite?: AfterWrite }): Promise<Vault> {
   const path = vaultPath(opts.stateDir);
   const keys = await chooseKeySource({ ...opts, vaultPath: path });
-  return new Vault(path, keys, opts.redactor);
+  return new Vault(path, keys, opts.redactor, opts.afterWrite);
 }
