@@ -34,6 +34,25 @@ describe('the CLI contract', () => {
     expect(json.stdout.trim().split('\n')).toHaveLength(1);
   });
 
+  it('declares only the command asked for, and all of them otherwise: help and suggestions are unchanged', async () => {
+    const { specsFor } = await import('../src/cli/main.js');
+    const { COMMANDS } = await import('../src/cli/program.js');
+    const paths = (argv: string[]): string[] => specsFor(argv).map((s) => s.path.join(' '));
+    expect(paths(['whoami', '--json'])).toEqual(['whoami']);
+    expect(paths(['--json', 'vault', 'status'])).toEqual(['vault status']);
+    expect(paths(['run', '--provider', 'x', '--', 'catalog'])).toEqual(['run']);
+    for (const argv of [[], ['--help'], ['help', 'whoami'], ['whoamii'], ['--', 'whoami']]) expect(specsFor(argv)).toHaveLength(COMMANDS.length);
+
+    const misspelt = await runCli(['whoamii'], { env });
+    expect(misspelt.code).toBe(2);
+    expect(misspelt.stderr).toMatch(/Did you mean whoami\?/);
+    const sub = await runCli(['vault', 'statsu'], { env });
+    expect(sub.stderr).toMatch(/Did you mean status\?/);
+    const help = await runCli(['help', 'whoami'], { env });
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/Usage: agentprov whoami/);
+  });
+
   it('an unknown flag exits 2 with the envelope', async () => {
     const r = await runCli(['vault', 'status', '--json', '--frob'], { env });
     expect(r.code).toBe(2);
