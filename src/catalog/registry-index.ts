@@ -7,12 +7,13 @@
  * holds, `catalog` skips reading and zod-parsing config and manifest: with a
  * fresh cache a warm run then loads neither zod nor undici.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { configFilePath, type Paths } from '../paths.js';
 import { findManifest } from '../project/locate.js';
 import type { ProviderEntry } from '../providers/registry.js';
 import { cacheDir, nameHash, writeJsonAtomic } from './cache.js';
+import { readIndexFile } from '../util/index-file.js';
 
 
 export interface RegistryIndex {
@@ -47,15 +48,8 @@ const isStr = (v: unknown, max: number): v is string => typeof v === 'string' &&
 
 /** The index for `fingerprint`, or undefined when it is absent, stale or not what this module writes. */
 export function readRegistryIndex(file: string, fingerprint: string): RegistryIndex | undefined {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch {
-    return undefined;
-  }
-  if (typeof raw !== 'object' || raw === null) return undefined;
-  const r = raw as Record<string, unknown>;
-  if (r.v !== 1 || r.fingerprint !== fingerprint) return undefined;
+  const r = readIndexFile(file, fingerprint);
+  if (!r) return undefined;
   if (!Number.isInteger(r.deadline_ms) || (r.deadline_ms as number) < 100 || (r.deadline_ms as number) > 120_000) return undefined;
   if (!Array.isArray(r.entries) || r.entries.length > MAX_ENTRIES) return undefined;
   if (!Array.isArray(r.warnings) || r.warnings.length > MAX_ENTRIES + 1 || !r.warnings.every((w) => isStr(w, 8192))) return undefined;

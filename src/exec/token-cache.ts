@@ -8,8 +8,9 @@
  * An entry is narrowed by hand with the bounds it is written with; it lives
  * inside the authenticated vault, so it is what agentprov itself stored.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
+import { readIndexFile } from '../util/index-file.js';
 import { nameHash, writeJsonAtomic } from '../catalog/cache.js';
 import { findManifest } from '../project/locate.js';
 import type { Vault } from '../vault/vault.js';
@@ -112,15 +113,8 @@ function indexFile(cacheRoot: string, manifest: string): string {
 
 /** The manifest's resource → provider pairs, when the index is there, matches `fingerprint` and is what this module writes. */
 function readTargetIndex(file: string, fingerprint: string): Map<string, string> | undefined {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch {
-    return undefined;
-  }
-  if (typeof raw !== 'object' || raw === null) return undefined;
-  const { v, fingerprint: fp, resources } = raw as Record<string, unknown>;
-  if (v !== 1 || fp !== fingerprint || !Array.isArray(resources) || resources.length > 1000) return undefined;
+  const resources = readIndexFile(file, fingerprint)?.resources;
+  if (!Array.isArray(resources) || resources.length > 1000) return undefined;
   const map = new Map<string, string>();
   for (const pair of resources as unknown[]) {
     if (!Array.isArray(pair) || pair.length !== 2) return undefined;
