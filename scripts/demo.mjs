@@ -99,7 +99,11 @@ localcloud this month: spent ${(local.spent / 100).toFixed(2)} of a ${(local.cap
   });
   say(`\n$ curl -H 'Host: ${domain}' ${localcloud}/\n${page}`);
   if (!page.includes('Hello from agentprov')) throw new Error('the deployed page is not served on its domain');
-  say('\nNot yet: the Cloudflare provider (issue 9). See README "Status".');
+  // Cloudflare is built in, but the sandbox has no Cloudflare: the honest boundary is a human linking a real account once.
+  const cf = cli(['add', 'cloudflare/kv:namespace', '--name', 'cf-cache', '--json'], { allowFail: true });
+  if (cf.code !== 3 || cf.doc?.error?.code !== 'PROVIDER_NOT_LINKED') throw new Error('expected Cloudflare to ask for a human link');
+  say('\nCloudflare needs a human once: `agentprov providers link cloudflare` with a real API token (hidden prompt or stdin).');
+  say('The sandbox has no Cloudflare; that path is tested against a local double of its documented API (test/cloudflare.test.ts).');
 } catch (err) {
   failed = true;
   say(`\ndemo failed: ${err.message}`);
