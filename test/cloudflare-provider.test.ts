@@ -594,3 +594,30 @@ describe.runIf(haveKeyring)('Cloudflare against the API double', () => {
     });
   });
 });
+
+describe('the built-in switch (src/providers/builtin.ts)', () => {
+  const report = (id: string, status: 'fetched' | 'failed') => ({ id, name: id, url: `https://${id}.example/.well-known/agent-provisioning`, source: 'user' as const, status, services: 1, age_s: 0 });
+  const result = (providers: ReturnType<typeof report>[]) => ({ services: [] as typeof CLOUDFLARE_SERVICES, providers, warnings: [], anyAnswered: true, servicesJson: () => '[]', firstService: () => undefined });
+
+  it('lists the built-in Cloudflare and opens it, when no registered descriptor claims the id', async () => {
+    const { withBuiltins, builtinFor } = await import('../src/providers/builtin.js');
+    const merged = withBuiltins(result([report('localcloud', 'fetched')]), {});
+    expect(merged.services.filter((s) => s.provider === 'cloudflare')).toHaveLength(CLOUDFLARE_SERVICES.length);
+    expect(builtinFor(merged.providers, 'cloudflare')).toBeDefined();
+    expect(builtinFor(merged.providers, 'localcloud')).toBeUndefined();
+  });
+
+  it('a registered descriptor named cloudflare takes over (the protocol path), even when it failed this time', async () => {
+    const { withBuiltins, builtinFor } = await import('../src/providers/builtin.js');
+    for (const status of ['fetched', 'failed'] as const) {
+      const merged = withBuiltins(result([report('cloudflare', status)]), {});
+      expect(merged.services.filter((s) => s.provider === 'cloudflare')).toHaveLength(0);
+      expect(builtinFor(merged.providers, 'cloudflare')).toBeUndefined();
+    }
+  });
+
+  it('AGENTPROV_BUILTIN_PROVIDERS=none hides the built-in providers', async () => {
+    const { withBuiltins } = await import('../src/providers/builtin.js');
+    expect(withBuiltins(result([]), { AGENTPROV_BUILTIN_PROVIDERS: 'none' }).providers).toHaveLength(0);
+  });
+});
