@@ -27,6 +27,9 @@ import { isLoopbackHost } from '../util/loopback.js';
 
 export const MAX_REDIRECTS = 3;
 
+/** Request headers dropped on a redirect to another origin (WHATWG fetch, HTTP-redirect fetch). */
+const CREDENTIAL_HEADERS = ['authorization', 'cookie', 'proxy-authorization'] as const;
+
 export interface FetchedDocument {
   status: 200 | 304;
   /** Raw bytes of a 200 body. */
@@ -228,6 +231,8 @@ export function createFetcher(options: { headersTimeoutMs: number; bodyTimeoutMs
           throw new FetchError(`refusing redirect from loopback ${current.host} to ${next.host}`, 'redirect');
         }
         if (current.protocol === 'https:' && next.protocol !== 'https:') throw new FetchError('refusing redirect from https to http', 'redirect');
+        // As fetch does: credentials go only to the origin they were meant for.
+        if (next.origin !== current.origin) for (const h of CREDENTIAL_HEADERS) delete headers[h];
         current = next;
         continue;
       }
