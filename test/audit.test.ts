@@ -5,7 +5,7 @@ import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { appendAudit, auditPath, verifyAudit, type AuditDeps } from '../src/audit/log.js';
-import { Redactor, type IO } from '../src/cli/io.js';
+import { MASK, Redactor, type IO } from '../src/cli/io.js';
 import { main } from '../src/cli/main.js';
 import { bundleFixture } from './helpers/bundle.js';
 import { filesUnder, isolatedEnv, runCli, tempDir } from './helpers/cli.js';
@@ -218,5 +218,28 @@ describe('the audit log', () => {
     expect(readLines(auditPath(join(home, 'state')))).toHaveLength(2);
     for (const f of filesUnder(home)) expect(f.content, f.path).not.toContain(CANARY);
     expect(await verifyAudit(auditPath(join(home, 'state')))).toMatchObject({ ok: true, lines: 2 });
+  });
+});
+
+describe('arguments recorded in the audit log', () => {
+  it('mask secret flags, assignments, bearer values, URL passwords and secret JSON keys', async () => {
+    const { sanitizeArgs } = await import('../src/audit/context.js');
+    const out = sanitizeArgs(
+      [
+        '--token',
+        'tok-CANARY-1',
+        'API_KEY=key-CANARY-2',
+        'Authorization: Bearer bearer-CANARY-3',
+        'postgres://app:pw-CANARY-4@db.example:5432/app',
+        '{"domain":"me.test","api_token":"json-CANARY-5","client_secret": "json-CANARY-6"}',
+        'https://example.com/path?x=1',
+      ],
+      undefined,
+    );
+    expect(out.join(' ')).not.toMatch(/CANARY/);
+    // What is not secret stays readable.
+    expect(out[4]).toBe(`postgres://app:${MASK}@db.example:5432/app`);
+    expect(out[5]).toContain('"domain":"me.test"');
+    expect(out[6]).toBe('https://example.com/path?x=1');
   });
 });

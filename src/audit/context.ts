@@ -2,8 +2,9 @@
  * Who is writing an audit line: this process, its parent and the arguments
  * agentprov was started with. Everything here is best effort and bounded,
  * and sanitized before it is recorded: control sequences stripped, values
- * of secret-looking flags and variables masked, secrets this process knows
- * (the redactor's) masked, each piece cut to its limit.
+ * of secret-looking flags, variables, JSON keys and URL passwords masked,
+ * secrets this process knows (the redactor's) masked, each piece cut to its
+ * limit.
  */
 import { open } from 'node:fs/promises';
 import type { Redactor } from '../cli/io.js';
@@ -13,8 +14,12 @@ import { LIMITS } from './record.js';
 
 const SECRET_NAME = /(token|secret|passw(or)?d|passphrase|api[-_]?key|credential|private[-_]?key)/i;
 /** `--api-token=…`, `API_TOKEN=…` inside any argument (e.g. a `sh -c` script). */
-const SECRET_ASSIGNMENT = /([A-Za-z_][\w-]*(?:token|secret|passw(?:or)?d|passphrase|api[-_]?key|credential|private[-_]?key)[\w-]*)=("[^"]*"|'[^']*'|\S+)/gi;
+const SECRET_ASSIGNMENT = /((?:[A-Za-z_][\w-]*)?(?:token|secret|passw(?:or)?d|passphrase|api[-_]?key|credential|private[-_]?key)[\w-]*)=("[^"]*"|'[^']*'|\S+)/gi;
 const BEARER = /\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}/gi;
+/** The password of a URL: `postgres://user:PASSWORD@host`. */
+const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/?#@]*:)[^\s/?#@]+@/gi;
+/** `"api_token": "…"` inside an argument (e.g. `add --config '{…}'`). */
+const SECRET_JSON = /("[\w-]*(?:token|secret|passw(?:or)?d|passphrase|api[-_]?key|credential|private[-_]?key)[\w-]*"\s*:\s*)"(?:[^"\\]|\\.)*"/gi;
 
 /** Mask what looks like a secret in a list of arguments. */
 export function sanitizeArgs(args: readonly string[], redactor: Redactor | undefined, maxArgs: number = LIMITS.argCount): string[] {
@@ -28,7 +33,11 @@ export function sanitizeArgs(args: readonly string[], redactor: Redactor | undef
     } else if (/^--?[\w-]+$/.test(arg) && SECRET_NAME.test(arg)) {
       maskNext = true; // `--token VALUE`
     }
-    arg = arg.replace(SECRET_ASSIGNMENT, `$1=${MASK}`).replace(BEARER, `$1 ${MASK}`);
+    arg = arg
+      .replace(SECRET_ASSIGNMENT, `$1=${MASK}`)
+      .replace(BEARER, `$1 ${MASK}`)
+      .replace(URL_PASSWORD, `$1${MASK}@`)
+      .replace(SECRET_JSON, `$1"${MASK}"`);
     out.push(truncate(sanitizeLine(arg), LIMITS.arg));
   }
   if (args.length > maxArgs) out[out.length - 1] = '…';
