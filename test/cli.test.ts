@@ -53,6 +53,15 @@ describe('the CLI contract', () => {
     expect(help.stdout).toMatch(/Usage: agentprov whoami/);
   });
 
+  it('a --json after `--` belongs to the wrapped command: agentprov still speaks to a human on stderr', async () => {
+    const r = await runCli(['run', '--resource', 'nope', '--', 'echo', '--json'], { env });
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^error \[/m);
+    const json = await runCli(['--json', 'run', '--resource', 'nope', '--', 'echo'], { env });
+    expect(JSON.parse(json.stdout).ok).toBe(false);
+  });
+
   it('an unknown flag exits 2 with the envelope', async () => {
     const r = await runCli(['vault', 'status', '--json', '--frob'], { env });
     expect(r.code).toBe(2);

@@ -7,7 +7,7 @@
 import { AgentprovError, EXIT } from './errors.js';
 import { dispatchInterrupt } from './interrupt.js';
 import { processIO } from './io.js';
-import { main } from './main.js';
+import { main, ownArgs } from './main.js';
 import { renderError } from './output.js';
 
 let interrupted = false;
@@ -19,7 +19,7 @@ process.on('SIGINT', () => {
     return;
   }
   interrupted = true;
-  renderError(processIO(), process.argv.includes('--json'), 'agentprov', new AgentprovError('INTERRUPTED', 'interrupted'));
+  renderError(processIO(), ownArgs(process.argv.slice(2)).includes('--json'), 'agentprov', new AgentprovError('INTERRUPTED', 'interrupted'));
   process.exit(EXIT.INTERRUPTED);
 });
 

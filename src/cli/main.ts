@@ -23,7 +23,7 @@ export interface MainOptions {
 export async function main(argv: string[], options: MainOptions = {}): Promise<number> {
   const env = options.env ?? process.env;
   const io = options.io ?? processIO(env);
-  const jsonRequested = argv.includes('--json');
+  const jsonRequested = ownArgs(argv).includes('--json');
   let commandName = 'agentprov';
   let exitCode: number = EXIT.OK;
 
@@ -83,8 +83,13 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
  * first word that is not an option is the command.
  */
 export function specsFor(argv: string[], specs: CommandSpec[] = COMMANDS): CommandSpec[] {
-  const end = argv.indexOf('--');
-  const word = (end < 0 ? argv : argv.slice(0, end)).find((a) => !a.startsWith('-'));
+  const word = ownArgs(argv).find((a) => !a.startsWith('-'));
   const chosen = word === undefined ? [] : specs.filter((s) => s.path[0] === word);
   return chosen.length ? chosen : specs;
+}
+
+/** agentprov's own arguments: those before `--` (after it, `run`'s command and its flags, e.g. its own --json). */
+export function ownArgs(argv: string[]): string[] {
+  const end = argv.indexOf('--');
+  return end < 0 ? argv : argv.slice(0, end);
 }
