@@ -20,7 +20,8 @@ export async function openBrowser(url: string, env: NodeJS.ProcessEnv): Promise<
       : process.platform === 'darwin'
         ? ['open', [url]]
         : process.platform === 'win32'
-          ? ['cmd', ['/c', 'start', '""', url]]
+          ? // Not `cmd /c start`: cmd would split the URL at its first `&` and run the rest as a command.
+            ['rundll32', ['url.dll,FileProtocolHandler', url]]
           : ['xdg-open', [url]];
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { stdio: 'ignore', detached: true });
