@@ -53,7 +53,8 @@ export async function withFileLock<T>(path: string, opts: FileLockOptions, fn: (
       last = err;
       if ((err as { code?: string }).code !== 'ELOCKED') break;
       await ageIfOwnerDead(lockPath, ownerPath, stale);
-      await new Promise((r) => setTimeout(r, 10 + Math.random() * Math.min(190, 10 * 2 ** Math.min(attempt, 5))));
+      // The backoff proper-lockfile's own retries used: 10 ms doubling, randomized ×1–2, at most 200 ms.
+      await new Promise((r) => setTimeout(r, Math.min(200, 10 * 2 ** Math.min(attempt, 5) * (1 + Math.random()))));
     }
   }
   if (!release) {
