@@ -225,12 +225,6 @@ export async function writeCachedCatalog(cacheRoot: string, c: CachedCatalog): P
   }
 }
 
-/** Synchronous form of writeCachedCatalog for a full entry (other modules). */
-export function writeCacheEntry(cacheRoot: string, entry: Omit<CacheEntry, 'v'>): void {
-  const { catalog, cacheable } = newCachedCatalog(entry);
-  if (cacheable) writeTextAtomic(fileFor(cacheRoot, entry.url), fileText(catalog));
-}
-
 export function removeCacheEntry(cacheRoot: string, url: string): void {
   try {
     unlinkSync(fileFor(cacheRoot, url));
@@ -282,7 +276,7 @@ export function writeJsonAtomic(file: string, value: unknown): void {
   writeTextAtomic(file, JSON.stringify(value));
 }
 
-export function writeTextAtomic(file: string, text: string): void {
+function writeTextAtomic(file: string, text: string): void {
   const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   try {
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });

@@ -8,7 +8,7 @@
  * fresh cache a warm run then loads neither zod nor undici.
  */
 import { statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { configFilePath, type Paths } from '../paths.js';
 import { findManifest } from '../project/locate.js';
 import type { ProviderEntry } from '../providers/registry.js';

@@ -7,7 +7,7 @@
 import { AgentprovError } from '../cli/errors.js';
 import { openConfig } from '../config/config.js';
 import type { Paths } from '../paths.js';
-import { readCacheEntry, removeCacheEntry } from '../catalog/cache.js';
+import { readCachedCatalog, removeCacheEntry } from '../catalog/cache.js';
 import { loadRegistry, normalizeProviderUrl, type ProviderEntry, type Registry } from './registry.js';
 
 export interface KnownProvider extends ProviderEntry {
@@ -25,12 +25,13 @@ export async function knownProviders(paths: Paths, cwd: string): Promise<{ provi
 
 function describe(entries: ProviderEntry[], cacheRoot: string): KnownProvider[] {
   return entries.map((e) => {
-    const c = readCacheEntry(cacheRoot, e.url);
+    // The header says all this (its count is checksummed with the services): no need to parse them.
+    const c = readCachedCatalog(cacheRoot, e.url)?.header;
     return {
       ...e,
       knownId: c?.provider_id ?? e.id ?? null,
       name: c?.provider_name ?? null,
-      services: c ? c.services.length : null,
+      services: c ? c.count : null,
       cached_at: c ? new Date(c.fetched_at).toISOString() : null,
     };
   });
@@ -51,7 +52,7 @@ export async function addUserProvider(paths: Paths, registry: Registry, url: str
   }
   const store = await openConfig(paths.config);
   const config = store.read();
-  const catalogUrl = readCacheEntry(paths.cache, url)?.catalog_url;
+  const catalogUrl = readCachedCatalog(paths.cache, url)?.header.catalog_url;
   const existing = config.providers.find((p) => safeNormalize(p.url) === url);
   if (existing) {
     if (existing.id === id && existing.catalog_url === catalogUrl) return { added: false };

@@ -46,7 +46,7 @@ export const PROBE_PERMISSION_GROUP = 'Account Settings Read';
 const CREDENTIAL_ENV = { CLOUDFLARE_API_TOKEN: 'access_token', CLOUDFLARE_ACCOUNT_ID: 'account_id' } as const;
 
 /** Lower-case FQDN; at most 120 characters so `domain/<name>` stays a valid provision id (≤ 128). */
-const HOSTNAME_PATTERN = '^(?=.{4,120}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z](?:[a-z0-9-]{0,61}[a-z0-9])$';
+export const HOSTNAME_PATTERN = '^(?=.{4,120}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z](?:[a-z0-9-]{0,61}[a-z0-9])$';
 
 const service = (s: Omit<CatalogService, 'provider' | 'kind' | 'async'> & Partial<Pick<CatalogService, 'kind' | 'async'>>): CatalogService => ({
   provider: CLOUDFLARE_PROVIDER_ID,

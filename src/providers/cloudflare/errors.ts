@@ -42,7 +42,7 @@ export class BoundedFetchError extends Error {
   override readonly name = 'BoundedFetchError';
   constructor(
     message: string,
-    readonly reason: 'too_large' | 'off_origin' | 'redirect',
+    readonly reason: 'too_large' | 'off_origin',
   ) {
     super(message);
   }
@@ -55,7 +55,7 @@ export const REFUSED_HEADER = 'x-agentprov-refused';
 function boundedCause(err: unknown): BoundedFetchError | undefined {
   if (err instanceof APIError) {
     const reason = err.headers?.get(REFUSED_HEADER);
-    if (reason === 'too_large' || reason === 'off_origin' || reason === 'redirect') {
+    if (reason === 'too_large' || reason === 'off_origin') {
       const message = ((err.error as { errors?: Array<{ message?: unknown }> } | undefined)?.errors?.[0]?.message as string | undefined) ?? reason;
       return new BoundedFetchError(String(message), reason);
     }

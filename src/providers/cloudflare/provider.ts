@@ -25,6 +25,7 @@ import { z } from 'zod';
 import { getSession } from '../../auth/session.js';
 import type { Deps } from '../../cli/deps.js';
 import { AgentprovError } from '../../cli/errors.js';
+import { MAX_TTL_SECONDS, MIN_TTL_SECONDS } from '../../exec/duration.js';
 import type { Provision, Service } from '../../protocol/provider.js';
 import { ResourceNameSchema } from '../../protocol/provider.js';
 import { withFileLock } from '../../util/file-lock.js';
@@ -37,8 +38,6 @@ import { currentState, domainConfig, priceDomain, registerDomain, SERVICE as DOM
 import { ensureD1, ensureKv, ensureR2, ensureWorker, getD1, getKv, getR2, getWorker, parseId, removeD1, removeKv, removeR2, removeWorker, SERVICE_KIND, type Draft } from './resources.js';
 import { createToken, deleteToken, rollToken, unusable, verifyToken, type TokenApi } from './tokens.js';
 
-export const MIN_TTL_SECONDS = 30;
-export const MAX_TTL_SECONDS = 3600;
 const MAX_NAME_INDEX = 2000;
 
 interface Linked {

@@ -25,10 +25,10 @@ import { APIError } from 'cloudflare/core/error';
 import { AgentprovError } from '../../cli/errors.js';
 import { sanitizeLine } from '../../util/sanitize.js';
 import type { ExternalQuote } from '../provider.js';
-import { CLOUDFLARE_PROVIDER_ID as PROVIDER } from './catalog.js';
+import { CLOUDFLARE_PROVIDER_ID as PROVIDER, HOSTNAME_PATTERN } from './catalog.js';
 import { callOptions, once, parsed, parseResult } from './client.js';
 import { clean, cloudflareError, errorItems, invalidResponse, isNotFound } from './errors.js';
-import type { Draft } from './resources.js';
+import { iso, type Draft } from './resources.js';
 import type { TokenApi } from './tokens.js';
 
 export const SERVICE = 'registrar:domain';
@@ -82,7 +82,7 @@ export interface DomainConfig {
 
 export function domainConfig(config: Record<string, unknown>): DomainConfig {
   const domain = typeof config.domain === 'string' ? config.domain.trim().toLowerCase().replace(/\.$/, '') : '';
-  if (!/^(?=.{4,120}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z](?:[a-z0-9-]{0,61}[a-z0-9])$/.test(domain)) {
+  if (!HOSTNAME.test(domain)) {
     throw new AgentprovError('INVALID_CONFIG', 'config.domain: a fully qualified domain name such as example.com (at most 120 characters) is required', {
       details: { field: 'config.domain' },
       nextSteps: [`agentprov catalog ${PROVIDER}/${SERVICE}`],
@@ -94,6 +94,8 @@ export function domainConfig(config: Record<string, unknown>): DomainConfig {
   }
   return { domain, years, autoRenew: config.auto_renew !== false, privacy: config.privacy !== false };
 }
+
+const HOSTNAME = new RegExp(HOSTNAME_PATTERN);
 
 const dashboard = (accountId: string, page: string): string => `https://dash.cloudflare.com/${accountId}/${page}`;
 
@@ -281,11 +283,6 @@ export async function currentState(api: TokenApi, domain: string, now: Date, opt
 
 export function domainId(domain: string): string {
   return `domain/${domain}`;
-}
-
-function iso(value: string | null | undefined, fallback: Date): string {
-  const t = value ? Date.parse(value) : NaN;
-  return new Date(Number.isNaN(t) ? fallback.getTime() : t).toISOString();
 }
 
 const REGISTRATION_STATUS: Record<string, Draft['status']> = {

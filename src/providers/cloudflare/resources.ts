@@ -15,6 +15,7 @@ import { z } from 'zod';
 import { AgentprovError } from '../../cli/errors.js';
 import type { Provision } from '../../protocol/provider.js';
 import { sanitizeLine } from '../../util/sanitize.js';
+import { LOCATION_HINTS } from './catalog.js';
 import { callOptions, collect, once, parsed, parseResult } from './client.js';
 import { cloudflareError, isNotFound } from './errors.js';
 import type { TokenApi } from './tokens.js';
@@ -56,7 +57,8 @@ export function gone(id: string): AgentprovError {
 
 const Stamp = z.string().max(64).nullish();
 
-function iso(value: string | null | undefined, fallback: Date): string {
+/** A provider timestamp as ISO 8601, or `fallback` when it is absent or unreadable. */
+export function iso(value: string | null | undefined, fallback: Date): string {
   const t = value ? Date.parse(value) : NaN;
   return new Date(Number.isNaN(t) ? fallback.getTime() : t).toISOString();
 }
@@ -127,7 +129,7 @@ function r2Draft(b: Bucket, now: Date, adopted: boolean): Draft {
   };
 }
 
-const LOCATION = z.enum(['apac', 'eeur', 'enam', 'weur', 'wnam', 'oc']);
+const LOCATION = z.enum(LOCATION_HINTS);
 
 function locationHint(value: string | undefined, field: string): z.infer<typeof LOCATION> | undefined {
   if (value === undefined) return undefined;

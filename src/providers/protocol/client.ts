@@ -25,9 +25,12 @@ import { deviceCodeExpired, pollDeviceAuthorization, startDeviceAuthorization } 
 import { oauthError } from '../../auth/errors.js';
 import { getSession } from '../../auth/session.js';
 import { pendingEntry, readPending, withStateLock, type PendingSignIn } from '../../auth/store.js';
+import { MAX_CATALOG_BYTES } from '../../catalog/aggregate.js';
 import { readCacheEntry } from '../../catalog/cache.js';
 import type { Deps } from '../../cli/deps.js';
 import { AgentprovError } from '../../cli/errors.js';
+// RFC 8693 `requested_expires_in` bounds the protocol allows (docs/protocol-auth.md §6), the same as --ttl's.
+import { MAX_TTL_SECONDS, MIN_TTL_SECONDS } from '../../exec/duration.js';
 import { createFetcher, type Fetcher } from '../../http/fetch.js';
 import {
   GRANT_DEVICE_CODE,
@@ -61,10 +64,6 @@ import { createProvision, deleteProvision, readProvision, type ProvisioningConte
 
 /** Refresh when the access token has less than this many seconds left (as the session does). */
 export const REFRESH_MARGIN_SECONDS = 60;
-/** RFC 8693 `requested_expires_in` bounds the protocol allows (docs/protocol-auth.md §6). */
-export const MIN_TTL_SECONDS = 30;
-export const MAX_TTL_SECONDS = 3600;
-const MAX_CATALOG_BYTES = 8 * 1024 * 1024;
 /** Grant types agentprov registers for (RFC 7591); an ID-JAG names the orchestrator's client, never this one. */
 const REGISTERED_GRANT_TYPES = [GRANT_DEVICE_CODE, 'refresh_token', GRANT_TOKEN_EXCHANGE];
 
@@ -167,8 +166,7 @@ export class ProtocolProvider implements Provider {
       });
     }
     this.#deps.debug(`client identity at ${this.id}: ${chosen.source}`);
-    const base = cached ?? readDiscoveryCache(cacheRoot, this.#ref);
-    if (base) writeDiscoveryCache(cacheRoot, { ...base, client_id: chosen.clientId, client_source: chosen.source });
+    if (cached) writeDiscoveryCache(cacheRoot, { ...cached, client_id: chosen.clientId, client_source: chosen.source });
     return chosen;
   }
 
@@ -555,7 +553,6 @@ export class ProtocolProvider implements Provider {
   }
 }
 
-/** CONSENT_REQUIRED (a new consent) or AUTHORIZATION_PENDING (`--complete` found it still waiting): exit 3 either way. */
 /** Preflight: consent will be needed, and no device code was started to say so. */
 function consentNeeded(provider: string): AgentprovError {
   return new AgentprovError('CONSENT_REQUIRED', `${provider} will ask for your consent in the browser (device code) before agentprov can provision there`, {
@@ -564,6 +561,7 @@ function consentNeeded(provider: string): AgentprovError {
   });
 }
 
+/** CONSENT_REQUIRED (a new consent) or AUTHORIZATION_PENDING (`--complete` found it still waiting): exit 3 either way. */
 function consentRequired(provider: string, p: PendingSignIn, stillPending: boolean): AgentprovError {
   const details = {
     provider,
