@@ -25,6 +25,3 @@ export const OrchestratorDescriptor = z.looseObject({
   name: z.string().min(1).max(200),
 });
 export type OrchestratorDescriptor = z.infer<typeof OrchestratorDescriptor>;
-
-/** Alias following the `…Schema` naming of the other protocol modules. */
-export const OrchestratorDescriptorSchema = OrchestratorDescriptor;

@@ -25,10 +25,6 @@ export const TOKEN_TYPE_ID_TOKEN = 'urn:ietf:params:oauth:token-type:id_token';
 export const TOKEN_TYPE_ID_JAG = 'urn:ietf:params:oauth:token-type:id-jag';
 /** JOSE `typ` header of an ID-JAG. */
 export const ID_JAG_TYP = 'oauth-id-jag+jwt';
-/** Extension parameter of the JWT bearer grant: the terms version the human accepted. */
-export const TERMS_VERSION_PARAM = 'terms_version';
-/** Extension parameter of token exchange: wanted lifetime in seconds (30..3600). */
-export const REQUESTED_EXPIRES_IN_PARAM = 'requested_expires_in';
 
 /** Token endpoint error codes a client must be ready for (RFC 6749 §5.2 + extensions). */
 export const ProviderTokenErrorCode = z.enum([

@@ -166,19 +166,6 @@ export const ProvisionDeletedSchema = z.looseObject({
   status: z.literal('deleted'),
 });
 
-// ---- Resources served by the sandbox providers -----------------------------
-
-export const KvKeyListSchema = z.looseObject({
-  keys: z.array(z.looseObject({ key: z.string().max(512), size: z.number().int().min(0), updated_at: z.iso.datetime() })).max(1000),
-});
-
-export const ScriptDeploymentSchema = z.looseObject({
-  id: z.string().min(1).max(128),
-  hostname: z.string().max(253),
-  size: z.number().int().min(0),
-  deployed_at: z.iso.datetime(),
-});
-
 // ---- Errors ----------------------------------------------------------------
 
 /** Stable error codes of the provider protocol (docs/protocol.md §Errors). */

@@ -178,5 +178,3 @@ export const CapExceededDetails = z.object({
   month: Month,
 });
 export const PaymentMethodRequiredDetails = z.object({ url: z.string() });
-export const FreshAuthenticationRequiredDetails = z.object({ max_age: z.int() });
-export const InvalidRequestDetails = z.object({ field: z.string(), issues: z.array(z.string()).optional() });

@@ -5,8 +5,9 @@
  * tokens that carry the real `auth_time` (so the payment rail can demand a
  * fresh sign-in), and the HTML pages from pages.ts.
  */
-import type { AccessToken, Client, ClientCredentials, Configuration, KoaContextWithOIDC, RefreshToken } from 'oidc-provider';
+import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import { GRANT_DEVICE_CODE, GRANT_TOKEN_EXCHANGE } from '../../protocol/provider-auth.js';
+import { revocationPolicy } from '../shared/revocation.js';
 import type { IdpKeys } from './keys.js';
 import { deviceConfirmPage, deviceInputPage, deviceSuccessPage, errorPage } from './pages.js';
 import { findUserBySub } from './users.js';
@@ -29,22 +30,6 @@ export const TTL = {
 function sourceAuthTime(ctx: KoaContextWithOIDC | undefined): number | undefined {
   const e = ctx?.oidc.entities;
   return e?.AuthorizationCode?.authTime ?? e?.DeviceCode?.authTime ?? e?.RefreshToken?.authTime;
-}
-
-/**
- * RFC 7009 revocation. A client may revoke only its own tokens. oidc-provider 9
- * revokes every token of the grant (refresh tokens too) when an access token
- * is revoked; RFC 7009 §2.1 only allows that ("MAY"), and the CLI revokes
- * short-lived access tokens routinely, so an access token is destroyed here
- * on its own and `false` tells oidc-provider to do nothing more.
- */
-async function revocationPolicy(_ctx: KoaContextWithOIDC, client: Client, token: AccessToken | ClientCredentials | RefreshToken): Promise<boolean> {
-  if (token.clientId !== client.clientId) return false;
-  if (token.kind === 'AccessToken') {
-    await token.destroy();
-    return false;
-  }
-  return true;
 }
 
 function deviceInputError(err: unknown): string | undefined {

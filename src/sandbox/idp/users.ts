@@ -3,7 +3,7 @@
  * file at the rail; `second` has none (consent and PAYMENT_METHOD_REQUIRED
  * paths). Passwords are documented demo values, not secrets.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { secretMatches } from '../shared/secret-compare.js';
 
 export interface SandboxUser {
   readonly sub: string;
@@ -41,9 +41,7 @@ export function findUserBySub(sub: string): SandboxUser | undefined {
 /** Email + password check; constant time in the password comparison. */
 export function authenticate(email: string, password: string): SandboxUser | undefined {
   const user = SANDBOX_USERS.find((u) => u.email === email.trim().toLowerCase());
-  const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
-  const ok = timingSafeEqual(digest(password), digest(user?.password ?? '\u0000invalid'));
-  return user && ok ? user : undefined;
+  return secretMatches(password, user?.password) ? user : undefined;
 }
 
 export function publicUsers(): PublicSandboxUser[] {

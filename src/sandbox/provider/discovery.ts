@@ -37,7 +37,7 @@ export function descriptor(i: DiscoveryInfo): ProviderDescriptor {
 }
 
 /** RFC 9728 §2, §3: served at `/.well-known/oauth-protected-resource`. */
-export function protectedResourceMetadata(i: DiscoveryInfo): ProtectedResourceMetadata {
+function protectedResourceMetadata(i: DiscoveryInfo): ProtectedResourceMetadata {
   return {
     resource: i.baseUrl,
     authorization_servers: [i.authIssuer],

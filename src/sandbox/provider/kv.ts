@@ -26,9 +26,7 @@ export async function handleKv(
   baseUrl: string,
 ): Promise<void> {
   const id = match[1] ?? '';
-  const { def } = provisioner.owned(bearer.info.accountId, id, 'kv');
-  if (def.engine.type !== 'kv') throw new Error('unreachable');
-  const { readScope, writeScope } = def.engine;
+  const { readScope, writeScope } = provisioner.owned(bearer.info.accountId, id, 'kv').engine;
   const method = ex.req.method ?? 'GET';
   if (match[2] === undefined) {
     if (method !== 'GET') throw methodNotAllowed(['GET']);

@@ -13,7 +13,7 @@ import { fingerprint, InflightRequests, keyReused } from './idempotency.js';
 import { redeem } from './rail-client.js';
 import { renderProvision, shortOf } from './render.js';
 import { currentStatus, domainTaken, type IdempotencyRecord, type ProviderDoc, type StoredProvision } from './store.js';
-import type { ServiceDefinition } from './types.js';
+import type { Engine, ServiceDefinition } from './types.js';
 
 export interface ProvisionerDeps {
   providerId: string;
@@ -189,12 +189,12 @@ export class Provisioner {
     return { id, status: 'deleted' };
   }
 
-  /** A live provision of this account using `engine`, for the resource routes; 404 otherwise. */
-  owned(accountId: string, id: string, engine: ServiceDefinition['engine']['type']): { p: StoredProvision; def: ServiceDefinition } {
+  /** A live provision of this account whose service uses engine `type`, with that engine; 404 otherwise. */
+  owned<T extends Engine['type']>(accountId: string, id: string, type: T): { p: StoredProvision; engine: Extract<Engine, { type: T }> } {
     const p = this.#mine(accountId, id);
-    const def = this.deps.services.get(p.service);
-    if (!def || def.engine.type !== engine || currentStatus(p) !== 'active') throw notFound();
-    return { p, def };
+    const engine = this.deps.services.get(p.service)?.engine;
+    if (!engine || !isEngine(engine, type) || currentStatus(p) !== 'active') throw notFound();
+    return { p, engine };
   }
 
   /** The deployed content served for a Host name (port stripped), if a live script has it. */
@@ -219,6 +219,10 @@ export class Provisioner {
   render(p: StoredProvision): Provision {
     return renderProvision(p, this.deps.services.get(p.service), this.deps.baseUrl(), this.deps.providerId);
   }
+}
+
+function isEngine<T extends Engine['type']>(engine: Engine, type: T): engine is Extract<Engine, { type: T }> {
+  return engine.type === type;
 }
 
 export function notFound(): ApiError {

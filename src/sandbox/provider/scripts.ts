@@ -22,8 +22,7 @@ export async function handleScript(
   baseUrl: string,
 ): Promise<void> {
   const id = match[1] ?? '';
-  const { p, def } = provisioner.owned(bearer.info.accountId, id, 'script');
-  if (def.engine.type !== 'script') throw new Error('unreachable');
+  const { p, engine } = provisioner.owned(bearer.info.accountId, id, 'script');
   const method = ex.req.method ?? 'GET';
   const hostname = p.customDomain ?? p.hostname ?? '';
   if (match[2] === undefined) {
@@ -39,7 +38,7 @@ export async function handleScript(
     return;
   }
   if (method !== 'PUT') throw methodNotAllowed(['GET', 'PUT']);
-  requireScope(bearer, def.engine.deployScope, baseUrl);
+  requireScope(bearer, engine.deployScope, baseUrl);
   const body = await readBody(ex.req, MAX_SCRIPT_BYTES);
   const deployedAt = new Date().toISOString();
   await store.update((doc) => {
@@ -49,7 +48,7 @@ export async function handleScript(
 }
 
 /** The Host header's name, lower case, port removed; undefined when absent or odd. */
-export function hostName(header: string | undefined): string | undefined {
+function hostName(header: string | undefined): string | undefined {
   if (!header || header.length > 300) return undefined;
   const m = /^([a-z0-9.-]+)(?::\d{1,5})?$/i.exec(header.trim());
   return m?.[1]?.toLowerCase().replace(/\.$/, '');

@@ -5,7 +5,6 @@
  * through JsonState.update (serialized, persisted).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import {
   CreatePaymentTokenRequest,
@@ -15,6 +14,7 @@ import {
   SetProviderCapRequest,
 } from '../../protocol/rail.js';
 import type { JsonState } from '../shared/json-state.js';
+import { secretMatches } from '../shared/secret-compare.js';
 import { RailError, invalidRequest, notFound } from './errors.js';
 import { basicCredentials, bearerToken, invalidBasic, invalidBearer, parseOr400, readJsonBody, sendError, sendJson } from './http.js';
 import { mintToken, paymentTokenResponse } from './mint.js';
@@ -42,8 +42,6 @@ export interface RailDeps {
 type Handler = (req: IncomingMessage, res: ServerResponse, param: string) => Promise<void>;
 interface Route { method: string; path: RegExp; handler: Handler }
 
-const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
-
 export function createRailHandler(deps: RailDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const knownProviders = new Set(Object.keys(deps.providerClients));
 
@@ -61,8 +59,7 @@ export function createRailHandler(deps: RailDeps): (req: IncomingMessage, res: S
   function provider(req: IncomingMessage): string {
     const { id, secret } = basicCredentials(req);
     const expected = Object.hasOwn(deps.providerClients, id) ? deps.providerClients[id] : undefined;
-    const ok = timingSafeEqual(digest(secret), digest(expected ?? '\0no-such-client'));
-    if (expected === undefined || !ok) throw invalidBasic();
+    if (!secretMatches(secret, expected)) throw invalidBasic();
     return id;
   }
 

@@ -19,7 +19,7 @@ export interface TokenSecrets {
   hash(secret: string): string;
 }
 
-export function sha256Hex(value: string): string {
+function sha256Hex(value: string): string {
   return createHash('sha256').update(value, 'utf8').digest('hex');
 }
 

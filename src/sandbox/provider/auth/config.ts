@@ -10,6 +10,7 @@ import type { Configuration } from 'oidc-provider';
 import { errors } from 'oidc-provider';
 import { GRANT_DEVICE_CODE, GRANT_JWT_BEARER, GRANT_TOKEN_EXCHANGE } from '../../../protocol/provider-auth.js';
 import { createAdapterFactory } from '../../shared/oidc-adapter.js';
+import { revocationPolicy } from '../../shared/revocation.js';
 import type { AccountStore } from './accounts.js';
 import type { AuthKeys } from './keys.js';
 import { deviceConfirmPage, deviceInputPage, deviceSuccessPage, errorPage } from './pages.js';
@@ -100,20 +101,8 @@ export function providerConfiguration(c: ConfigInput): Configuration {
       rpInitiatedLogout: { enabled: false },
       userinfo: { enabled: false },
       registration: { enabled: c.allowDynamicRegistration, initialAccessToken: false },
-      revocation: {
-        enabled: true,
-        // RFC 7009 §2.1 leaves related tokens to policy: revoking an access
-        // token revokes only that token (the refresh token survives a
-        // wrapped command ending); revoking a refresh token revokes the grant.
-        async allowedPolicy(_ctx, client, token) {
-          if (token.clientId !== client.clientId) return false;
-          if (token.kind === 'AccessToken') {
-            await token.destroy();
-            return false;
-          }
-          return true;
-        },
-      },
+      // Revoking an access token revokes only that token (see shared/revocation.ts).
+      revocation: { enabled: true, allowedPolicy: revocationPolicy },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => c.rs.baseUrl,

@@ -5,7 +5,7 @@
  * IdP's `sub` so an account created here can be linked to the identity an
  * ID-JAG later asserts. Passwords are documented demo values, not secrets.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { secretMatches } from '../../shared/secret-compare.js';
 
 export interface ProviderUser {
   readonly email: string;
@@ -35,7 +35,5 @@ export function findUserByEmail(email: string): ProviderUser | undefined {
 /** Email + password check, constant time in the password comparison. */
 export function authenticateUser(email: string, password: string): ProviderUser | undefined {
   const user = findUserByEmail(email);
-  const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
-  const ok = timingSafeEqual(digest(password), digest(user?.password ?? '\u0000no-such-user'));
-  return user && ok ? user : undefined;
+  return secretMatches(password, user?.password) ? user : undefined;
 }
