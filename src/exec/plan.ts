@@ -10,7 +10,7 @@ import type { Gathered } from '../catalog/gather.js';
 import type { CatalogService } from '../catalog/validate.js';
 import type { ManifestResource } from '../project/manifest.js';
 import { prefixed } from './env.js';
-import { resolveResource } from './targets.js';
+import { resolveResources } from './targets.js';
 
 /** Where an env value comes from, per the catalog: `access_token`, `account_id`, `resource.<attr>`. */
 export type EnvSource = string;
@@ -34,8 +34,7 @@ export interface RunPlan {
 export async function planRun(deps: Deps, gathered: Gathered, resourceNames: string[], providerIds: string[]): Promise<RunPlan> {
   const providers = new Map<string, Set<string>>();
   const providerOnly = new Set<string>();
-  const resources: ManifestResource[] = [];
-  for (const name of new Set(resourceNames)) resources.push((await resolveResource(deps, name)).resource);
+  const resources = await resolveResources(deps, new Set(resourceNames));
   for (const id of new Set(providerIds)) {
     if (!gathered.providers.some((p) => p.id === id && p.status !== 'skipped')) {
       throw new AgentprovError('PROVIDER_NOT_FOUND', `no known provider "${id.slice(0, 64)}"`, {

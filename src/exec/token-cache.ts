@@ -50,11 +50,6 @@ export function usableCachedToken(raw: unknown, nowSeconds: number): CachedToken
   return token && token.expires_at - nowSeconds > REUSE_MARGIN_SECONDS ? token : undefined;
 }
 
-/** A cached token with more than a minute left, or undefined. */
-export async function readCachedToken(vault: Vault, name: string, nowSeconds: number): Promise<CachedToken | undefined> {
-  return usableCachedToken(await vault.get(name), nowSeconds);
-}
-
 /** Store a fresh token and drop expired entries of every provider. */
 export async function writeCachedToken(vault: Vault, name: string, token: CachedToken, nowSeconds: number): Promise<void> {
   const entry = { v: 1 as const, access_token: token.access_token, expires_at: token.expires_at, ...(token.id !== undefined ? { id: token.id } : {}) };

@@ -267,11 +267,6 @@ export function checkLedgerSpend(spend: SpendResponse, provider: string, needed:
   return u.spent + u.held + needed > cap ? ledgerCapExceeded(provider, cap, u, needed, spend.month) : undefined;
 }
 
-/** What remains under the provider's cap in a ledger spend view. */
-export function ledgerRemaining(spend: SpendResponse, provider: string): number {
-  return spend.providers.find((p) => p.provider === provider)?.remaining ?? DEFAULT_PROVIDER_CAP;
-}
-
 function monthsBetween(a: string, b: string): number {
   const [ay, am] = a.split('-').map(Number) as [number, number];
   const [by, bm] = b.split('-').map(Number) as [number, number];
@@ -302,7 +297,7 @@ export function openLedger(deps: Pick<Deps, 'paths' | 'clock'>, opts: LedgerOpti
   const path = ledgerPath(deps.paths.state);
   const iso = (d: Date): string => d.toISOString();
 
-  /** Release stale abandoned holds and prune old entries; true when something changed. */
+  /** Release stale abandoned holds and prune old entries (in place; mutate writes only when the file changed). */
   async function sweep(l: LedgerFile, now: Date): Promise<void> {
     const month = monthOf(now);
     for (const [k, e] of Object.entries(l.entries)) {

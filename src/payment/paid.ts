@@ -25,7 +25,7 @@ import type { AuditRecord } from '../audit/log.js';
 import { sanitizeLine } from '../util/sanitize.js';
 import { formatMinor } from './amount.js';
 import { checkSpend, openRail, remainingFor, type RailClient } from './rail.js';
-import { checkLedgerSpend, ledgerRemaining, type Ledger } from './ledger.js';
+import { checkLedgerSpend, type Ledger } from './ledger.js';
 import type { ExternalQuote } from '../providers/provider.js';
 import { MAX_MINOR_AMOUNT, RAIL_CURRENCY } from '../protocol/rail.js';
 
@@ -153,7 +153,8 @@ export async function approveExternal(
     throw refusal;
   }
   if (opts.confirmed) return;
-  await askHuman(deps, service, quote, ledgerRemaining(spend, service.provider), audit, resume, { description: quote.description });
+  // A ledger's spend view has no global cap, so this is what remains under the provider's.
+  await askHuman(deps, service, quote, remainingFor(spend, service.provider), audit, resume, { description: quote.description });
 }
 
 /** A provider's 402 quote, narrowed. */

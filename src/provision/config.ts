@@ -61,11 +61,6 @@ export function checkConfig(service: CatalogService, config: Record<string, unkn
   return (validate.errors ?? []).slice(0, 20).map((e) => ({ field: fieldOf(e), message: sanitizeLine(e.message ?? 'does not match the schema').slice(0, 200) }));
 }
 
-export function validateConfig(service: CatalogService, config: Record<string, unknown>, coerce: boolean): void {
-  const issues = checkConfig(service, config, coerce);
-  if (issues.length) throw invalid(issues, `${service.provider}/${service.id}`);
-}
-
 export function invalid(issues: ConfigIssue[], qualified?: string): AgentprovError {
   const first = issues[0]!;
   return new AgentprovError('INVALID_CONFIG', `${first.field}: ${first.message}`, {

@@ -39,9 +39,11 @@ export async function listResources(deps: Deps, opts: { refresh: boolean }): Pro
   const manifest = await loadManifest(path);
   const warnings: string[] = [];
   let gathered: Gathered | undefined;
+  // One gather for all resources: they are refreshed concurrently, so the promise is what is shared.
+  let gathering: Promise<Gathered> | undefined;
   const providers = new Map<string, Promise<Provider>>();
   const providerFor = async (id: string): Promise<Provider> => {
-    gathered ??= await gatherCatalog(deps, { refresh: false });
+    gathered = await (gathering ??= gatherCatalog(deps, { refresh: false }));
     let p = providers.get(id);
     if (!p) providers.set(id, (p = openProvider(deps, id, gathered)));
     return p;
