@@ -77,7 +77,7 @@ export function oauthError(err: unknown, step: OAuthStep, issuer: string): Agent
         cause: err,
       });
     }
-    return new AgentprovError('INVALID_AUTHORIZATION_RESPONSE', `the identity provider's ${step} response is invalid: ${causeOf(err).message ?? err.message}`, {
+    return new AgentprovError('INVALID_AUTHORIZATION_RESPONSE', `the identity provider's ${step} response is invalid: ${sanitizeLine(causeOf(err).message ?? err.message).slice(0, 300)}`, {
       details: { ...details, reason: err.code },
       nextSteps: RETRY_LOGIN,
       cause: err,

@@ -105,17 +105,26 @@ function passphraseSource(env: NodeJS.ProcessEnv, reason: string): KeySource {
     }
     return passphrase;
   };
+  // scrypt costs about 100 ms: derive once per kdf header, not on every read and write of a command.
+  let cached: { kdf: string; key: Buffer } | undefined;
+  const keyOf = async (kdf: ScryptParams): Promise<Buffer> => {
+    const id = `${kdf.salt}:${kdf.N}:${kdf.r}:${kdf.p}`;
+    if (cached?.kdf === id) return cached.key;
+    const key = await deriveKey(need(), kdf);
+    cached = { kdf: id, key };
+    return key;
+  };
   return {
     kind: 'file',
     description: 'an encrypted file, key derived from AGENTPROV_VAULT_PASSPHRASE with scrypt',
     reason: `chosen explicitly (${reason})`,
     async keyFor(file, path) {
       if (file.store !== 'file' || !file.kdf) throw storeMismatch(path, file.store, 'file');
-      return deriveKey(need(), file.kdf);
+      return keyOf(file.kdf);
     },
     async keyForNew() {
       const kdf = newScryptParams();
-      return { key: await deriveKey(need(), kdf), kdf };
+      return { key: await keyOf(kdf), kdf };
     },
     async probe() {
       need();

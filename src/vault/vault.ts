@@ -15,8 +15,6 @@ import { corrupt, MAX_VAULT_BYTES, open, parseEnvelope, seal, type VaultDocument
 import { chooseKeySource, type KeySource, type KeySourceOptions } from './key-source.js';
 import { fingerprintOf, vaultPath } from './location.js';
 
-export { vaultPath } from './location.js';
-
 /**
  * Called under the vault lock after each write with the entries now stored
  * (names and values: never print them). The CLI uses it to drop files that
