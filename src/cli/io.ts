@@ -37,10 +37,6 @@ export class Redactor {
     for (const s of this.#secrets) if (out.includes(s)) out = out.split(s).join(MASK);
     return out;
   }
-
-  get size(): number {
-    return this.#secrets.size;
-  }
 }
 
 /**

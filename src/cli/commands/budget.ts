@@ -62,7 +62,7 @@ export interface SpendView {
 }
 
 export async function run(deps: Deps, args: string[], opts: Record<string, unknown>): Promise<CommandResult> {
-  const [action = 'show', ...rest] = args.filter((a) => a !== undefined && a !== 'undefined');
+  const [action = 'show', ...rest] = args;
   if (action === 'show') {
     if (rest.length) throw new AgentprovError('USAGE', 'budget show takes no arguments');
     const view = await spendView(deps);

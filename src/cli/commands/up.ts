@@ -70,8 +70,7 @@ export async function run(deps: Deps, _args: string[], opts: Record<string, unkn
         step.action = o.status === 'pending' ? 'pending' : o.already_provisioned ? 'unchanged' : o.resumed ? 'resumed' : 'provisioned';
       } catch (err) {
         // A human must act (terms, consent, sign-in): stop here; the rest waits for the same `up`.
-        if (isAgentprovError(err) && err.exitCode === EXIT.HUMAN_ACTION) throw err;
-        if (!isAgentprovError(err)) throw err;
+        if (!isAgentprovError(err) || err.exitCode === EXIT.HUMAN_ACTION) throw err;
         step.error = { code: err.code, message: err.message };
       }
     }

@@ -9,7 +9,7 @@
  * the session read from the stored ID token, and the identity file written
  * again (or removed when there is no session).
  */
-import { humanSession, readVerifiedIdentity, type SessionView } from '../../auth/identity.js';
+import { humanSession, readVerifiedIdentity, removeIdentity, writeIdentity, type SessionView } from '../../auth/identity.js';
 import type { Deps } from '../deps.js';
 import type { CommandResult } from '../output.js';
 
@@ -18,11 +18,7 @@ export async function run(deps: Deps, _args: string[], opts: Record<string, unkn
     const known = readVerifiedIdentity(deps.paths.state, deps.env);
     if (known) return present(known);
   }
-  const [{ describeSession }, { noSession, readSession }, { removeIdentity, writeIdentity }] = await Promise.all([
-    import('../../auth/describe.js'),
-    import('../../auth/store.js'),
-    import('../../auth/identity.js'),
-  ]);
+  const [{ describeSession }, { noSession, readSession }] = await Promise.all([import('../../auth/describe.js'), import('../../auth/store.js')]);
   const vault = await deps.vault();
   let refreshed = false;
   if (opts.refresh) {
