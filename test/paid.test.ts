@@ -10,10 +10,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetch } from 'undici';
-import { openVault } from '../src/vault/vault.js';
-import { RailErrorBody } from '../src/protocol/rail.js';
+import { PAYMENT_TOKEN_PREFIX, RailErrorBody } from '../src/protocol/rail.js';
 import { startRail } from '../src/sandbox/rail/index.js';
-import { approveConsent, completeDeviceFlow, enterDeviceCode, launchBrowser, signIn as signInAt, type TestBrowser } from './helpers/browser.js';
+import { completeDeviceFlow, launchBrowser, type TestBrowser } from './helpers/browser.js';
+import { expectNoSecretLeaks, vaultSecrets } from './helpers/canary.js';
 import { BIN, filesUnder, isolatedEnv, runCli, tempDir, type CliResult } from './helpers/cli.js';
 import { requireSecretService } from './helpers/keyring.js';
 import { useSandbox } from './helpers/sandbox.js';
@@ -64,6 +64,7 @@ describe.runIf(haveKeyring)('paid add, caps, budget and spend against the sandbo
   const outputs: CliResult[] = [];
   const secrets = new Set<string>();
   const dirs: string[] = [];
+  const homes: string[] = [];
 
   const cli = async (args: string[], h: Home, timeoutMs = 90_000): Promise<CliResult> => {
     const r = await runCli(args, { env: h.env, cwd: h.cwd, timeoutMs });
@@ -74,17 +75,12 @@ describe.runIf(haveKeyring)('paid add, caps, budget and spend against the sandbo
     const home = tempDir();
     const cwd = tempDir('agentprov-project-');
     dirs.push(home, cwd);
+    homes.push(home);
     writeFileSync(join(cwd, 'agentprov.json'), JSON.stringify({ version: 1, providers: [], resources: [] }));
     return { home, cwd, env: isolatedEnv(home, { AGENTPROV_NO_BROWSER: '1' }) };
   };
   const collectSecrets = async (h: Home): Promise<void> => {
-    const vault = await openVault({ env: h.env, stateDir: join(h.home, 'state') });
-    const walk = (v: unknown, key = ''): void => {
-      if (typeof v === 'string') {
-        if (/_token$|^device_code$/.test(key)) secrets.add(v);
-      } else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, k);
-    };
-    for (const name of await vault.names()) walk(await vault.get(name));
+    for (const s of await vaultSecrets(h.env, h.home)) secrets.add(s);
   };
   const approve = async (details: { verification_uri: string; user_code: string }, user = DEMO): Promise<void> => {
     await browser.context.clearCookies();
@@ -232,16 +228,7 @@ describe.runIf(haveKeyring)('paid add, caps, budget and spend against the sandbo
     if (r.json().error.code === 'CONSENT_REQUIRED') {
       // The seeded localcloud account of this user needs consent at the provider first.
       const d = r.json().error.details;
-      await browser.context.clearCookies();
-      const page = await browser.newPage();
-      await enterDeviceCode(page, d.verification_uri, d.user_code);
-      const next = await page.waitForSelector('input[name=password], [data-action="approve"]');
-      if ((await next.getAttribute('name')) === 'password') await signInAt(page, SECOND.email, SECOND.password);
-      await page.waitForSelector('[data-action="approve"]');
-      const decided = page.waitForURL((url) => !url.pathname.includes('/interaction/'));
-      await approveConsent(page);
-      await decided;
-      await page.close();
+      await approve(d, SECOND);
       const done = await cli([...r_args, '--complete', '--wait', '15'], second);
       expect(done.code, done.stdout + done.stderr).toBe(3);
       expect(done.json().error.code).toBe('PAYMENT_METHOD_REQUIRED');
@@ -276,12 +263,16 @@ describe.runIf(haveKeyring)('paid add, caps, budget and spend against the sandbo
   }, 600_000);
 
   it('no payment token, ID token or access token appears in any output or file', async () => {
+    // What the vaults hold now (tokens written after the last collection included).
+    for (const home of homes) for (const s of await vaultSecrets(isolatedEnv(home), home)) secrets.add(s);
     const ledgerTokens = sb.current.rail.ledger().tokens;
     expect(ledgerTokens.length).toBeGreaterThan(0);
     expect(secrets.size).toBeGreaterThan(0);
-    const texts = [...outputs.map((o) => o.stdout + o.stderr), ...dirs.flatMap((d) => filesUnder(d, (p) => p.includes('vault')).map((f) => f.content))];
-    for (const s of secrets) for (const t of texts) expect(t.includes(s)).toBe(false);
-    for (const t of texts) expect(/pt_[A-Za-z0-9_-]{16,}/.test(t)).toBe(false);
+    expectNoSecretLeaks(secrets, outputs, dirs);
+    // Payment tokens never reach the vault, so their shape is the canary.
+    const texts = [...outputs.map((o) => o.stdout + o.stderr), ...dirs.flatMap((d) => filesUnder(d, (p) => p.endsWith('vault.json.enc')).map((f) => f.content))];
+    const paymentToken = new RegExp(`${PAYMENT_TOKEN_PREFIX}[A-Za-z0-9_-]{16,}`);
+    for (const t of texts) expect(paymentToken.test(t)).toBe(false);
   });
 });
 

@@ -17,6 +17,8 @@ import { startIdp, type SandboxIdp } from '../src/sandbox/idp/index.js';
 import { approveConsent, completeDeviceFlow, launchBrowser, signIn, type TestBrowser } from './helpers/browser.js';
 
 const CLIENT_ID = 'agentprov-cli';
+/** The second sandbox user, who signs in on the device pages. */
+const SECOND = { email: 'second@agentprov.test', password: 'second' };
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const ID_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id_token';
 const ID_JAG_TYPE = 'urn:ietf:params:oauth:token-type:id-jag';
@@ -167,13 +169,7 @@ describe('sandbox identity provider', () => {
     expect(da.interval).toBe(1);
     const polled = oidc.pollDeviceAuthorizationGrant(config, da);
     const page = await browser.newPage();
-    await completeDeviceFlow(page, {
-      verificationUri: da.verification_uri,
-      userCode: da.user_code,
-      email: 'second@agentprov.test',
-      password: 'second',
-      decision: 'approve',
-    });
+    await completeDeviceFlow(page, { verificationUri: da.verification_uri, userCode: da.user_code, ...SECOND, decision: 'approve' });
     await expect(page.locator('#done').textContent()).resolves.toContain('Device connected');
     await page.close();
     const tokens = await polled;
@@ -195,13 +191,7 @@ describe('sandbox identity provider', () => {
     const polled = oidc.pollDeviceAuthorizationGrant(config, da);
     polled.catch(() => undefined);
     const page = await browser.newPage();
-    await completeDeviceFlow(page, {
-      verificationUri: da.verification_uri,
-      userCode: da.user_code,
-      email: 'second@agentprov.test',
-      password: 'second',
-      decision: 'deny',
-    });
+    await completeDeviceFlow(page, { verificationUri: da.verification_uri, userCode: da.user_code, ...SECOND, decision: 'deny' });
     await page.close();
     await expect(polled).rejects.toMatchObject({ error: 'access_denied' });
   });

@@ -86,14 +86,21 @@ export async function enterDeviceCode(page: Page, verificationUri: string, userC
 /**
  * The whole device flow in the browser: code entry, confirmation, sign-in
  * (when the browser has no session yet) and consent, approved or denied.
+ * With `acceptTerms`, a provider's terms box is ticked when the consent page
+ * shows one (it does when the user has no account there yet).
  */
 export async function completeDeviceFlow(
   page: Page,
-  opts: { verificationUri: string; userCode: string; email: string; password: string; decision: 'approve' | 'deny' },
+  opts: { verificationUri: string; userCode: string; email: string; password: string; decision: 'approve' | 'deny'; acceptTerms?: boolean },
 ): Promise<void> {
   await enterDeviceCode(page, opts.verificationUri, opts.userCode);
   const next = await page.waitForSelector('input[name=password], [data-action="approve"]');
   if ((await next.getAttribute('name')) === 'password') await signIn(page, opts.email, opts.password);
+  if (opts.acceptTerms) {
+    await page.waitForSelector('[data-action="approve"]');
+    const terms = await page.$('input[name=accept_terms]');
+    if (terms) await terms.check();
+  }
   // Wait for the page the decision leads to: waitForLoadState alone resolves at
   // once on the already-loaded consent page, and a caller closing the page then
   // cancels the redirects that carry the decision back to the server.
