@@ -11,7 +11,7 @@
  * without `hash`). Never a secret: appendAudit refuses a line that contains
  * one the process knows (see log.ts).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const AUDIT_FORMAT_VERSION = 1;
 

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { withFileLock } from '../util/file-lock.js';
 // The subpath keeps the rest of jose (verify, JWE, keys) out of whoami's start-up.
 import { decodeJwt } from 'jose/jwt/decode';
-import { z } from 'zod';
+import * as z from 'zod';
 import { AgentprovError } from '../cli/errors.js';
 import type { Vault } from '../vault/vault.js';
 

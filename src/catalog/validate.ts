@@ -6,7 +6,7 @@
  * stripped of control sequences and bidi controls here, before caching, so
  * neither the terminal nor a JSON reader ever sees them.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { sanitizeLine, sanitizeText } from '../util/sanitize.js';
 import { ProviderDescriptorSchema, ProviderIdSchema, ServiceSchema, type ProviderDescriptor, type Service } from '../protocol/provider.js';
 

@@ -5,7 +5,7 @@
  * and is never overwritten.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { AgentprovError } from '../cli/errors.js';
 
 export const ConfigSchema = z.object({

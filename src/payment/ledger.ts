@@ -43,7 +43,7 @@
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Deps } from '../cli/deps.js';
 import { AgentprovError } from '../cli/errors.js';
 import {

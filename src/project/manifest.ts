@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import writeFileAtomic from 'write-file-atomic';
-import { z } from 'zod';
+import * as z from 'zod';
 import { AgentprovError } from '../cli/errors.js';
 import type { Redactor } from '../cli/io.js';
 

@@ -5,7 +5,7 @@
  * and which provider descriptors (`/.well-known/agent-provisioning` URLs) the
  * orchestrator knows. Loose, so fields can be added without breaking clients.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 const MAX_URL = 2048;
 const httpUrl = z.url({ protocol: /^https?$/ }).max(MAX_URL);

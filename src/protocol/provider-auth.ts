@@ -7,7 +7,7 @@
  * (parsing what a provider answers) and the sandbox provider (what it sends).
  * Every string is bounded; response objects are loose so members may be added.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 const MAX_URL = 2048;
 const MAX_TOKEN = 8192;

@@ -5,7 +5,7 @@
  * and the sandbox providers (parsing what clients send). Every string and
  * array is bounded; objects a provider sends are loose so fields can be added.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 const MAX_URL = 2048;
 const httpUrl = z.url({ protocol: /^https?$/ }).max(MAX_URL);

@@ -15,7 +15,7 @@
  * - `PUT  /v1/caps/global` (user Bearer)           SetGlobalCapRequest → 200 CapResponse
  * Every refusal: RailErrorBody `{ error: { code, message, details } }`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const RAIL_CURRENCY = 'USD';
 /** Prefix of the opaque payment token secret. */

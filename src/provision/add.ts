@@ -36,7 +36,7 @@
  * The charge is recorded before the manifest, so a crash in between is
  * finished by the re-run (charging is idempotent per key).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { appendAudit, type AuditRecord } from '../audit/log.js';
 import type { Deps } from '../cli/deps.js';
 import { AgentprovError, EXIT, isAgentprovError } from '../cli/errors.js';

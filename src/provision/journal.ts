@@ -19,7 +19,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const JOURNAL_STATES = ['intended', 'sent', 'pending', 'active', 'failed'] as const;
 export type JournalState = (typeof JOURNAL_STATES)[number];

@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { startIdp, type SandboxIdp } from './idp/index.js';
 import { builtinCatalog, startProvider, type FaultSwitches, type StartedProvider } from './provider/index.js';
 import { startRail, type RunningRail } from './rail/index.js';

@@ -16,7 +16,7 @@
  *   anything else                                 → PROVIDER_ERROR with status and codes
  */
 import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'cloudflare/core/error';
-import { z } from 'zod';
+import * as z from 'zod';
 import { AgentprovError } from '../../cli/errors.js';
 import type { Redactor } from '../../cli/io.js';
 import { sanitizeLine } from '../../util/sanitize.js';

@@ -21,7 +21,7 @@
  *    permission on that account, expiring in 2 minutes) is created,
  *    verified with its own value, and deleted.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { appendAudit } from '../../audit/log.js';
 import { getSession } from '../../auth/session.js';
 import type { Deps } from '../../cli/deps.js';

@@ -21,7 +21,7 @@
 import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import writeFileAtomic from 'write-file-atomic';
-import { z } from 'zod';
+import * as z from 'zod';
 import { getSession } from '../../auth/session.js';
 import type { Deps } from '../../cli/deps.js';
 import { AgentprovError } from '../../cli/errors.js';

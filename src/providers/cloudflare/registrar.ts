@@ -20,7 +20,7 @@
  *   resource.action_required (Cloudflare's context.action, sanitized; the
  *   workflow waits for the human); failed → failed.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { APIError } from 'cloudflare/core/error';
 import { AgentprovError } from '../../cli/errors.js';
 import { sanitizeLine } from '../../util/sanitize.js';

@@ -11,7 +11,7 @@
  * registrar.ts); resource attributes are flat scalars.
  */
 import { toFile } from 'cloudflare/core/uploads';
-import { z } from 'zod';
+import * as z from 'zod';
 import { AgentprovError } from '../../cli/errors.js';
 import type { Provision } from '../../protocol/provider.js';
 import { sanitizeLine } from '../../util/sanitize.js';

@@ -12,7 +12,7 @@
  * groups on `com.cloudflare.api.account.<account_id>`; zone-scoped ones on
  * `com.cloudflare.api.account.zone.*` inside that account only.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { AgentprovError } from '../../cli/errors.js';
 import { callOptions, collect, once, parsed, parseResult, type ClientContext } from './client.js';
 import { cloudflareError, isNotFound } from './errors.js';

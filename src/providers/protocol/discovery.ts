@@ -19,7 +19,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as oidc from 'openid-client';
-import { z } from 'zod';
+import * as z from 'zod';
 import { AgentprovError } from '../../cli/errors.js';
 import { writeJsonAtomic } from '../../catalog/cache.js';
 import { HTTP_TIMEOUT_SECONDS, boundedFetch } from '../../auth/issuer.js';

@@ -12,7 +12,7 @@
  * The vault teaches the output redactor only the tokens (secret-named
  * fields), so the account id beside them stays printable.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Vault } from '../../vault/vault.js';
 
 export const grantEntry = (providerId: string): string => `provider-grant:${providerId}`;

@@ -13,7 +13,7 @@
  *   `offline_access` is asked for and `prompt` is not `none`.
  */
 import type Provider from 'oidc-provider';
-import { z } from 'zod';
+import * as z from 'zod';
 import { DEMO_USER } from './users.js';
 
 type Middleware = Parameters<Provider['use']>[0];

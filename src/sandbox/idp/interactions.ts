@@ -8,7 +8,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type Provider from 'oidc-provider';
 import type { Interaction } from 'oidc-provider';
-import { z } from 'zod';
+import * as z from 'zod';
 import { BadRequest, readForm, sendBadRequest, sendHtml } from './http.js';
 import { consentPage, loginPage } from './pages.js';
 import { authenticate, DEMO_USER, findUserBySub } from './users.js';

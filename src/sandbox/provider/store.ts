@@ -4,7 +4,7 @@
  * URLs are never stored, only ids, so a restart on another port still works.
  */
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { JsonState } from '../shared/json-state.js';
 
 const Charge = z.object({

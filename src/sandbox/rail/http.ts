@@ -4,7 +4,7 @@
  * credential schemes (user Bearer token, provider HTTP Basic).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { z } from 'zod';
+import * as z from 'zod';
 import { RAIL_MAX_BODY_BYTES, type RailErrorBody } from '../../protocol/rail.js';
 import { parseBasic, parseBearer, readBody, sendJson } from '../shared/http.js';
 import { RailError, invalidRequest } from './errors.js';

@@ -5,7 +5,7 @@
  * through JsonState.update (serialized, persisted).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   CreatePaymentTokenRequest,
   ProviderId,

@@ -6,7 +6,7 @@
  * `expires_at` (computed at read time, so expiry needs no sweeper); "spent"
  * counts redemptions in the current calendar month (UTC).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { DEFAULT_PROVIDER_CAP, type PaymentTokenStatus } from '../../protocol/rail.js';
 
 const StoredToken = z.object({

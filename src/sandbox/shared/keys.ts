@@ -7,7 +7,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { calculateJwkThumbprint, type JWK } from 'jose';
-import { z } from 'zod';
+import * as z from 'zod';
 import { writeFileAtomicSync } from './json-state.js';
 
 export interface ServerKeys {

@@ -10,7 +10,7 @@
  * flow). Both lead to the same account when the emails match.
  */
 import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { JsonState } from '../../shared/json-state.js';
 import { normalizeEmail } from './users.js';
 

@@ -12,7 +12,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Interaction, Provider } from 'oidc-provider';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { AccountStore } from './accounts.js';
 import { BodyError, readForm, sendHtml } from './http.js';
 import { consentPage, errorPage, loginPage, type ConsentView } from './pages.js';

@@ -7,7 +7,7 @@
  * `account_id` and `account_created`.
  */
 import type { Provider, TokenEndpointGrantContext } from 'oidc-provider';
-import { z } from 'zod';
+import * as z from 'zod';
 import { GRANT_JWT_BEARER } from '../../../protocol/provider-auth.js';
 import type { AccountStore } from './accounts.js';
 import type { IdJagVerifier } from './id-jag.js';
