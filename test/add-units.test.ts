@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { CatalogService } from '../src/catalog/validate.js';
+import { readConfigFile, updateConfig } from '../src/config/config.js';
 import { checkConfig, parseConfigInput } from '../src/provision/config.js';
 import { sameConfig } from '../src/provision/add.js';
 import { advanceJournal, isUnfinished, journalSlot, listJournal, newIdempotencyKey, readJournal, writeJournal, type JournalEntry } from '../src/provision/journal.js';
@@ -69,6 +70,29 @@ describe('config', () => {
   it('compares configs regardless of key order', () => {
     expect(sameConfig({ a: 1, b: { c: 2, d: 3 } }, { b: { d: 3, c: 2 }, a: 1 })).toBe(true);
     expect(sameConfig({ a: 1 }, { a: 2 })).toBe(false);
+  });
+});
+
+describe('the config file', () => {
+  it('changes made at the same time are all kept: updateConfig holds a lock from read to write', async () => {
+    const dir = tempDir();
+    const slow = (id: string) =>
+      updateConfig(dir, async (c) => {
+        await new Promise((r) => setTimeout(r, 40)); // a wide window between read and write
+        c.providers.push({ id, url: `https://${id}.example/.well-known/agent-provisioning`, source: 'user' });
+      });
+    await Promise.all(['a', 'b', 'c'].map(slow));
+    expect(readConfigFile(join(dir, 'config.json')).providers.map((p) => p.id).sort()).toEqual(['a', 'b', 'c']);
+  });
+
+  it('a change that throws writes nothing', async () => {
+    const dir = tempDir();
+    await updateConfig(dir, (c) => void c.providers.push({ id: 'kept', url: 'https://kept.example/.well-known/agent-provisioning', source: 'user' }));
+    await expect(updateConfig(dir, (c) => {
+      c.providers = [];
+      throw new Error('changed my mind');
+    })).rejects.toThrow('changed my mind');
+    expect(readConfigFile(join(dir, 'config.json')).providers.map((p) => p.id)).toEqual(['kept']);
   });
 });
 

@@ -4,7 +4,7 @@
  */
 import type { Deps } from '../cli/deps.js';
 import { AgentprovError } from '../cli/errors.js';
-import { openConfig, type Config } from '../config/config.js';
+import { openConfig, updateConfig, type Config } from '../config/config.js';
 
 export interface IssuerSettings {
   issuer: string;
@@ -33,27 +33,21 @@ export async function saveOrchestrator(
   deps: Deps,
   next: { url?: string; issuer: string; clientId: string; paymentRail?: string; providers?: string[] },
 ): Promise<Config> {
-  const store = await openConfig(deps.paths.config);
-  const current = store.read();
-  const updated: Config = {
-    ...current,
-    orchestrator: {
+  return updateConfig(deps.paths.config, (config) => {
+    config.orchestrator = {
       ...(next.url ? { url: next.url } : {}),
       issuer: next.issuer,
       client_id: next.clientId,
       ...(next.paymentRail ? { payment_rail: next.paymentRail } : {}),
-    },
+    };
     // Providers the orchestrator published replace the ones it published before; the user's own stay.
-    providers:
-      next.providers === undefined
-        ? current.providers
-        : [
-            ...current.providers.filter((p) => p.source !== 'orchestrator'),
-            ...next.providers
-              .filter((url) => !current.providers.some((p) => p.source !== 'orchestrator' && p.url === url))
-              .map((url) => ({ url, source: 'orchestrator' as const })),
-          ],
-  };
-  store.write(updated);
-  return updated;
+    if (next.providers !== undefined) {
+      const own = config.providers.filter((p) => p.source !== 'orchestrator');
+      config.providers = [
+        ...own,
+        ...next.providers.filter((url) => !own.some((p) => p.url === url)).map((url) => ({ url, source: 'orchestrator' as const })),
+      ];
+    }
+    return config;
+  });
 }

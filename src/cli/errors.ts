@@ -91,6 +91,8 @@ const CODE_CLASS: Record<string, number> = {
   // agentprov's own spending ledger (src/payment/ledger.ts), for providers billed outside the rail.
   LEDGER_CORRUPT: EXIT.OTHER,
   LEDGER_LOCKED: EXIT.OTHER,
+  // Another agentprov process held the config file's lock for too long.
+  CONFIG_LOCKED: EXIT.OTHER,
   LEDGER_FULL: EXIT.OTHER,
   LEDGER_NO_HOLD: EXIT.OTHER,
   LEDGER_CHARGE_CONFLICT: EXIT.OTHER,

@@ -5,6 +5,7 @@
  * and is never overwritten.
  */
 import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import * as z from 'zod';
 import { AgentprovError } from '../cli/errors.js';
 
@@ -76,6 +77,23 @@ export interface ConfigStore {
   read(): Config;
   write(next: Config): void;
   readonly path: string;
+}
+
+/**
+ * Read-modify-write of the config under a cross-process lock, so two
+ * commands changing it at once (two `providers add`, an `init` beside one)
+ * never lose each other's change. `fn` edits the config in place; it is
+ * written only if `fn` returns without throwing.
+ */
+export async function updateConfig<R>(configDir: string, fn: (config: Config) => R | Promise<R>): Promise<R> {
+  const { withFileLock } = await import('../util/file-lock.js');
+  return withFileLock(join(configDir, 'config.json'), { code: 'CONFIG_LOCKED', what: 'the config file' }, async () => {
+    const store = await openConfig(configDir);
+    const config = store.read();
+    const result = await fn(config);
+    store.write(config);
+    return result;
+  });
 }
 
 export async function openConfig(configDir: string): Promise<ConfigStore> {

@@ -2,10 +2,10 @@
  * Changing the user's provider list: add a descriptor URL (after fetching and
  * validating the descriptor, and refusing an id another provider already
  * has), and remove one by id or URL. Reads through the registry, writes
- * through `conf` (openConfig).
+ * through `conf` under the config lock (updateConfig).
  */
 import { AgentprovError } from '../cli/errors.js';
-import { openConfig } from '../config/config.js';
+import { updateConfig } from '../config/config.js';
 import type { Paths } from '../paths.js';
 import { readCachedCatalog, removeCacheEntry } from '../catalog/cache.js';
 import { loadRegistry, normalizeProviderUrl, type ProviderEntry, type Registry } from './registry.js';
@@ -50,19 +50,17 @@ export async function addUserProvider(paths: Paths, registry: Registry, url: str
       nextSteps: [clash.source === 'manifest' ? 'edit the providers of agentprov.json' : `agentprov providers remove ${id}`],
     });
   }
-  const store = await openConfig(paths.config);
-  const config = store.read();
   const catalogUrl = readCachedCatalog(paths.cache, url)?.header.catalog_url;
-  const existing = config.providers.find((p) => safeNormalize(p.url) === url);
-  if (existing) {
-    if (existing.id === id && existing.catalog_url === catalogUrl) return { added: false };
-    existing.id = id;
-    if (catalogUrl) existing.catalog_url = catalogUrl;
-  } else {
-    config.providers.push({ id, url, source: 'user', ...(catalogUrl ? { catalog_url: catalogUrl } : {}) });
-  }
-  store.write(config);
-  return { added: !existing };
+  return updateConfig(paths.config, (config) => {
+    const existing = config.providers.find((p) => safeNormalize(p.url) === url);
+    if (existing) {
+      existing.id = id;
+      if (catalogUrl) existing.catalog_url = catalogUrl;
+    } else {
+      config.providers.push({ id, url, source: 'user', ...(catalogUrl ? { catalog_url: catalogUrl } : {}) });
+    }
+    return { added: !existing };
+  });
 }
 
 export async function removeProvider(paths: Paths, cwd: string, idOrUrl: string): Promise<KnownProvider[]> {
@@ -84,10 +82,9 @@ export async function removeProvider(paths: Paths, cwd: string, idOrUrl: string)
     });
   }
   const urls = new Set(removable.map((p) => p.url));
-  const store = await openConfig(paths.config);
-  const config = store.read();
-  config.providers = config.providers.filter((p) => !urls.has(safeNormalize(p.url)));
-  store.write(config);
+  await updateConfig(paths.config, (config) => {
+    config.providers = config.providers.filter((p) => !urls.has(safeNormalize(p.url)));
+  });
   for (const u of urls) removeCacheEntry(paths.cache, u);
   return removable;
 }
