@@ -11,7 +11,9 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFarm, stripeCatalogs, syntheticCatalog, type Farm } from '../fixtures/catalog/server.mjs';
+import { readRegistryIndex, registryFingerprint } from '../src/catalog/registry-index.js';
 import { renderTable } from '../src/catalog/render.js';
+import { resolvePaths } from '../src/paths.js';
 import type { CatalogService } from '../src/catalog/validate.js';
 import { startSandbox, type Sandbox } from '../src/sandbox/index.js';
 import { isolatedEnv, runCli, tempDir } from './helpers/cli.js';
@@ -465,6 +467,9 @@ describe('providers and the sandbox', () => {
     const configPath = join(env.AGENTPROV_HOME!, 'config', 'config.json');
     const config = JSON.parse(readFileSync(configPath, 'utf8'));
     expect(config.providers.map((p: { catalog_url?: string }) => p.catalog_url)).toEqual(sandbox.providers.map((p) => `${p.url}/catalog`));
+    // ...and indexes the registry it wrote, so the next catalog sends its requests without parsing the config first.
+    const { fingerprint, file } = registryFingerprint(resolvePaths(env), tempDir('agentprov-cwd-'));
+    expect(readRegistryIndex(file, fingerprint)?.entries.map((e) => [e.id, e.catalogUrl])).toEqual(sandbox.providers.map((p) => [p.id, `${p.url}/catalog`]));
     // ...and a remembered URL the descriptor no longer names is not trusted: the descriptor's own is fetched.
     config.providers[0].catalog_url = `${sandbox.providers[0]!.url}/not-the-catalog`;
     writeFileSync(configPath, JSON.stringify(config));

@@ -18,7 +18,13 @@ export interface Gathered extends AggregateResult {
   nextSteps: string[];
 }
 
-async function resolveRegistry(deps: Deps): Promise<{ entries: ProviderEntry[]; deadlineMs: number; warnings: string[] }> {
+/**
+ * The registry from its index while config and manifest are unchanged, else
+ * loaded (zod) and indexed. Commands that write the config call it right
+ * after, so the next `catalog` (warm or cold) starts its requests without
+ * parsing the config first.
+ */
+export async function resolveRegistry(deps: Pick<Deps, 'paths' | 'cwd'>): Promise<{ entries: ProviderEntry[]; deadlineMs: number; warnings: string[] }> {
   const { fingerprint, file } = registryFingerprint(deps.paths, deps.cwd);
   const index = readRegistryIndex(file, fingerprint);
   if (index) return { entries: index.entries, deadlineMs: index.deadline_ms, warnings: [...index.warnings] };

@@ -15,6 +15,7 @@ import { fetchOrchestratorDescriptor } from '../../auth/orchestrator.js';
 import { readSession, sessionClaims } from '../../auth/store.js';
 import { signIn } from '../../auth/signin.js';
 import { emptyManifest, MANIFEST_FILE, writeManifest } from '../../project/manifest.js';
+import { resolveRegistry } from '../../catalog/gather.js';
 import type { Deps } from '../deps.js';
 import { AgentprovError, isAgentprovError } from '../errors.js';
 import type { CommandResult } from '../output.js';
@@ -71,6 +72,7 @@ export async function run(deps: Deps, _args: string[], opts: Record<string, unkn
   const manifestPath = join(deps.cwd, MANIFEST_FILE);
   const manifestCreated = !existsSync(manifestPath);
   if (manifestCreated) await writeManifest(manifestPath, emptyManifest(target.orchestratorUrl), deps.io.redactor);
+  await resolveRegistry(deps);
 
   const vault = await deps.vault();
   let session = await readSession(vault);

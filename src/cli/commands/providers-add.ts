@@ -8,7 +8,7 @@ import { AgentprovError } from '../errors.js';
 import type { CommandResult } from '../output.js';
 import { aggregateCatalogs } from '../../catalog/aggregate.js';
 import { removeCacheEntry } from '../../catalog/cache.js';
-import { catalogDeadlineMs } from '../../catalog/gather.js';
+import { catalogDeadlineMs, resolveRegistry } from '../../catalog/gather.js';
 import { addUserProvider } from '../../providers/manage.js';
 import { loadRegistry, normalizeProviderUrl } from '../../providers/registry.js';
 
@@ -38,6 +38,7 @@ export async function run(deps: Deps, args: string[]): Promise<CommandResult> {
     removeCacheEntry(deps.paths.cache, url);
     throw err;
   }
+  await resolveRegistry(deps);
   const data = { provider: { id: report.id, name: report.name, url, source: 'user', services: report.services }, added };
   return {
     data,

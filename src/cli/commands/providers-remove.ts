@@ -5,10 +5,12 @@
  */
 import type { Deps } from '../deps.js';
 import type { CommandResult } from '../output.js';
+import { resolveRegistry } from '../../catalog/gather.js';
 import { removeProvider } from '../../providers/manage.js';
 
 export async function run(deps: Deps, args: string[]): Promise<CommandResult> {
   const removed = await removeProvider(deps.paths, deps.cwd, args[0] ?? '');
+  await resolveRegistry(deps);
   const rows = removed.map((p) => ({ id: p.knownId, url: p.url, source: p.source }));
   return {
     data: { removed: rows },
