@@ -88,31 +88,38 @@ export async function bench({ measure, base, env, bin }) {
   }
 
   // 2. Cold cache, 50 providers each answering every request after 100 ms.
-  //    2a: providers added with `providers add`, which records each catalog URL, so
-  //        the catalog is fetched beside the descriptor: one round trip (the target).
-  //    2b: first contact (config written by hand, no catalog URL known): the
+  //    2a: the providers were added with `providers add` (which records each
+  //        catalog URL and indexes the registry), then every cached catalog is
+  //        gone: the catalog is fetched beside the descriptor, one round trip
+  //        (the target).
+  //    2b: the same config written by hand (no registry index yet): the config
+  //        is zod-parsed before any request leaves; reported, no target.
+  //    2c: first contact (config written by hand, no catalog URL known): the
   //        descriptor must come first, two round trips; reported, no target.
   {
     const catalogs = Array.from({ length: 50 }, (_, i) => syntheticCatalog(`slow-${i}`, 4));
     const farm = await startFarm({ catalogs, latencyMs: 100 });
     const urls = farm.providers.map((p) => p.url);
     const catalogUrls = urls.map((u) => u.replace('/.well-known/agent-provisioning', '/catalog'));
-    const added = await measureAsync(runs, () => envFor(homeWith(urls, undefined, catalogUrls)), [bin, 'catalog', '--json']);
-    listing('slow-', 200)(added.stdout);
-    const first = await measureAsync(runs, () => envFor(homeWith(urls)), [bin, 'catalog', '--json']);
-    // 2c: the catalogs expired, the providers unchanged: the registry index
-    //     (catalog/registry-index.ts) still holds, so only the catalog cache is cold.
-    const known = homeWith(urls, undefined, catalogUrls);
-    await runAsync([bin, 'catalog', '--json'], envFor(known));
-    const catalogCache = join(known, 'cache', 'catalog');
-    const expired = await measureAsync(runs, () => {
+    const added = homeWith([]);
+    for (let i = 0; i < urls.length; i += 10) {
+      await Promise.all(urls.slice(i, i + 10).map((u) => runAsync([bin, 'providers', 'add', u, '--json'], envFor(added))));
+    }
+    const catalogCache = join(added, 'cache', 'catalog');
+    const cold = await measureAsync(runs, () => {
       for (const f of readdirSync(catalogCache)) if (!f.startsWith('registry-')) rmSync(join(catalogCache, f));
-      return envFor(known);
+      return envFor(added);
     }, [bin, 'catalog', '--json']);
-    if (JSON.parse(expired.stdout).data.services.length < 200) throw new Error('expired-cache bench listed too few services');
+    listing('slow-', 200)(cold.stdout);
+    const byHand = await measureAsync(runs, () => envFor(homeWith(urls, undefined, catalogUrls)), [bin, 'catalog', '--json']);
+    listing('slow-', 200)(byHand.stdout);
+    const first = await measureAsync(runs, () => envFor(homeWith(urls)), [bin, 'catalog', '--json']);
+    listing('slow-', 200)(first.stdout);
+    const floor = await measureAsync(runs, () => process.env, [join(ROOT, 'fixtures', 'catalog', 'floor-client.mjs'), ...urls]);
     await farm.close();
-    rows.push(row('catalog --json cold cache (50 providers × 100 ms)', added, base, coldTarget(startup, added), `start-up ${startup.median.toFixed(0)} ms; catalog beside descriptor`));
-    rows.push(row('catalog --json cold cache, providers known (50 × 100 ms)', expired, base, undefined, 'registry index warm, every catalog expired'));
+    rows.push(row('floor: bare node:http client, same 100 requests', floor, base, undefined, 'JSON.parse only: no validation, cache or output'));
+    rows.push(row('catalog --json cold cache (50 providers × 100 ms)', cold, base, coldTarget(startup, cold), `start-up ${startup.median.toFixed(0)} ms; added with providers add, catalogs gone`));
+    rows.push(row('catalog --json cold, config written by hand (50 × 100 ms)', byHand, base, undefined, 'no registry index yet: config parsed first'));
     rows.push(row('catalog --json first contact (50 × 100 ms)', first, base, undefined, 'descriptor, then catalog: 2 round trips'));
   }
 

@@ -83,7 +83,7 @@ export async function aggregateCatalogs(opts: AggregateOptions): Promise<Aggrega
   // instead of delaying it; a slow connect does not hold them back for long.
   let unsent = 0;
   let loading: Promise<unknown> | undefined;
-  const loadValidators = (): void => void (loading ??= import('./validate.js').catch(() => undefined));
+  const loadValidators = (): void => void (loading ??= networkHelpers().catch(() => undefined));
   const sent = (): void => void (--unsent === 0 && loadValidators());
   try {
     const pending = cached.map(async ({ entry, cache }): Promise<Outcome> => {
@@ -97,6 +97,15 @@ export async function aggregateCatalogs(opts: AggregateOptions): Promise<Aggrega
   } finally {
     await ownFetcher?.close().catch(() => undefined);
   }
+}
+
+let helpers: Promise<typeof import('./validate.js') & typeof import('../http/fetch.js') & typeof import('../util/loopback.js') & typeof import('../util/sanitize.js')> | undefined;
+
+/** What only the network path needs (zod above all), loaded once per process, never on a warm run. */
+function networkHelpers(): NonNullable<typeof helpers> {
+  return (helpers ??= Promise.all([import('./validate.js'), import('../http/fetch.js'), import('../util/loopback.js'), import('../util/sanitize.js')]).then((ms) =>
+    Object.assign({}, ...ms),
+  ));
 }
 
 async function refreshOne(entry: ProviderEntry, cache: CachedCatalog | undefined, fetcher: Fetcher, opts: AggregateOptions, onSent: () => void): Promise<Outcome> {
@@ -114,13 +123,7 @@ async function refreshOne(entry: ProviderEntry, cache: CachedCatalog | undefined
 
     const descDoc = await fetcher.get(entry.url, { signal, maxBytes: MAX_DESCRIPTOR_BYTES, onSent: once(onSent) });
     if (descDoc.status !== 200 || !descDoc.body) throw new Error('descriptor answered 304 to a request without a validator');
-    // Loaded only on this path, so a warm run never pays for zod or undici.
-    const [{ parseCatalog, parseDescriptor }, { assertFetchableUrl }, { isLoopbackHost }, { sanitizeLine }] = await Promise.all([
-      import('./validate.js'),
-      import('../http/fetch.js'),
-      import('../util/loopback.js'),
-      import('../util/sanitize.js'),
-    ]);
+    const { parseCatalog, parseDescriptor, assertFetchableUrl, isLoopbackHost, sanitizeLine } = await networkHelpers();
     const descriptor = parseDescriptor(descDoc.body);
     descriptorId = descriptor.provider_id;
     const catalogUrl = new URL(descriptor.catalog_url);
@@ -141,12 +144,12 @@ async function refreshOne(entry: ProviderEntry, cache: CachedCatalog | undefined
     if (doc.status === 304) {
       if (!sameAsCache || !cache) throw new Error('catalog answered 304 Not Modified without a cached copy');
       const { catalog: next, cacheable } = withHeader(cache, { ...base, ...(doc.etag ? { etag: doc.etag } : {}) });
-      if (cacheable) await writeCachedCatalog(opts.cacheRoot, next);
+      if (cacheable) writeCachedCatalog(opts.cacheRoot, next);
       return { entry, cache: next, status: 'revalidated', warnings: [] };
     }
     const parsed = parseCatalog(doc.body!, descriptor.provider_id);
     const { catalog: next, cacheable } = newCachedCatalog({ ...base, ...(doc.etag ? { etag: doc.etag } : {}), services: parsed.services, warnings: parsed.warnings });
-    if (cacheable) await writeCachedCatalog(opts.cacheRoot, next);
+    if (cacheable) writeCachedCatalog(opts.cacheRoot, next);
     return { entry, cache: next, status: 'fetched', warnings: [] };
   } catch (err) {
     const { sanitizeLine } = await import('../util/sanitize.js');

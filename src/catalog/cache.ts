@@ -60,11 +60,10 @@ export interface CachedCatalog {
   readonly services: CatalogService[];
 }
 
-// Built-ins through require(), not ESM imports: no facade of the whole module
-// to build at start-up; node:fs/promises only once something is written.
+// node:zlib through require(), not an ESM import: no facade of the whole
+// module to build at start-up, and loaded only once a checksum is needed.
 const nodeRequire = createRequire(import.meta.url);
 const crc32 = (data: string, value?: number): number => (nodeRequire('node:zlib') as typeof import('node:zlib')).crc32(data, value);
-const fsp = (): typeof import('node:fs/promises') => nodeRequire('node:fs/promises') as typeof import('node:fs/promises');
 
 const MAX_SERVICES = 500;
 const PROVIDER_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -206,23 +205,14 @@ function fileText(c: CachedCatalog): string {
   return `${JSON.stringify({ ...c.header, length: c.servicesJson.length, crc32: checksum(c.header, c.servicesJson) })}\n${c.servicesJson}`;
 }
 
-/** One mkdir per directory and process, however many catalogs are written at once. */
-const made = new Map<string, Promise<unknown>>();
-
-/** Write one catalog (atomically, never throws: an unwritable cache must not fail the command that fetched it). */
-export async function writeCachedCatalog(cacheRoot: string, c: CachedCatalog): Promise<void> {
-  const file = fileFor(cacheRoot, c.header.url);
-  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  try {
-    const { mkdir, rename, writeFile } = fsp();
-    const dir = dirname(file);
-    if (!made.has(dir)) made.set(dir, mkdir(dir, { recursive: true, mode: 0o700 }));
-    await made.get(dir);
-    await writeFile(tmp, fileText(c), { mode: 0o600 });
-    await rename(tmp, file);
-  } catch {
-    await fsp().unlink(tmp).catch(() => undefined);
-  }
+/**
+ * Write one catalog (atomically, never throws: an unwritable cache must not
+ * fail the command that fetched it). Synchronous on purpose: a few small
+ * files, where fs/promises would add a file handle, a thread-pool hop and
+ * promises per call to the tail of a cold catalog of many providers.
+ */
+export function writeCachedCatalog(cacheRoot: string, c: CachedCatalog): void {
+  writeTextAtomic(fileFor(cacheRoot, c.header.url), fileText(c));
 }
 
 export function removeCacheEntry(cacheRoot: string, url: string): void {
