@@ -166,6 +166,17 @@ describe.runIf(haveKeyring)('token and run against the sandbox', () => {
     expect(rec.argv).toContain('--resource');
   });
 
+  it('a warm run sends one mint and one revoke, nothing else (descriptor and AS metadata are remembered)', async () => {
+    expect((await cli(['run', '--provider', 'localcloud', '--', 'true'], h)).code).toBe(0);
+    const log = join(dir, 'requests.log');
+    const r = await cli(['run', '--provider', 'localcloud', '--', 'true'], h, {
+      NODE_OPTIONS: `--import=${join(import.meta.dirname, 'fixtures', 'request-log.mjs')}`,
+      AGENTPROV_TEST_REQUEST_LOG: log,
+    });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(readFileSync(log, 'utf8').trim().split('\n')).toEqual(['POST /oauth/token', 'POST /oauth/token/revocation']);
+  });
+
   it('--json: one envelope on stdout, the child output on stderr, its exit code returned', async () => {
     const r = await cli(['run', '--provider', 'localcloud', '--ttl', '2m', '--json', '--', process.execPath, '-e', 'console.log("to stderr"); process.exit(7)'], h);
     expect(r.code, r.stdout + r.stderr).toBe(7);

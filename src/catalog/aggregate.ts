@@ -54,6 +54,12 @@ export interface AggregateOptions {
   cacheRoot: string;
   deadlineMs: number;
   refresh: boolean;
+  /**
+   * A cached catalog of any age is used without asking the provider (`run`
+   * and `token`, which need only the env mapping and the provider's URL,
+   * never prices): a stale one is revalidated by the next `catalog`.
+   */
+  staleOk?: boolean;
   now: () => number;
   /** Injected for tests; by default undici is loaded only when some provider needs the network. */
   fetcher?: Fetcher;
@@ -70,7 +76,8 @@ interface Outcome {
 export async function aggregateCatalogs(opts: AggregateOptions): Promise<AggregateResult> {
   const now = opts.now();
   const cached = opts.entries.map((entry) => ({ entry, cache: readCachedCatalog(opts.cacheRoot, entry.url) }));
-  const needNetwork = cached.filter((c) => opts.refresh || !c.cache || !isFresh(c.cache.header, now));
+  const usable = (c: CachedCatalog | undefined): c is CachedCatalog => Boolean(c && !opts.refresh && (opts.staleOk || isFresh(c.header, now)));
+  const needNetwork = cached.filter((c) => !usable(c.cache));
 
   let fetcher = opts.fetcher;
   let ownFetcher: Fetcher | undefined;
@@ -87,7 +94,7 @@ export async function aggregateCatalogs(opts: AggregateOptions): Promise<Aggrega
   const sent = (): void => void (--unsent === 0 && loadValidators());
   try {
     const pending = cached.map(async ({ entry, cache }): Promise<Outcome> => {
-      if (cache && !opts.refresh && isFresh(cache.header, now)) return { entry, cache, status: 'cached', warnings: [] };
+      if (usable(cache)) return { entry, cache, status: 'cached', warnings: [] };
       unsent++;
       return refreshOne(entry, cache, fetcher!, opts, sent);
     });

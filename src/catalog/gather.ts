@@ -40,13 +40,15 @@ export function catalogDeadlineMs(env: NodeJS.ProcessEnv, configuredMs: number):
   return Math.min(Math.max(Number(env.AGENTPROV_CATALOG_DEADLINE_MS) || configuredMs, 100), 120_000);
 }
 
-export async function gatherCatalog(deps: Deps, opts: { refresh: boolean }): Promise<Gathered> {
+/** `staleOk`: cached catalogs of any age are used as they are (AggregateOptions.staleOk). */
+export async function gatherCatalog(deps: Deps, opts: { refresh: boolean; staleOk?: boolean }): Promise<Gathered> {
   const registry = await resolveRegistry(deps);
   const result = await aggregateCatalogs({
     entries: registry.entries,
     cacheRoot: deps.paths.cache,
     deadlineMs: catalogDeadlineMs(deps.env, registry.deadlineMs),
     refresh: opts.refresh,
+    ...(opts.staleOk ? { staleOk: true } : {}),
     now: () => deps.clock.now().getTime(),
   });
   result.warnings.unshift(...registry.warnings);

@@ -53,7 +53,8 @@ export async function executeRun(deps: Deps, req: RunRequest): Promise<RunOutcom
     import('../audit/log.js'),
   ]);
   await getSession(deps); // the human must still be signed in (NOT_SIGNED_IN, exit 3)
-  const gathered = await gatherCatalog(deps, { refresh: false });
+  // Only env mappings and provider URLs are read: a stale cached catalog serves, so a warm run sends only its mint and revoke.
+  const gathered = await gatherCatalog(deps, { refresh: false, staleOk: true });
   const plan = await planRun(deps, gathered, req.resources, req.providers);
   const warnings: string[] = [];
   const minted: MintedCredential[] = [];

@@ -42,14 +42,16 @@ export async function run(deps: Deps, args: string[], opts: Record<string, unkno
   const cached = usableCachedToken(entries[entry], now);
   if (cached) return result({ provider: providerId, resource, token: cached.access_token, expiresAt: cached.expires_at, ttl, scopes, cached: true });
 
-  const [{ getSession }, { openProvider }, { childCredential }, { appendAudit }] = await Promise.all([
+  const [{ getSession }, { gatherCatalog }, { openProvider }, { childCredential }, { appendAudit }] = await Promise.all([
     import('../../auth/session.js'),
+    import('../../catalog/gather.js'),
     import('../../provision/providers.js'),
     import('../../exec/credentials.js'),
     import('../../audit/log.js'),
   ]);
   await getSession(deps); // an expired session that cannot be renewed: NOT_SIGNED_IN (exit 3)
-  const provider = await openProvider(deps, providerId);
+  // A stale cached catalog serves (only the provider's URL is read): a token costs its mint and nothing else.
+  const provider = await openProvider(deps, providerId, await gatherCatalog(deps, { refresh: false, staleOk: true }));
   const credential = await childCredential(provider, ttl, scopes);
   if (!credential.shortLived) {
     throw new AgentprovError('SHORT_LIVED_UNSUPPORTED', `${providerId} only has a long-lived key, which agentprov never prints; wrap the command instead`, {

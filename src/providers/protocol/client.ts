@@ -50,9 +50,12 @@ import type { Authorization, AuthorizeOptions, Provider, ProvisionInput, ShortLi
 import {
   configFor,
   DEADLINE_MS,
+  cachedServer,
   discoverAuthorizationServer,
   discoverIssuer,
+  rememberServer,
   readDiscoveryCache,
+  withoutServer,
   registerClient,
   writeDiscoveryCache,
   type ClientSource,
@@ -116,20 +119,35 @@ export class ProtocolProvider implements Provider {
     }
   }
 
-  /** The provider's AS (RFC 9728 → RFC 8414), learnt once per process and remembered in the cache. */
+  /**
+   * The provider's AS (RFC 9728 → RFC 8414), learnt once per process and
+   * remembered in the cache: the issuer until it fails, its metadata for as
+   * long as its answer allows (DEFAULT_SERVER_METADATA_TTL_S without
+   * Cache-Control), so a warm `token` or `run` sends only its own requests.
+   */
   #authServer(): Promise<AuthServer> {
     this.#as ??= (async () => {
       const cacheRoot = this.#deps.paths.cache;
+      const nowS = Math.floor(this.#deps.clock.now().getTime() / 1000);
       const cached = readDiscoveryCache(cacheRoot, this.#ref);
+      let remembered: oidc.ServerMetadata | undefined;
+      try {
+        remembered = cachedServer(cached, nowS);
+      } catch {
+        remembered = undefined; // an issuer no longer acceptable: discovered again below
+      }
+      if (remembered) return { server: remembered };
       if (cached) {
         try {
-          return { server: await discoverAuthorizationServer(this.id, cached.issuer) };
+          const { server, ttl_s } = await discoverAuthorizationServer(this.id, cached.issuer);
+          writeDiscoveryCache(cacheRoot, { ...withoutServer(cached), ...rememberServer(server, ttl_s, nowS) });
+          return { server };
         } catch (err) {
           this.#deps.debug(`cached authorization server of ${this.id} failed (${(err as Error).message}); discovering again`);
         }
       }
       const found = await this.#withFetcher((f) => discoverIssuer(this.#ref, f));
-      const server = await discoverAuthorizationServer(this.id, found.issuer);
+      const { server, ttl_s } = await discoverAuthorizationServer(this.id, found.issuer);
       const keep = cached && cached.issuer === server.issuer ? cached : undefined;
       writeDiscoveryCache(cacheRoot, {
         v: 1,
@@ -139,12 +157,24 @@ export class ProtocolProvider implements Provider {
         resource_metadata: found.resourceMetadata,
         issuer: server.issuer,
         ...(keep?.client_id ? { client_id: keep.client_id, client_source: keep.client_source } : {}),
-        updated_at: Math.floor(this.#deps.clock.now().getTime() / 1000),
+        updated_at: nowS,
+        ...rememberServer(server, ttl_s, nowS),
       });
       return { server };
     })();
     this.#as.catch(() => (this.#as = undefined));
     return this.#as;
+  }
+
+  /**
+   * A request to the AS failed without an OAuth error answer (unreachable,
+   * 404, not JSON): the remembered metadata may be out of date, so the next
+   * command asks the AS again instead of reusing it.
+   */
+  #forgetServerUnlessOAuth(err: unknown): void {
+    if (tokenErrorBody(err)) return;
+    const cached = readDiscoveryCache(this.#deps.paths.cache, this.#ref);
+    if (cached?.server) writeDiscoveryCache(this.#deps.paths.cache, withoutServer(cached));
   }
 
   /**
@@ -431,6 +461,7 @@ export class ProtocolProvider implements Provider {
         await (await this.#deps.vault()).delete(grantEntry(this.id));
         throw this.#notAuthorized(`the provider refused the stored grant (${body.error})`);
       }
+      this.#forgetServerUnlessOAuth(err);
       throw providerOAuthError(err, this.id, 'refresh');
     }
     const parsed = ProviderTokenResponseSchema.safeParse(tokens);
@@ -519,7 +550,10 @@ export class ProtocolProvider implements Provider {
       tokens = await exchange(await this.accessToken());
     } catch (err) {
       // The subject was revoked or expired under us: refresh once and exchange again.
-      if (tokenErrorBody(err)?.error !== 'invalid_grant') throw providerOAuthError(err, this.id, 'token_exchange');
+      if (tokenErrorBody(err)?.error !== 'invalid_grant') {
+        this.#forgetServerUnlessOAuth(err);
+        throw providerOAuthError(err, this.id, 'token_exchange');
+      }
       try {
         tokens = await exchange(await this.accessToken(true));
       } catch (again) {
@@ -548,6 +582,7 @@ export class ProtocolProvider implements Provider {
     try {
       await oidc.tokenRevocation(configFor(server, clientId), token, { token_type_hint: 'access_token' });
     } catch (err) {
+      this.#forgetServerUnlessOAuth(err);
       throw providerOAuthError(err, this.id, 'revocation');
     }
   }

@@ -23,7 +23,7 @@ import * as z from 'zod';
 import { AgentprovError } from '../../cli/errors.js';
 import { writeJsonAtomic } from '../../catalog/cache.js';
 import { HTTP_TIMEOUT_SECONDS, boundedFetch } from '../../auth/issuer.js';
-import type { Fetcher } from '../../http/fetch.js';
+import { parseMaxAge, type Fetcher } from '../../http/fetch.js';
 import { ProtectedResourceMetadataSchema, type ProviderDescriptor } from '../../protocol/provider.js';
 import { isLoopbackHost } from '../../util/loopback.js';
 import { clean, invalidResponse, providerOAuthError, unreachable } from './errors.js';
@@ -37,6 +37,22 @@ const WELL_KNOWN_RESOURCE = '/.well-known/oauth-protected-resource';
 /** How agentprov identifies itself at this provider's AS (docs/protocol.md §5.2). */
 export type ClientSource = 'registered' | 'descriptor';
 
+const endpoint = z.string().max(2048).optional();
+/**
+ * RFC 8414 metadata as remembered in the cache: the whole document (it came
+ * through openid-client's checks), its endpoints typed, at most 64 KiB.
+ */
+const ServerMetadataSchema = z
+  .looseObject({
+    issuer: z.string().max(2048),
+    token_endpoint: endpoint,
+    revocation_endpoint: endpoint,
+    registration_endpoint: endpoint,
+    device_authorization_endpoint: endpoint,
+    authorization_endpoint: endpoint,
+  })
+  .refine((m) => JSON.stringify(m).length <= MAX_METADATA_BYTES, { message: 'metadata larger than 64 KiB' });
+
 const CachedDiscovery = z.object({
   v: z.literal(1),
   provider_id: z.string().max(63),
@@ -47,6 +63,9 @@ const CachedDiscovery = z.object({
   client_id: z.string().min(1).max(255).optional(),
   client_source: z.enum(['registered', 'descriptor']).optional(),
   updated_at: z.number(),
+  /** The AS's RFC 8414 metadata and until when (epoch s) it may be used without asking again. */
+  server: ServerMetadataSchema.optional(),
+  server_expires_at: z.number().optional(),
 });
 export type CachedDiscovery = z.infer<typeof CachedDiscovery>;
 
@@ -160,15 +179,55 @@ function issuerUrl(providerId: string, issuer: string): URL {
   return url;
 }
 
-/** Step 4: RFC 8414 metadata of the AS (issuer checked by openid-client). */
-export async function discoverAuthorizationServer(providerId: string, issuer: string): Promise<oidc.ServerMetadata> {
+/** How long AS metadata is used without asking again when its answer says nothing (Cache-Control absent). */
+export const DEFAULT_SERVER_METADATA_TTL_S = 600;
+const MAX_SERVER_METADATA_TTL_S = 24 * 3600;
+
+/** Seconds the answer may be reused for: its max-age, none for no-store/no-cache, else the default. */
+function metadataTtl(cacheControl: string | null): number {
+  if (!cacheControl) return DEFAULT_SERVER_METADATA_TTL_S;
+  if (/(^|[\s,])(no-store|no-cache)([\s,=]|$)/i.test(cacheControl)) return 0;
+  return /max-age/i.test(cacheControl) ? Math.min(parseMaxAge(cacheControl), MAX_SERVER_METADATA_TTL_S) : DEFAULT_SERVER_METADATA_TTL_S;
+}
+
+/**
+ * Step 4: RFC 8414 metadata of the AS (issuer checked by openid-client),
+ * with how many seconds it may be reused (ttl_s, from its Cache-Control).
+ */
+export async function discoverAuthorizationServer(providerId: string, issuer: string): Promise<{ server: oidc.ServerMetadata; ttl_s: number }> {
   const url = issuerUrl(providerId, issuer);
+  let cacheControl: string | null = null;
+  const capture: oidc.CustomFetch = async (input, init) => {
+    const res = await boundedFetch(input, init);
+    cacheControl = res.headers.get('cache-control');
+    return res;
+  };
   try {
-    const config = await oidc.discovery(url, 'agentprov-discovery', undefined, oidc.None(), requestOptions(url));
-    return config.serverMetadata();
+    const config = await oidc.discovery(url, 'agentprov-discovery', undefined, oidc.None(), { ...requestOptions(url), [oidc.customFetch]: capture });
+    return { server: config.serverMetadata(), ttl_s: metadataTtl(cacheControl) };
   } catch (err) {
     throw providerOAuthError(err, providerId, 'discovery');
   }
+}
+
+/** The remembered AS metadata while it is fresh and about the remembered issuer, else undefined. */
+export function cachedServer(cached: CachedDiscovery | undefined, nowS: number): oidc.ServerMetadata | undefined {
+  if (!cached?.server || cached.server.issuer !== cached.issuer || !(nowS < (cached.server_expires_at ?? 0))) return undefined;
+  issuerUrl(cached.provider_id, cached.server.issuer);
+  return cached.server as oidc.ServerMetadata;
+}
+
+/** The cache entry without remembered AS metadata (the next use asks the AS again). */
+export function withoutServer(c: CachedDiscovery): CachedDiscovery {
+  const { server: _server, server_expires_at: _expires, ...rest } = c;
+  return rest;
+}
+
+/** What to remember of `server` (the members of ServerMetadataSchema), given its ttl. */
+export function rememberServer(server: oidc.ServerMetadata, ttlS: number, nowS: number): Pick<CachedDiscovery, 'server' | 'server_expires_at'> {
+  if (ttlS <= 0) return {};
+  const parsed = ServerMetadataSchema.safeParse(server);
+  return parsed.success ? { server: parsed.data, server_expires_at: nowS + ttlS } : {};
 }
 
 /** An openid-client Configuration for `clientId` at an already-discovered AS (no request). */
