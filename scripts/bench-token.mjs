@@ -1,11 +1,36 @@
 // Bench rows for issue 8: a warm `token` (cached in the vault, no network,
-// target ≤ 1.5× node -e 0) and `run -- true` (one mint and one revoke on
-// loopback). Own AGENTPROV_HOME and sandbox, signed in with --auto-approve.
+// target ≤ 1.5× node -e 0) and `run -- true`, whose only network work must
+// be one mint and one revoke round trip on loopback: its requests are
+// logged (fixtures/request-log.mjs) and the bench fails if there are others.
+// Own AGENTPROV_HOME and sandbox, signed in with --auto-approve.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const REQUEST_LOG = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'request-log.mjs');
+
+/** The requests one `run -- true` makes, with their round-trip times. */
+function runRequests(bin, env, cwd) {
+  const log = join(mkdtempSync(join(tmpdir(), 'agentprov-bench-requests-')), 'requests.log');
+  const r = spawnSync(process.execPath, [bin, 'run', '--provider', 'localcloud', '--', 'true'], {
+    env: { ...env, NODE_OPTIONS: `--import=${REQUEST_LOG}`, AGENTPROV_TEST_REQUEST_LOG: log },
+    cwd,
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) throw new Error(`run -- true failed: ${r.stderr}`);
+  const requests = readFileSync(log, 'utf8').trim().split('\n').map((line) => {
+    const [method, path, ms] = line.split(' ');
+    return { what: `${method} ${path}`, ms: Number(ms) };
+  });
+  const expected = ['POST /oauth/token', 'POST /oauth/token/revocation'];
+  if (requests.map((q) => q.what).join() !== expected.join()) {
+    throw new Error(`run -- true made other requests than one mint and one revoke: ${requests.map((q) => q.what).join(', ')}`);
+  }
+  return requests;
+}
 
 export async function bench({ measure, env: baseEnv, bin }) {
   const env = { ...baseEnv, AGENTPROV_HOME: mkdtempSync(join(tmpdir(), 'agentprov-bench-token-')) };
@@ -36,7 +61,16 @@ export async function bench({ measure, env: baseEnv, bin }) {
         }),
         target: 1.5,
       },
-      { name: 'agentprov run --provider localcloud -- true', result: measure([bin, 'run', '--provider', 'localcloud', '--', 'true'], env) },
+      (() => {
+        const result = measure([bin, 'run', '--provider', 'localcloud', '--', 'true'], env);
+        const requests = runRequests(bin, env, cwd);
+        const rtt = requests.reduce((sum, q) => sum + q.ms, 0);
+        return {
+          name: 'agentprov run --provider localcloud -- true',
+          result,
+          note: `its only requests: ${requests.map((q) => `${q.what} ${q.ms.toFixed(1)} ms`).join(', ')} (${rtt.toFixed(1)} ms together)`,
+        };
+      })(),
     ];
   } finally {
     sandbox.kill('SIGINT');

@@ -55,11 +55,12 @@ export function baseline() {
   return measure(['-e', '0'], process.env, undefined, false);
 }
 
-function row(name, result, base, target) {
+function row(name, result, base, target, note) {
   const b = result.base ?? base.median;
   const ratio = result.median / b;
   const ok = target === undefined ? '' : ratio <= target ? `ok (target ≤ ${target.toFixed(2)}×)` : `MISSED (target ≤ ${target.toFixed(2)}×)`;
   console.log(`${name.padEnd(56)} ${result.median.toFixed(1).padStart(7)} ms  ${ratio.toFixed(2).padStart(5)}×  (base ${b.toFixed(1)})  rss ${result.rss.toFixed(0).padStart(4)} MB  ${ok}`);
+  if (note) console.log(`${''.padEnd(58)}↳ ${note}`);
   return { name, median_ms: result.median, base_ms: b, ratio, rss_mb: result.rss, target };
 }
 
@@ -83,7 +84,7 @@ async function main() {
     const file = join(ROOT, 'scripts', extra);
     if (!existsSync(file)) continue;
     const mod = await import(file);
-    for (const r of await mod.bench({ measure, base, env, bin: BIN, root: ROOT, home })) rows.push(row(r.name, r.result, base, r.target));
+    for (const r of await mod.bench({ measure, base, env, bin: BIN, root: ROOT, home })) rows.push(row(r.name, r.result, base, r.target, r.note));
   }
   const missed = rows.filter((r) => r.target !== undefined && r.ratio > r.target);
   if (missed.length) console.log(`\n${missed.length} target(s) missed: ${missed.map((r) => r.name).join(', ')}`);
