@@ -14,7 +14,7 @@ import { startFarm, stripeCatalogs, syntheticCatalog, type Farm } from '../fixtu
 import { readRegistryIndex, registryFingerprint } from '../src/catalog/registry-index.js';
 import { renderTable } from '../src/catalog/render.js';
 import { resolvePaths } from '../src/paths.js';
-import type { CatalogService } from '../src/catalog/validate.js';
+import { primeValidators, type CatalogService } from '../src/catalog/validate.js';
 import { startSandbox, type Sandbox } from '../src/sandbox/index.js';
 import { isolatedEnv, runCli, tempDir } from './helpers/cli.js';
 
@@ -423,6 +423,12 @@ describe('cache, failure and output', () => {
     const tsv = await runCli(['catalog', 'database'], { env });
     for (const line of tsv.stdout.trim().split('\n')) expect(line.split('\t')).toHaveLength(4);
     await farm.close();
+  });
+
+  it('the sample the validators are primed on is valid, so priming runs the whole service schema', () => {
+    const primed = primeValidators();
+    expect(primed.warnings).toEqual([]);
+    expect(primed.services.map((s) => `${s.provider}/${s.id}`)).toEqual(['sample/kv:namespace']);
   });
 
   it('the TTY table is cut to the terminal width', () => {

@@ -85,12 +85,13 @@ export async function aggregateCatalogs(opts: AggregateOptions): Promise<Aggrega
     const { createFetcher } = await import('../http/fetch.js');
     fetcher = ownFetcher = createFetcher({ headersTimeoutMs: opts.deadlineMs, bodyTimeoutMs: opts.deadlineMs });
   }
-  // The validators (zod: a large chunk to compile) are loaded once every
-  // first request has left, so that compiling them overlaps the round trip
-  // instead of delaying it; a slow connect does not hold them back for long.
+  // The validators (zod: a large chunk to compile) are loaded, and primed on
+  // a sample, once every first request has left, so that both overlap the
+  // round trip instead of delaying it; a slow connect does not hold them
+  // back for long.
   let unsent = 0;
   let loading: Promise<unknown> | undefined;
-  const loadValidators = (): void => void (loading ??= networkHelpers().catch(() => undefined));
+  const loadValidators = (): void => void (loading ??= networkHelpers().then((h) => h.primeValidators()).catch(() => undefined));
   const sent = (): void => void (--unsent === 0 && loadValidators());
   try {
     const pending = cached.map(async ({ entry, cache }): Promise<Outcome> => {
