@@ -220,6 +220,34 @@ describe.runIf(haveKeyring)('paid add, caps, budget and spend against the sandbo
 
 
 
+  it('up replays a paid entry only with a yes: exit 3 without one, exit 4 above --max-price, then paid exactly once', async () => {
+    demo ??= await signedIn();
+    const h: Home = { ...demo, cwd: tempDir('agentprov-project-') };
+    dirs.push(h.cwd);
+    const domain = `up-${Date.now().toString(36)}.test`;
+    writeFileSync(join(h.cwd, 'agentprov.json'), JSON.stringify({ version: 1, resources: [{ name: 'up-domain', provider: 'localcloud', service: 'registrar:domain', config: { domain } }] }));
+    const domainCharges = () => redemptionsFor('user-demo').filter((x) => x.service === 'registrar:domain').length;
+    const before = domainCharges();
+
+    const ask = await cli(['up', '--accept-tos', '--json'], h);
+    expect(ask.code, ask.stdout + ask.stderr).toBe(3);
+    expect(ask.json().error).toMatchObject({ code: 'PAID_CONFIRMATION_REQUIRED', details: { amount: 1200, currency: 'USD' } });
+    expect(ask.json().next_steps).toEqual(['agentprov up --confirm-paid-service']);
+
+    const limited = await cli(['up', '--accept-tos', '--confirm-paid-service', '--max-price', '11.99', '--json'], h);
+    expect(limited.code, limited.stdout + limited.stderr).toBe(4);
+    expect(limited.json().error.code).toBe('PRICE_ABOVE_LIMIT');
+    expect(domainCharges()).toBe(before);
+
+    const paid = await cli(['up', '--accept-tos', '--confirm-paid-service', '--max-price', '12.00', '--wait', '30', '--json'], h);
+    expect(paid.code, paid.stdout + paid.stderr).toBe(0);
+    expect(paid.json().data).toMatchObject({ provisioned: 1, pending: 0 });
+    expect(manifestOf(h).resources[0]).toMatchObject({ name: 'up-domain', status: 'active', charge: { amount: 1200, currency: 'USD' } });
+    const again = await cli(['up', '--confirm-paid-service', '--json'], h);
+    expect(again.json().data).toMatchObject({ provisioned: 0, unchanged: 1 });
+    expect(domainCharges()).toBe(before + 1);
+  });
+
   it('a user without a payment method: exit 3 PAYMENT_METHOD_REQUIRED with the URL', async () => {
     const second = await signedIn(SECOND);
     const r_args = ['add', 'localcloud/registrar:domain', '--config', `{"domain":"second-${Date.now().toString(36)}.test"}`, '--name', 'second-domain', '--confirm-paid-service', '--accept-tos', '--json'];

@@ -177,7 +177,9 @@ export const COMMANDS: CommandSpec[] = [
       c
         .option('--accept-tos', "accept the terms of providers where you have no account yet (a human's yes)")
         .option('--complete', 'finish a consent started by an earlier up and continue')
-        .option('--wait <seconds>', 'wait up to this long for each pending provision or consent (default 60)'),
+        .option('--wait <seconds>', 'wait up to this long for each pending provision or consent (default 60)')
+        .option('--confirm-paid-service', "confirm paying for every paid entry of this run (a human's yes, for scripts)")
+        .option('--max-price <amount>', 'refuse any entry whose catalog price or provider quote is above this (major units, e.g. 12.00)'),
     load: () => import('./commands/up.js'),
   },
   {

@@ -17,6 +17,11 @@ export function parseMajorAmount(text: string, flag: string): number {
   return minor;
 }
 
+/** `--confirm-paid-service` and `--max-price` as add and up take them (payment/paid.ts PaymentOptions). */
+export function paymentFlags(opts: Record<string, unknown>): { confirmed: boolean; maxPrice?: number } {
+  return { confirmed: Boolean(opts.confirmPaidService), ...(typeof opts.maxPrice === 'string' ? { maxPrice: parseMajorAmount(opts.maxPrice, '--max-price') } : {}) };
+}
+
 /** 1200, "USD" → "12.00 USD". */
 export function formatMinor(amount: number, currency: string): string {
   return `${(amount / 100).toFixed(2)} ${currency}`;

@@ -18,7 +18,7 @@ import type { Deps } from '../deps.js';
 import { AgentprovError, isAgentprovError } from '../errors.js';
 import type { CommandResult } from '../output.js';
 import { secondsOption } from './login.js';
-import { parseMajorAmount } from '../../payment/amount.js';
+import { paymentFlags } from '../../payment/amount.js';
 import { externalPrice, upfrontPrice, describePrice } from '../../payment/paid.js';
 import { checkLedgerSpend, openLedger } from '../../payment/ledger.js';
 import type { Provider } from '../../providers/provider.js';
@@ -34,7 +34,7 @@ export async function run(deps: Deps, args: string[], opts: Record<string, unkno
     throw new AgentprovError('USAGE', `--name must be lowercase letters, digits and dashes (at most 63), not "${explicitName.slice(0, 80)}"`);
   }
   const manifestPath = manifestPathFor(deps);
-  const payment = { confirmed: Boolean(opts.confirmPaidService), ...(typeof opts.maxPrice === 'string' ? { maxPrice: parseMajorAmount(opts.maxPrice, '--max-price') } : {}) };
+  const payment = paymentFlags(opts);
   if (opts.preflight) return preflight(deps, { providerId, serviceId, input, explicitName, manifestPath, acceptTos: Boolean(opts.acceptTos), payment });
 
   const waitSeconds = secondsOption(opts.wait, '--wait', DEFAULT_WAIT_SECONDS);

@@ -1,10 +1,13 @@
 /**
- * `agentprov up [--accept-tos] [--complete] [--wait S]`: provision every
+ * `agentprov up [--accept-tos] [--complete] [--wait S] [--confirm-paid-service]
+ * [--max-price A]`: provision every
  * resource of agentprov.json that is not provisioned yet, through the same
  * journaled add flow (one journal slot per manifest entry, so an interrupted
  * `up` resumes with the same Idempotency-Keys and a second run provisions
- * nothing). A step that needs a human (terms, consent) stops the run with
- * exit 3; a resource the provider refuses is reported and the others go on.
+ * nothing). A step that needs a human (terms, consent, a paid entry without
+ * --confirm-paid-service) stops the run with exit 3; a resource the provider
+ * refuses, or one priced above --max-price, is reported and the others go on.
+ * Paid entries go through the same price limit, caps and payment as `add`.
  */
 import { existsSync } from 'node:fs';
 import { gatherCatalog } from '../../catalog/gather.js';
@@ -16,6 +19,7 @@ import type { Provider } from '../../providers/provider.js';
 import type { Deps } from '../deps.js';
 import { AgentprovError, EXIT, isAgentprovError } from '../errors.js';
 import type { CommandResult } from '../output.js';
+import { paymentFlags } from '../../payment/amount.js';
 import { secondsOption } from './login.js';
 
 interface Step {
@@ -34,6 +38,8 @@ export async function run(deps: Deps, _args: string[], opts: Record<string, unkn
     throw new AgentprovError('USAGE', `no agentprov.json here or above ${deps.cwd}`, { nextSteps: ['agentprov init', 'agentprov add <provider>/<service>'] });
   }
   const waitSeconds = secondsOption(opts.wait, '--wait', DEFAULT_WAIT_SECONDS);
+  const payment = paymentFlags(opts);
+  const resume = `agentprov up${payment.maxPrice !== undefined ? ` --max-price ${String(opts.maxPrice)}` : ''}`;
   const manifest = await loadManifest(path);
   const todo = manifest.resources.filter((r) => !(r.id && r.status === 'active'));
   const steps: Step[] = manifest.resources
@@ -62,7 +68,8 @@ export async function run(deps: Deps, _args: string[], opts: Record<string, unkn
           acceptTos: Boolean(opts.acceptTos),
           ...(opts.complete ? { completeWaitSeconds: waitSeconds } : {}),
           waitSeconds,
-          resume: 'agentprov up',
+          resume,
+          payment,
         });
         warnings.push(...o.warnings);
         step.id = o.id;
@@ -80,7 +87,7 @@ export async function run(deps: Deps, _args: string[], opts: Record<string, unkn
     const first = failed[0]!.error!;
     throw new AgentprovError(first.code, `${failed.length} of ${steps.length} resources could not be provisioned; first: ${failed[0]!.name}: ${first.message}`, {
       details: { resources: steps },
-      nextSteps: ['agentprov up'],
+      nextSteps: [resume],
     });
   }
   const done = steps.filter((s) => s.action === 'provisioned' || s.action === 'resumed');
@@ -88,7 +95,7 @@ export async function run(deps: Deps, _args: string[], opts: Record<string, unkn
   return {
     data: { manifest: path, resources: steps, provisioned: done.length, unchanged: steps.length - done.length - pending.length, pending: pending.length },
     warnings,
-    nextSteps: pending.length ? ['agentprov up'] : [],
+    nextSteps: pending.length ? [resume] : [],
     human: steps.length
       ? steps.map((s) => `${s.action.padEnd(11)} ${s.name} (${s.provider}/${s.service}${s.id ? ` ${s.id}` : ''})`).join('\n')
       : `no resources in ${path}`,
