@@ -3,12 +3,12 @@
 // be one mint and one revoke round trip on loopback: its requests are
 // logged (fixtures/request-log.mjs) and the bench fails if there are others.
 // Own AGENTPROV_HOME and sandbox, signed in with --auto-approve.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { signedInSandbox } from './bench-sandbox.mjs';
 
 const REQUEST_LOG = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'request-log.mjs');
 
@@ -34,24 +34,15 @@ function runRequests(bin, env, cwd) {
 
 export async function bench({ measure, env: baseEnv, bin }) {
   const env = { ...baseEnv, AGENTPROV_HOME: mkdtempSync(join(tmpdir(), 'agentprov-bench-token-')) };
-  const sandbox = spawn(process.execPath, [bin, 'sandbox', '--json', '--auto-approve'], { env, stdio: ['ignore', 'pipe', 'ignore'] });
-  try {
-    const ready = await new Promise((resolve, reject) => {
-      sandbox.once('exit', (code) => reject(new Error(`sandbox exited ${code}`)));
-      createInterface({ input: sandbox.stdout }).once('line', (line) => resolve(JSON.parse(line)));
-    });
-    const cwd = mkdtempSync(join(tmpdir(), 'agentprov-bench-token-project-'));
-    const cli = (...args) => spawnSync(process.execPath, [bin, ...args, '--json'], { env, cwd, encoding: 'utf8' });
-    cli('init', '--orchestrator', ready.data.orchestrator); // exits 3: device code pending (auto-approved)
-    const steps = [
-      ['login', '--complete', '--wait', '15'],
+  const { cwd, stop } = await signedInSandbox({
+    env,
+    bin,
+    steps: [
       ['add', 'localcloud/kv:namespace', '--accept-tos'],
       ['token', 'localcloud'], // fills the cache
-    ];
-    for (const step of steps) {
-      const r = cli(...step);
-      if (r.status !== 0) throw new Error(`bench setup \`${step.join(' ')}\` failed: ${r.stdout}${r.stderr}`);
-    }
+    ],
+  });
+  try {
     return [
       {
         name: 'agentprov token --json (cached, valid)',
@@ -73,6 +64,6 @@ export async function bench({ measure, env: baseEnv, bin }) {
       })(),
     ];
   } finally {
-    sandbox.kill('SIGINT');
+    stop();
   }
 }
