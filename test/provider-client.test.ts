@@ -16,6 +16,7 @@ import { getSession } from '../src/auth/session.js';
 import { createDeps, type Deps } from '../src/cli/deps.js';
 import { AgentprovError } from '../src/cli/errors.js';
 import { ProviderDescriptorSchema, type ProviderDescriptor } from '../src/protocol/provider.js';
+import { cachedServer, metadataTtl } from '../src/providers/protocol/discovery.js';
 import { openProtocolProvider } from '../src/providers/protocol/index.js';
 import type { Provider } from '../src/providers/provider.js';
 import { openVault } from '../src/vault/vault.js';
@@ -340,5 +341,38 @@ describe.runIf(haveKeyring)('provider protocol client against the sandbox', () =
     ];
     for (const s of secrets) for (const t of texts) expect(t.includes(s)).toBe(false);
     expect(existsSync(join(demo.home, 'cache', 'providers'))).toBe(true);
+  });
+});
+
+describe('remembered authorization server metadata, unit', () => {
+  const entry = (server: Record<string, unknown>, expiresAt: number) => ({
+    v: 1 as const,
+    provider_id: 'localcloud',
+    descriptor_url: 'https://p.example/.well-known/agent-provisioning',
+    resource: 'https://p.example',
+    resource_metadata: 'https://p.example/.well-known/oauth-protected-resource',
+    issuer: 'https://p.example/oauth',
+    updated_at: 0,
+    server: { issuer: 'https://p.example/oauth', ...server },
+    server_expires_at: expiresAt,
+  });
+
+  it('is reused for its Cache-Control max-age, never with no-store or no-cache, 10 minutes when the answer says nothing', () => {
+    expect(metadataTtl(null)).toBe(600);
+    expect(metadataTtl('public')).toBe(600);
+    expect(metadataTtl('max-age=60')).toBe(60);
+    expect(metadataTtl('public, max-age=999999999')).toBe(24 * 3600);
+    expect(metadataTtl('no-store')).toBe(0);
+    expect(metadataTtl('max-age=600, no-cache')).toBe(0);
+  });
+
+  it('is used only while fresh, about the remembered issuer, and with no endpoint off https (http on loopback only)', () => {
+    const good = entry({ token_endpoint: 'https://p.example/oauth/token', revocation_endpoint: 'http://127.0.0.1:5001/oauth/revoke' }, 1000);
+    expect(cachedServer(good, 999)?.token_endpoint).toBe('https://p.example/oauth/token');
+    expect(cachedServer(good, 1000)).toBeUndefined();
+    expect(cachedServer({ ...good, issuer: 'https://other.example/oauth' }, 999)).toBeUndefined();
+    expect(cachedServer(entry({ token_endpoint: 'http://attacker.example/token' }, 1000), 999)).toBeUndefined();
+    expect(cachedServer(entry({ token_endpoint: 'https://user:pw@p.example/token' }, 1000), 999)).toBeUndefined();
+    expect(cachedServer(entry({ token_endpoint: 'not a url' }, 1000), 999)).toBeUndefined();
   });
 });

@@ -6,7 +6,7 @@
  * provider protocol client, or a built-in provider with its own REST API
  * (Cloudflare, issue 9; which one is decided in src/providers/builtin.ts).
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Deps } from '../cli/deps.js';
 import { AgentprovError } from '../cli/errors.js';
@@ -107,8 +107,9 @@ const MAX_DESCRIPTOR_AGE_S = 24 * 3600;
 
 function readCachedDescriptor(cacheRoot: string, url: string, providerId: string, nowMs: number, parse: (buf: Buffer) => ProviderDescriptor): ProviderDescriptor | undefined {
   try {
-    const text = readFileSync(descriptorCacheFile(cacheRoot, url));
-    if (text.length > MAX_DESCRIPTOR_BYTES + 1024) return undefined;
+    const file = descriptorCacheFile(cacheRoot, url);
+    if (statSync(file).size > MAX_DESCRIPTOR_BYTES + 1024) return undefined;
+    const text = readFileSync(file);
     const entry = JSON.parse(text.toString('utf8')) as Record<string, unknown>;
     const { fetched_at, max_age, descriptor } = entry;
     if (entry.v !== 1 || entry.url !== url || typeof fetched_at !== 'number' || typeof max_age !== 'number' || max_age > MAX_DESCRIPTOR_AGE_S) return undefined;

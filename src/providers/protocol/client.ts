@@ -130,12 +130,7 @@ export class ProtocolProvider implements Provider {
       const cacheRoot = this.#deps.paths.cache;
       const nowS = Math.floor(this.#deps.clock.now().getTime() / 1000);
       const cached = readDiscoveryCache(cacheRoot, this.#ref);
-      let remembered: oidc.ServerMetadata | undefined;
-      try {
-        remembered = cachedServer(cached, nowS);
-      } catch {
-        remembered = undefined; // an issuer no longer acceptable: discovered again below
-      }
+      const remembered = cachedServer(cached, nowS);
       if (remembered) return { server: remembered };
       if (cached) {
         try {

@@ -16,7 +16,7 @@
  * provider) is not secret and is kept in `<cache>/providers/`.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as oidc from 'openid-client';
 import * as z from 'zod';
@@ -81,7 +81,9 @@ function cacheFile(cacheRoot: string, descriptorUrl: string): string {
 
 export function readDiscoveryCache(cacheRoot: string, p: ProviderRef): CachedDiscovery | undefined {
   try {
-    const parsed = CachedDiscovery.safeParse(JSON.parse(readFileSync(cacheFile(cacheRoot, p.descriptorUrl), 'utf8')));
+    const file = cacheFile(cacheRoot, p.descriptorUrl);
+    if (statSync(file).size > 2 * MAX_METADATA_BYTES) return undefined;
+    const parsed = CachedDiscovery.safeParse(JSON.parse(readFileSync(file, 'utf8')));
     if (!parsed.success) return undefined;
     const c = parsed.data;
     // A descriptor that moved its resource invalidates what was learnt from it.
@@ -183,11 +185,10 @@ function issuerUrl(providerId: string, issuer: string): URL {
 export const DEFAULT_SERVER_METADATA_TTL_S = 600;
 const MAX_SERVER_METADATA_TTL_S = 24 * 3600;
 
-/** Seconds the answer may be reused for: its max-age, none for no-store/no-cache, else the default. */
-function metadataTtl(cacheControl: string | null): number {
-  if (!cacheControl) return DEFAULT_SERVER_METADATA_TTL_S;
-  if (/(^|[\s,])(no-store|no-cache)([\s,=]|$)/i.test(cacheControl)) return 0;
-  return /max-age/i.test(cacheControl) ? Math.min(parseMaxAge(cacheControl), MAX_SERVER_METADATA_TTL_S) : DEFAULT_SERVER_METADATA_TTL_S;
+/** Seconds the answer may be reused for: its max-age (none for no-store/no-cache), else the default. */
+export function metadataTtl(cacheControl: string | null): number {
+  if (!cacheControl || !/max-age|no-store|no-cache/i.test(cacheControl)) return DEFAULT_SERVER_METADATA_TTL_S;
+  return Math.min(parseMaxAge(cacheControl), MAX_SERVER_METADATA_TTL_S);
 }
 
 /**
@@ -210,11 +211,23 @@ export async function discoverAuthorizationServer(providerId: string, issuer: st
   }
 }
 
-/** The remembered AS metadata while it is fresh and about the remembered issuer, else undefined. */
+const SERVER_ENDPOINTS = ['token_endpoint', 'revocation_endpoint', 'registration_endpoint', 'device_authorization_endpoint', 'authorization_endpoint'] as const;
+
+/**
+ * The remembered AS metadata while it is fresh, about the remembered issuer,
+ * and with every endpoint agentprov sends tokens to on https (http only on
+ * loopback), as discovery would have required; else undefined. The cache is
+ * the user's own 0700 directory, trusted as the config is, but checked.
+ */
 export function cachedServer(cached: CachedDiscovery | undefined, nowS: number): oidc.ServerMetadata | undefined {
-  if (!cached?.server || cached.server.issuer !== cached.issuer || !(nowS < (cached.server_expires_at ?? 0))) return undefined;
-  issuerUrl(cached.provider_id, cached.server.issuer);
-  return cached.server as oidc.ServerMetadata;
+  const server = cached?.server;
+  if (!server || server.issuer !== cached.issuer || !(nowS < (cached.server_expires_at ?? 0))) return undefined;
+  for (const url of [server.issuer, ...SERVER_ENDPOINTS.map((k) => server[k])]) {
+    if (url === undefined) continue;
+    const u = URL.parse(url);
+    if (!u || !(u.protocol === 'https:' || (u.protocol === 'http:' && isLoopbackHost(u.hostname))) || u.username || u.password) return undefined;
+  }
+  return server as oidc.ServerMetadata;
 }
 
 /** The cache entry without remembered AS metadata (the next use asks the AS again). */
