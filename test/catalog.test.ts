@@ -305,6 +305,35 @@ describe('cache, failure and output', () => {
     await farm.close();
   });
 
+  it('a descriptor is remembered for its max-age: a gone catalog is fetched alone; --refresh or a corrupt copy asks for both', async () => {
+    const farm = await startFarm({ catalogs: [syntheticCatalog('longlived', 2)] });
+    const env = home([farm.providers[0]!.url]);
+    const catalogDir = join(env.AGENTPROV_HOME!, 'cache', 'catalog');
+    const dropCatalogs = () => {
+      for (const f of readdirSync(catalogDir)) if (!f.startsWith('registry-')) rmSync(join(catalogDir, f));
+    };
+    const listed = async (args: string[] = []) => {
+      const r = await runCli(['catalog', ...args, '--json'], { env });
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      expect(r.json().data.services.filter((x: { provider: string }) => x.provider === 'longlived')).toHaveLength(2);
+    };
+    await listed();
+    expect(farm.stats.requests).toBe(2); // descriptor and catalog
+    dropCatalogs();
+    await listed();
+    expect(farm.stats.requests).toBe(3); // the catalog alone
+    await listed(['--refresh']);
+    expect(farm.stats.requests).toBe(5);
+    dropCatalogs();
+    const [remembered] = readdirSync(join(env.AGENTPROV_HOME!, 'cache', 'descriptors'));
+    const file = join(env.AGENTPROV_HOME!, 'cache', 'descriptors', remembered!);
+    const entry = JSON.parse(readFileSync(file, 'utf8'));
+    writeFileSync(file, JSON.stringify({ ...entry, descriptor: { ...entry.descriptor, catalog_url: 42 } }));
+    await listed();
+    expect(farm.stats.requests).toBe(7); // the invalid copy was not trusted
+    await farm.close();
+  });
+
   it('a corrupt cache file is treated as absent, never a crash, and the catalog is fetched again', async () => {
     const farm = await startFarm({ catalogs: [syntheticCatalog('sturdy', 2)] });
     const env = home([farm.providers[0]!.url]);

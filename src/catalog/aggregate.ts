@@ -10,10 +10,11 @@
  */
 import type { ProviderEntry } from '../providers/registry.js';
 import { describeAge, isFresh, newCachedCatalog, readCachedCatalog, withHeader, writeCachedCatalog, type CachedCatalog } from './cache.js';
-import type { Fetcher } from '../http/fetch.js';
+import type { FetchedDocument, Fetcher } from '../http/fetch.js';
+import { MAX_DESCRIPTOR_BYTES, peekCatalogUrl, readRememberedDescriptor, rememberDescriptor } from './descriptor-cache.js';
 import type { CatalogService } from './validate.js';
+import type { ProviderDescriptor } from '../protocol/provider.js';
 
-export const MAX_DESCRIPTOR_BYTES = 64 * 1024;
 export const MAX_CATALOG_BYTES = 8 * 1024 * 1024;
 
 /** `builtin`: a provider built into agentprov (src/providers/builtin.ts), listed from its versioned catalog, never fetched. */
@@ -90,53 +91,104 @@ export async function aggregateCatalogs(opts: AggregateOptions): Promise<Aggrega
   // round trip instead of delaying it; a slow connect does not hold them
   // back for long.
   let unsent = 0;
-  let loading: Promise<unknown> | undefined;
-  const loadValidators = (): void => void (loading ??= networkHelpers().then((h) => h.primeValidators()).catch(() => undefined));
+  let loadValidators!: () => void;
+  const validators = new Promise<void>((go) => (loadValidators = go))
+    .then(networkHelpers)
+    .then((h) => {
+      try {
+        h.primeValidators();
+      } catch {
+        // priming only saves time later
+      }
+      return h;
+    });
+  validators.catch(() => undefined);
   const sent = (): void => void (--unsent === 0 && loadValidators());
+  let timer: NodeJS.Timeout | undefined;
   try {
     const pending = cached.map(async ({ entry, cache }): Promise<Outcome> => {
       if (usable(cache)) return { entry, cache, status: 'cached', warnings: [] };
       unsent++;
-      return refreshOne(entry, cache, fetcher!, opts, sent);
+      return refreshOne(entry, cache, fetcher!, opts, sent, validators);
     });
-    if (unsent > 0) setTimeout(loadValidators, 25).unref();
+    // A request that fails before it is sent never says so: load them anyway soon (kept alive, as refreshOne may wait on them).
+    if (unsent > 0) timer = setTimeout(loadValidators, 25);
     const outcomes = await Promise.all(pending);
     return assemble(outcomes, opts.now());
   } finally {
+    clearTimeout(timer);
     await ownFetcher?.close().catch(() => undefined);
   }
 }
 
-let helpers: Promise<typeof import('./validate.js') & typeof import('../http/fetch.js') & typeof import('../util/loopback.js') & typeof import('../util/sanitize.js')> | undefined;
+type Helpers = typeof import('./validate.js') & typeof import('../http/fetch.js') & typeof import('../util/loopback.js') & typeof import('../util/sanitize.js');
+let helpers: Promise<Helpers> | undefined;
 
 /** What only the network path needs (zod above all), loaded once per process, never on a warm run. */
-function networkHelpers(): NonNullable<typeof helpers> {
+function networkHelpers(): Promise<Helpers> {
   return (helpers ??= Promise.all([import('./validate.js'), import('../http/fetch.js'), import('../util/loopback.js'), import('../util/sanitize.js')]).then((ms) =>
     Object.assign({}, ...ms),
   ));
 }
 
-async function refreshOne(entry: ProviderEntry, cache: CachedCatalog | undefined, fetcher: Fetcher, opts: AggregateOptions, onSent: () => void): Promise<Outcome> {
+/**
+ * One provider's catalog. Its descriptor is the one remembered while its
+ * max-age lasts (descriptor-cache.ts), else fetched beside the catalog. The
+ * catalog request goes out at once when its URL is known (remembered
+ * descriptor, cache, or the config entry `providers add` wrote); the answer
+ * is used only if the validated descriptor names that URL.
+ */
+async function refreshOne(
+  entry: ProviderEntry,
+  cache: CachedCatalog | undefined,
+  fetcher: Fetcher,
+  opts: AggregateOptions,
+  onSent: () => void,
+  validators: Promise<Helpers>,
+): Promise<Outcome> {
   const signal = AbortSignal.timeout(opts.deadlineMs);
   const started = opts.now();
+  const sent = once(onSent);
   let descriptorId: string | undefined;
   try {
-    // The catalog URL we knew last time (cache, or the config entry written by
-    // `providers add`) lets the catalog request run beside the descriptor's.
-    const guess = cache?.header.catalog_url ?? entry.catalogUrl;
-    const catalogFor = (url: string) =>
-      fetcher.get(url, { signal, maxBytes: MAX_CATALOG_BYTES, etag: cache && cache.header.catalog_url === url ? cache.header.etag : undefined });
-    const early = guess ? catalogFor(guess) : undefined;
+    const remembered = opts.refresh ? undefined : readRememberedDescriptor(opts.cacheRoot, entry.url, started);
+    const guess = (remembered && peekCatalogUrl(remembered)) ?? cache?.header.catalog_url ?? entry.catalogUrl;
+    const catalogFor = (url: string, onCatalogSent?: () => void) =>
+      fetcher.get(url, { signal, maxBytes: MAX_CATALOG_BYTES, etag: cache && cache.header.catalog_url === url ? cache.header.etag : undefined, ...(onCatalogSent ? { onSent: onCatalogSent } : {}) });
+    const early = guess ? catalogFor(guess, sent) : undefined;
     early?.catch(() => undefined);
 
-    const descDoc = await fetcher.get(entry.url, { signal, maxBytes: MAX_DESCRIPTOR_BYTES, onSent: once(onSent) });
-    if (descDoc.status !== 200 || !descDoc.body) throw new Error('descriptor answered 304 to a request without a validator');
-    const { parseCatalog, parseDescriptor, assertFetchableUrl, isLoopbackHost, sanitizeLine } = await networkHelpers();
-    const descriptor = parseDescriptor(descDoc.body);
+    const fetchDescriptor = async () => {
+      const doc = await fetcher.get(entry.url, { signal, maxBytes: MAX_DESCRIPTOR_BYTES, onSent: sent });
+      if (doc.status !== 200 || !doc.body) throw new Error('descriptor answered 304 to a request without a validator');
+      return doc;
+    };
+    // Without a remembered descriptor, its request goes out now, beside the catalog's (a failure ends this at once).
+    let descDoc: FetchedDocument | undefined;
+    let h: Helpers;
+    if (remembered) h = await validators;
+    else [h, descDoc] = await Promise.all([validators, fetchDescriptor()]);
+    const { parseCatalog, parseDescriptor, assertFetchableUrl, isLoopbackHost, sanitizeLine } = h;
+    let descriptor: ProviderDescriptor | undefined;
+    let descriptorUrl = entry.url;
+    if (remembered) {
+      try {
+        descriptor = parseDescriptor(remembered.body);
+        descriptorUrl = remembered.finalUrl;
+      } catch {
+        descriptor = undefined; // not valid (any more): asked for below
+      }
+    }
+    if (!descriptor) {
+      descDoc ??= await fetchDescriptor();
+      descriptor = parseDescriptor(descDoc.body!);
+      descriptorUrl = descDoc.url;
+      rememberDescriptor(opts.cacheRoot, entry.url, descDoc.url, descriptor, descDoc.maxAge, opts.now());
+    }
     descriptorId = descriptor.provider_id;
     const catalogUrl = new URL(descriptor.catalog_url);
     assertFetchableUrl(catalogUrl);
-    if (isLoopbackHost(new URL(descDoc.url).hostname) && !isLoopbackHost(catalogUrl.hostname)) {
+    if (isLoopbackHost(new URL(descriptorUrl).hostname) && !isLoopbackHost(catalogUrl.hostname)) {
       throw new Error(`catalog_url ${catalogUrl.host} leaves loopback`);
     }
     const sameAsCache = cache && cache.header.catalog_url === descriptor.catalog_url && cache.header.provider_id === descriptor.provider_id;

@@ -6,11 +6,9 @@
  * provider protocol client, or a built-in provider with its own REST API
  * (Cloudflare, issue 9; which one is decided in src/providers/builtin.ts).
  */
-import { readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Deps } from '../cli/deps.js';
 import { AgentprovError } from '../cli/errors.js';
-import { isFresh, nameHash, writeJsonAtomic } from '../catalog/cache.js';
+import { MAX_DESCRIPTOR_BYTES, readRememberedDescriptor, rememberDescriptor } from '../catalog/descriptor-cache.js';
 import { gatherCatalog, type Gathered } from '../catalog/gather.js';
 import type { CatalogService } from '../catalog/validate.js';
 import type { ProviderDescriptor } from '../protocol/provider.js';
@@ -18,7 +16,6 @@ import { builtinFor } from '../providers/builtin.js';
 import type { Provider } from '../providers/provider.js';
 import { sanitizeLine } from '../util/sanitize.js';
 
-const MAX_DESCRIPTOR_BYTES = 64 * 1024;
 const DESCRIPTOR_DEADLINE_MS = 10_000;
 
 /** `<provider>/<service>` → its parts, or USAGE. */
@@ -94,37 +91,20 @@ export function descriptorUrlOf(gathered: Gathered, providerId: string): string 
 }
 
 /**
- * Where a descriptor is remembered for as long as its Cache-Control max-age
- * allows (capped at a day), so commands that open a provider (token, run,
- * status) do not fetch it on every invocation. Not secret; its content is
- * validated again (zod) each time it is read.
+ * The provider's descriptor: the one remembered while its max-age lasts
+ * (catalog/descriptor-cache.ts), else fetched (bounded, zod) and remembered.
  */
-function descriptorCacheFile(cacheRoot: string, url: string): string {
-  return join(cacheRoot, 'descriptors', `${nameHash(url)}.json`);
-}
-
-const MAX_DESCRIPTOR_AGE_S = 24 * 3600;
-
-function readCachedDescriptor(cacheRoot: string, url: string, providerId: string, nowMs: number, parse: (buf: Buffer) => ProviderDescriptor): ProviderDescriptor | undefined {
-  try {
-    const file = descriptorCacheFile(cacheRoot, url);
-    if (statSync(file).size > MAX_DESCRIPTOR_BYTES + 1024) return undefined;
-    const text = readFileSync(file);
-    const entry = JSON.parse(text.toString('utf8')) as Record<string, unknown>;
-    const { fetched_at, max_age, descriptor } = entry;
-    if (entry.v !== 1 || entry.url !== url || typeof fetched_at !== 'number' || typeof max_age !== 'number' || max_age > MAX_DESCRIPTOR_AGE_S) return undefined;
-    if (!isFresh({ fetched_at, max_age }, nowMs)) return undefined;
-    const parsed = parse(Buffer.from(JSON.stringify(descriptor)));
-    return parsed.provider_id === providerId ? parsed : undefined;
-  } catch {
-    return undefined; // absent, unreadable or invalid: fetched again
-  }
-}
-
 export async function fetchDescriptor(url: string, providerId: string, cache?: { root: string; nowMs: number }): Promise<ProviderDescriptor> {
   const { parseDescriptor } = await import('../catalog/validate.js');
-  const remembered = cache && readCachedDescriptor(cache.root, url, providerId, cache.nowMs, parseDescriptor);
-  if (remembered) return remembered;
+  const remembered = cache && readRememberedDescriptor(cache.root, url, cache.nowMs);
+  if (remembered) {
+    try {
+      const descriptor = parseDescriptor(remembered.body);
+      if (descriptor.provider_id === providerId) return descriptor;
+    } catch {
+      // not valid any more: fetched again below
+    }
+  }
   const { createFetcher } = await import('../http/fetch.js');
   const fetcher = createFetcher({ headersTimeoutMs: DESCRIPTOR_DEADLINE_MS, bodyTimeoutMs: DESCRIPTOR_DEADLINE_MS });
   try {
@@ -132,9 +112,7 @@ export async function fetchDescriptor(url: string, providerId: string, cache?: {
     if (!doc.body) throw new Error('empty descriptor');
     const descriptor = parseDescriptor(doc.body);
     if (descriptor.provider_id !== providerId) throw new Error(`descriptor names provider "${descriptor.provider_id}"`);
-    if (cache && doc.maxAge > 0) {
-      writeJsonAtomic(descriptorCacheFile(cache.root, url), { v: 1, url, fetched_at: cache.nowMs, max_age: Math.min(doc.maxAge, MAX_DESCRIPTOR_AGE_S), descriptor });
-    }
+    if (cache) rememberDescriptor(cache.root, url, doc.url, descriptor, doc.maxAge, cache.nowMs);
     return descriptor;
   } catch (err) {
     const reason = sanitizeLine((err as Error)?.message ?? String(err)).slice(0, 300);
