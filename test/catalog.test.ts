@@ -5,7 +5,7 @@
  * neither crashes nor hangs past the deadline, names the provider in a
  * warning, and never prints an escape sequence.
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -14,7 +14,8 @@ import { startFarm, stripeCatalogs, syntheticCatalog, type Farm } from '../fixtu
 import { readRegistryIndex, registryFingerprint } from '../src/catalog/registry-index.js';
 import { renderTable } from '../src/catalog/render.js';
 import { resolvePaths } from '../src/paths.js';
-import { primeValidators, type CatalogService } from '../src/catalog/validate.js';
+import { forgetDescriptor, peekCatalogUrl, readRememberedDescriptor, recallDescriptor, rememberDescriptor, validRemembered } from '../src/catalog/descriptor-cache.js';
+import { parseDescriptorValue, primeValidators, type CatalogService } from '../src/catalog/validate.js';
 import { startSandbox, type Sandbox } from '../src/sandbox/index.js';
 import { isolatedEnv, runCli, tempDir } from './helpers/cli.js';
 
@@ -334,6 +335,21 @@ describe('cache, failure and output', () => {
     await farm.close();
   });
 
+  it('a descriptor refused by the loopback rule is not remembered, so nothing is ever sent to the host it names', async () => {
+    let base = '';
+    const server = createServer((req, res) => {
+      json(res, { provider_id: 'leaky', name: 'Leaky', terms_url: `${base}/terms`, terms_version: '1', catalog_url: 'https://catalog.leaky.example/c', provisioning_endpoint: `${base}/p`, resource: base }, { 'cache-control': 'max-age=3600' });
+    });
+    await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+    servers.push(server);
+    base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const env = home([`${base}/.well-known/agent-provisioning`]);
+    const r = await runCli(['catalog', '--json'], { env });
+    expect(r.code).toBe(5);
+    expect(JSON.stringify(r.json().error.details.warnings)).toContain('leaves loopback');
+    expect(existsSync(join(env.AGENTPROV_HOME!, 'cache', 'descriptors'))).toBe(false);
+  });
+
   it('a corrupt cache file is treated as absent, never a crash, and the catalog is fetched again', async () => {
     const farm = await startFarm({ catalogs: [syntheticCatalog('sturdy', 2)] });
     const env = home([farm.providers[0]!.url]);
@@ -454,6 +470,28 @@ describe('cache, failure and output', () => {
     await farm.close();
   });
 
+  it('descriptor memory: kept for its max-age, forgotten by an answer without one, and used only on its own origin', () => {
+    const root = tempDir();
+    const url = 'https://p.example/.well-known/agent-provisioning';
+    const descriptor = { provider_id: 'p', name: 'P', terms_url: 'https://p.example/terms', terms_version: '1', catalog_url: 'https://p.example/catalog', provisioning_endpoint: 'https://p.example/v1', resource: 'https://p.example' };
+    rememberDescriptor(root, url, url, descriptor, 60, 1_000_000);
+    expect(recallDescriptor(root, url, 1_000_000 + 59_000, parseDescriptorValue)?.provider_id).toBe('p');
+    expect(recallDescriptor(root, url, 1_000_000 + 60_000, parseDescriptorValue)).toBeUndefined(); // max-age ran out
+    rememberDescriptor(root, url, url, descriptor, 0, 1_000_000); // an answer with no max-age
+    expect(readRememberedDescriptor(root, url, 1_000_000)).toBeUndefined();
+    // A copy naming another origin (where a token would go) is not used, nor one fetched from elsewhere.
+    rememberDescriptor(root, url, url, { ...descriptor, provisioning_endpoint: 'https://attacker.example/v1' }, 60, 1_000_000);
+    const offOrigin = readRememberedDescriptor(root, url, 1_000_000)!;
+    expect(peekCatalogUrl(offOrigin, url)).toBe('https://p.example/catalog');
+    expect(validRemembered(offOrigin, url, parseDescriptorValue)).toBeUndefined();
+    rememberDescriptor(root, url, 'https://elsewhere.example/d', descriptor, 60, 1_000_000);
+    expect(readRememberedDescriptor(root, url, 1_000_000)).toBeUndefined();
+    rememberDescriptor(root, url, url, { ...descriptor, catalog_url: 'https://attacker.example/c' }, 60, 1_000_000);
+    expect(peekCatalogUrl(readRememberedDescriptor(root, url, 1_000_000)!, url)).toBeUndefined(); // no early request there either
+    forgetDescriptor(root, url);
+    expect(readRememberedDescriptor(root, url, 1_000_000)).toBeUndefined();
+  });
+
   it('the sample the validators are primed on is valid, so priming runs the whole service schema', () => {
     const primed = primeValidators();
     expect(primed.warnings).toEqual([]);
@@ -537,6 +575,8 @@ describe('providers and the sandbox', () => {
 
     const rm = await runCli(['providers', 'remove', 'othercloud', '--json'], { env });
     expect(rm.code).toBe(0);
+    const indexed = registryFingerprint(resolvePaths(env), tempDir('agentprov-cwd-'));
+    expect(readRegistryIndex(indexed.file, indexed.fingerprint)?.entries.map((e) => e.id)).toEqual(['localcloud']);
     const after = await runCli(['catalog', '--json'], { env });
     expect(new Set(after.json().data.services.map((s: { provider: string }) => s.provider))).toEqual(new Set(['localcloud', 'cloudflare']));
   });

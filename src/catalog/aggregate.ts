@@ -11,7 +11,8 @@
 import type { ProviderEntry } from '../providers/registry.js';
 import { describeAge, isFresh, newCachedCatalog, readCachedCatalog, withHeader, writeCachedCatalog, type CachedCatalog } from './cache.js';
 import type { FetchedDocument, Fetcher } from '../http/fetch.js';
-import { MAX_DESCRIPTOR_BYTES, peekCatalogUrl, readRememberedDescriptor, rememberDescriptor } from './descriptor-cache.js';
+import { forgetDescriptor, MAX_DESCRIPTOR_BYTES, peekCatalogUrl, readRememberedDescriptor, rememberDescriptor, validRemembered } from './descriptor-cache.js';
+import { isLoopbackHost } from '../util/loopback.js';
 import type { CatalogService } from './validate.js';
 import type { ProviderDescriptor } from '../protocol/provider.js';
 
@@ -121,12 +122,12 @@ export async function aggregateCatalogs(opts: AggregateOptions): Promise<Aggrega
   }
 }
 
-type Helpers = typeof import('./validate.js') & typeof import('../http/fetch.js') & typeof import('../util/loopback.js') & typeof import('../util/sanitize.js');
+type Helpers = typeof import('./validate.js') & typeof import('../http/fetch.js') & typeof import('../util/sanitize.js');
 let helpers: Promise<Helpers> | undefined;
 
 /** What only the network path needs (zod above all), loaded once per process, never on a warm run. */
 function networkHelpers(): Promise<Helpers> {
-  return (helpers ??= Promise.all([import('./validate.js'), import('../http/fetch.js'), import('../util/loopback.js'), import('../util/sanitize.js')]).then((ms) =>
+  return (helpers ??= Promise.all([import('./validate.js'), import('../http/fetch.js'), import('../util/sanitize.js')]).then((ms) =>
     Object.assign({}, ...ms),
   ));
 }
@@ -150,12 +151,14 @@ async function refreshOne(
   const started = opts.now();
   const sent = once(onSent);
   let descriptorId: string | undefined;
+  let recalled = false;
   try {
     const remembered = opts.refresh ? undefined : readRememberedDescriptor(opts.cacheRoot, entry.url, started);
-    const guess = (remembered && peekCatalogUrl(remembered)) ?? cache?.header.catalog_url ?? entry.catalogUrl;
+    const guess = (remembered && peekCatalogUrl(remembered, entry.url)) ?? cache?.header.catalog_url ?? entry.catalogUrl;
     const catalogFor = (url: string, onCatalogSent?: () => void) =>
       fetcher.get(url, { signal, maxBytes: MAX_CATALOG_BYTES, etag: cache && cache.header.catalog_url === url ? cache.header.etag : undefined, ...(onCatalogSent ? { onSent: onCatalogSent } : {}) });
-    const early = guess ? catalogFor(guess, sent) : undefined;
+    // Never early to another host from loopback (the rule below, before the descriptor is even read).
+    const early = guess && (!isLoopbackHost(new URL(entry.url).hostname) || isLoopbackHost(URL.parse(guess)?.hostname ?? '')) ? catalogFor(guess, sent) : undefined;
     early?.catch(() => undefined);
 
     const fetchDescriptor = async () => {
@@ -168,22 +171,16 @@ async function refreshOne(
     let h: Helpers;
     if (remembered) h = await validators;
     else [h, descDoc] = await Promise.all([validators, fetchDescriptor()]);
-    const { parseCatalog, parseDescriptor, assertFetchableUrl, isLoopbackHost, sanitizeLine } = h;
-    let descriptor: ProviderDescriptor | undefined;
+    const { parseCatalog, parseDescriptor, parseDescriptorValue, assertFetchableUrl, sanitizeLine } = h;
+    let descriptor = remembered && validRemembered(remembered, entry.url, parseDescriptorValue);
     let descriptorUrl = entry.url;
-    if (remembered) {
-      try {
-        descriptor = parseDescriptor(remembered.body);
-        descriptorUrl = remembered.finalUrl;
-      } catch {
-        descriptor = undefined; // not valid (any more): asked for below
-      }
-    }
-    if (!descriptor) {
+    if (descriptor) {
+      recalled = true;
+      descriptorUrl = remembered!.finalUrl;
+    } else {
       descDoc ??= await fetchDescriptor();
       descriptor = parseDescriptor(descDoc.body!);
       descriptorUrl = descDoc.url;
-      rememberDescriptor(opts.cacheRoot, entry.url, descDoc.url, descriptor, descDoc.maxAge, opts.now());
     }
     descriptorId = descriptor.provider_id;
     const catalogUrl = new URL(descriptor.catalog_url);
@@ -191,6 +188,8 @@ async function refreshOne(
     if (isLoopbackHost(new URL(descriptorUrl).hostname) && !isLoopbackHost(catalogUrl.hostname)) {
       throw new Error(`catalog_url ${catalogUrl.host} leaves loopback`);
     }
+    // Remembered only once it passed those checks: a refused descriptor is asked for again next time.
+    if (descDoc) rememberDescriptor(opts.cacheRoot, entry.url, descDoc.url, descriptor, descDoc.maxAge, opts.now());
     const sameAsCache = cache && cache.header.catalog_url === descriptor.catalog_url && cache.header.provider_id === descriptor.provider_id;
     const doc = await (early && guess === descriptor.catalog_url ? early : catalogFor(descriptor.catalog_url));
     const base = {
@@ -212,6 +211,8 @@ async function refreshOne(
     if (cacheable) writeCachedCatalog(opts.cacheRoot, next);
     return { entry, cache: next, status: 'fetched', warnings: [] };
   } catch (err) {
+    // A catalog the remembered descriptor led to failed: it may have moved, so the next run asks for the descriptor again.
+    if (recalled) forgetDescriptor(opts.cacheRoot, entry.url);
     const { sanitizeLine } = await import('../util/sanitize.js');
     const reason = sanitizeLine((err as Error)?.message ?? String(err)).slice(0, 300);
     const name = descriptorId ?? cache?.header.provider_id ?? entry.id ?? '(unknown id)';

@@ -2,21 +2,30 @@
  * Provider descriptors remembered for their `Cache-Control` max-age (at most
  * a day), as HTTP caching allows: a catalog whose own, usually shorter,
  * max-age has run out is then fetched without asking for the descriptor
- * again, and `token`/`run` open a provider without a request. What is read
- * here is unvalidated: every user parses it again (zod) before trusting it.
- * Not secret; in the user's own cache directory.
+ * again, and `token`/`run` open a provider without a request.
+ *
+ * The cache is not a trust boundary (CI systems save and restore cache
+ * directories; anyone may edit a file there), and a descriptor says where
+ * access tokens go. So a remembered descriptor is used only when it, where
+ * it was fetched from, and every URL it names are on the origin of the
+ * registered descriptor URL (which comes from the config, not the cache),
+ * and only after zod has validated it again. A forged file can at worst send
+ * a request to the provider's own origin. Anything else is fetched anew.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { isFresh, nameHash, writeJsonAtomic } from './cache.js';
 
 export const MAX_DESCRIPTOR_BYTES = 64 * 1024;
 const MAX_AGE_S = 24 * 3600;
 
+/** The descriptor members that are URLs (docs/protocol.md §1). */
+const URL_MEMBERS = ['terms_url', 'catalog_url', 'provisioning_endpoint', 'resource', 'authorization_server', 'protected_resource_metadata'] as const;
+
 export interface RememberedDescriptor {
-  /** The descriptor as JSON bytes, as parseDescriptor takes it. */
-  body: Buffer;
-  /** Where it was finally fetched from (after redirects): the loopback rule is judged from it. */
+  /** The descriptor as JSON gave it back: not validated yet. */
+  value: Record<string, unknown>;
+  /** Where it was finally fetched from (after redirects); on the registered URL's origin. */
   finalUrl: string;
 }
 
@@ -24,7 +33,9 @@ function fileFor(cacheRoot: string, url: string): string {
   return join(cacheRoot, 'descriptors', `${nameHash(url)}.json`);
 }
 
-/** The fresh remembered descriptor of `url`; undefined when absent, stale, oversized or not what rememberDescriptor writes. */
+const originOf = (url: unknown): string | undefined => (typeof url === 'string' && url.length <= 2048 ? URL.parse(url)?.origin : undefined);
+
+/** The fresh remembered descriptor of `url`; undefined when absent, stale, oversized, off `url`'s origin or not what rememberDescriptor writes. */
 export function readRememberedDescriptor(cacheRoot: string, url: string, nowMs: number): RememberedDescriptor | undefined {
   try {
     const file = fileFor(cacheRoot, url);
@@ -32,26 +43,54 @@ export function readRememberedDescriptor(cacheRoot: string, url: string, nowMs: 
     const entry = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown> | null;
     if (!entry || typeof entry !== 'object') return undefined;
     const { v, final_url, fetched_at, max_age, descriptor } = entry;
-    if (v !== 1 || entry.url !== url || typeof final_url !== 'string' || typeof fetched_at !== 'number' || typeof max_age !== 'number') return undefined;
-    if (max_age > MAX_AGE_S || !isFresh({ fetched_at, max_age }, nowMs) || typeof descriptor !== 'object' || descriptor === null) return undefined;
-    return { body: Buffer.from(JSON.stringify(descriptor)), finalUrl: final_url };
+    if (v !== 1 || entry.url !== url || typeof fetched_at !== 'number' || typeof max_age !== 'number' || max_age > MAX_AGE_S) return undefined;
+    if (!isFresh({ fetched_at, max_age }, nowMs) || !descriptor || typeof descriptor !== 'object' || Array.isArray(descriptor)) return undefined;
+    if (originOf(final_url) !== originOf(url)) return undefined;
+    return { value: descriptor as Record<string, unknown>, finalUrl: final_url as string };
   } catch {
     return undefined; // absent or unreadable: fetched again
   }
 }
 
-/** Remember a descriptor just fetched and validated. No max-age (absent, no-store, no-cache) remembers nothing; never throws. */
+/** The catalog URL a remembered descriptor names, before it is validated: only to send that request early, and only on its own origin. */
+export function peekCatalogUrl(r: RememberedDescriptor, url: string): string | undefined {
+  const catalog = r.value.catalog_url;
+  return typeof catalog === 'string' && originOf(catalog) === originOf(url) ? catalog : undefined;
+}
+
+/** The remembered descriptor validated by `parse` (zod), or undefined when it fails or names a URL off `url`'s origin. */
+export function validRemembered<D extends Partial<Record<(typeof URL_MEMBERS)[number], string>>>(r: RememberedDescriptor, url: string, parse: (value: unknown) => D): D | undefined {
+  let descriptor: D;
+  try {
+    descriptor = parse(r.value);
+  } catch {
+    return undefined;
+  }
+  const origin = originOf(url);
+  return URL_MEMBERS.every((k) => descriptor[k] === undefined || originOf(descriptor[k]) === origin) ? descriptor : undefined;
+}
+
+/** readRememberedDescriptor, then validRemembered. */
+export function recallDescriptor<D extends Partial<Record<(typeof URL_MEMBERS)[number], string>>>(cacheRoot: string, url: string, nowMs: number, parse: (value: unknown) => D): D | undefined {
+  const r = readRememberedDescriptor(cacheRoot, url, nowMs);
+  return r && validRemembered(r, url, parse);
+}
+
+/**
+ * Remember a descriptor just fetched, validated and accepted. An answer
+ * without a max-age (absent, no-store, no-cache) forgets the earlier copy, so
+ * what was just fetched is what the next command sees. Never throws.
+ */
 export function rememberDescriptor(cacheRoot: string, url: string, finalUrl: string, descriptor: unknown, maxAgeS: number, nowMs: number): void {
-  if (maxAgeS <= 0) return;
+  if (maxAgeS <= 0) return forgetDescriptor(cacheRoot, url);
   writeJsonAtomic(fileFor(cacheRoot, url), { v: 1, url, final_url: finalUrl, fetched_at: nowMs, max_age: Math.min(maxAgeS, MAX_AGE_S), descriptor });
 }
 
-/** The catalog URL a remembered descriptor names, read without validating it (only to send that request early). */
-export function peekCatalogUrl(r: RememberedDescriptor): string | undefined {
+/** Drop the remembered descriptor of `url` (a provider removed, a catalog it led to failing). Never throws. */
+export function forgetDescriptor(cacheRoot: string, url: string): void {
   try {
-    const url = (JSON.parse(r.body.toString('utf8')) as { catalog_url?: unknown }).catalog_url;
-    return typeof url === 'string' && url.length <= 2048 ? url : undefined;
+    unlinkSync(fileFor(cacheRoot, url));
   } catch {
-    return undefined;
+    /* absent */
   }
 }

@@ -46,7 +46,12 @@ function issueText(error: z.ZodError): string {
 }
 
 export function parseDescriptor(buf: Buffer): ProviderDescriptor {
-  const parsed = ProviderDescriptorSchema.safeParse(parseJson(buf, 'descriptor'));
+  return parseDescriptorValue(parseJson(buf, 'descriptor'));
+}
+
+/** A descriptor already parsed from JSON (a remembered one), through the same schema. */
+export function parseDescriptorValue(value: unknown): ProviderDescriptor {
+  const parsed = ProviderDescriptorSchema.safeParse(value);
   if (!parsed.success) throw new InvalidDocument(`invalid descriptor: ${issueText(parsed.error)}`);
   return parsed.data;
 }

@@ -8,6 +8,7 @@ import { AgentprovError } from '../cli/errors.js';
 import { updateConfig } from '../config/config.js';
 import type { Paths } from '../paths.js';
 import { readCachedCatalog, removeCacheEntry } from '../catalog/cache.js';
+import { forgetDescriptor } from '../catalog/descriptor-cache.js';
 import { loadRegistry, normalizeProviderUrl, type ProviderEntry, type Registry } from './registry.js';
 
 export interface KnownProvider extends ProviderEntry {
@@ -85,7 +86,10 @@ export async function removeProvider(paths: Paths, cwd: string, idOrUrl: string)
   await updateConfig(paths.config, (config) => {
     config.providers = config.providers.filter((p) => !urls.has(safeNormalize(p.url)));
   });
-  for (const u of urls) removeCacheEntry(paths.cache, u);
+  for (const u of urls) {
+    removeCacheEntry(paths.cache, u);
+    forgetDescriptor(paths.cache, u);
+  }
   return removable;
 }
 

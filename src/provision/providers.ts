@@ -8,7 +8,7 @@
  */
 import type { Deps } from '../cli/deps.js';
 import { AgentprovError } from '../cli/errors.js';
-import { MAX_DESCRIPTOR_BYTES, readRememberedDescriptor, rememberDescriptor } from '../catalog/descriptor-cache.js';
+import { MAX_DESCRIPTOR_BYTES, recallDescriptor, rememberDescriptor } from '../catalog/descriptor-cache.js';
 import { gatherCatalog, type Gathered } from '../catalog/gather.js';
 import type { CatalogService } from '../catalog/validate.js';
 import type { ProviderDescriptor } from '../protocol/provider.js';
@@ -92,19 +92,13 @@ export function descriptorUrlOf(gathered: Gathered, providerId: string): string 
 
 /**
  * The provider's descriptor: the one remembered while its max-age lasts
- * (catalog/descriptor-cache.ts), else fetched (bounded, zod) and remembered.
+ * (catalog/descriptor-cache.ts says when one is used), else fetched
+ * (bounded, zod) and remembered.
  */
 export async function fetchDescriptor(url: string, providerId: string, cache?: { root: string; nowMs: number }): Promise<ProviderDescriptor> {
-  const { parseDescriptor } = await import('../catalog/validate.js');
-  const remembered = cache && readRememberedDescriptor(cache.root, url, cache.nowMs);
-  if (remembered) {
-    try {
-      const descriptor = parseDescriptor(remembered.body);
-      if (descriptor.provider_id === providerId) return descriptor;
-    } catch {
-      // not valid any more: fetched again below
-    }
-  }
+  const { parseDescriptor, parseDescriptorValue } = await import('../catalog/validate.js');
+  const remembered = cache && recallDescriptor(cache.root, url, cache.nowMs, parseDescriptorValue);
+  if (remembered?.provider_id === providerId) return remembered;
   const { createFetcher } = await import('../http/fetch.js');
   const fetcher = createFetcher({ headersTimeoutMs: DESCRIPTOR_DEADLINE_MS, bodyTimeoutMs: DESCRIPTOR_DEADLINE_MS });
   try {

@@ -8,6 +8,7 @@ import { AgentprovError } from '../errors.js';
 import type { CommandResult } from '../output.js';
 import { aggregateCatalogs } from '../../catalog/aggregate.js';
 import { removeCacheEntry } from '../../catalog/cache.js';
+import { forgetDescriptor } from '../../catalog/descriptor-cache.js';
 import { catalogDeadlineMs, resolveRegistry } from '../../catalog/gather.js';
 import { addUserProvider } from '../../providers/manage.js';
 import { loadRegistry, normalizeProviderUrl } from '../../providers/registry.js';
@@ -36,6 +37,7 @@ export async function run(deps: Deps, args: string[]): Promise<CommandResult> {
     ({ added } = await addUserProvider(deps.paths, registry, url, report.id));
   } catch (err) {
     removeCacheEntry(deps.paths.cache, url);
+    forgetDescriptor(deps.paths.cache, url);
     throw err;
   }
   await resolveRegistry(deps);
