@@ -366,13 +366,19 @@ describe('remembered authorization server metadata, unit', () => {
     expect(metadataTtl('max-age=600, no-cache')).toBe(0);
   });
 
-  it('is used only while fresh, about the remembered issuer, and with no endpoint off https (http on loopback only)', () => {
-    const good = entry({ token_endpoint: 'https://p.example/oauth/token', revocation_endpoint: 'http://127.0.0.1:5001/oauth/revoke' }, 1000);
-    expect(cachedServer(good, 999)?.token_endpoint).toBe('https://p.example/oauth/token');
-    expect(cachedServer(good, 1000)).toBeUndefined();
-    expect(cachedServer({ ...good, issuer: 'https://other.example/oauth' }, 999)).toBeUndefined();
-    expect(cachedServer(entry({ token_endpoint: 'http://attacker.example/token' }, 1000), 999)).toBeUndefined();
-    expect(cachedServer(entry({ token_endpoint: 'https://user:pw@p.example/token' }, 1000), 999)).toBeUndefined();
-    expect(cachedServer(entry({ token_endpoint: 'not a url' }, 1000), 999)).toBeUndefined();
+  it("is used only while fresh, for the issuer of the vault's grant, and with every endpoint on that issuer's origin", () => {
+    const issuer = 'https://p.example/oauth';
+    const good = entry({ token_endpoint: 'https://p.example/oauth/token', revocation_endpoint: 'https://p.example/oauth/revoke' }, 1000);
+    expect(cachedServer(good, 999, issuer)?.token_endpoint).toBe('https://p.example/oauth/token');
+    expect(cachedServer(good, 1000, issuer)).toBeUndefined(); // expired
+    expect(cachedServer(good, 999 - 25 * 3600, issuer)).toBeUndefined(); // expiry further ahead than any max-age allows
+    expect(cachedServer(good, 999, 'https://other.example/oauth')).toBeUndefined(); // the grant came from another issuer
+    // A forged file cannot send tokens anywhere but the issuer's own origin.
+    expect(cachedServer(entry({ token_endpoint: 'https://attacker.example/token' }, 1000), 999, issuer)).toBeUndefined();
+    expect(cachedServer(entry({ revocation_endpoint: 'http://p.example/oauth/revoke' }, 1000), 999, issuer)).toBeUndefined();
+    expect(cachedServer(entry({ token_endpoint: 'not a url' }, 1000), 999, issuer)).toBeUndefined();
+    const loopback = { ...entry({ token_endpoint: 'http://127.0.0.1:5001/oauth/token' }, 1000), issuer: 'http://127.0.0.1:5001/oauth' };
+    loopback.server.issuer = 'http://127.0.0.1:5001/oauth';
+    expect(cachedServer(loopback, 999, 'http://127.0.0.1:5001/oauth')?.token_endpoint).toBe('http://127.0.0.1:5001/oauth/token');
   });
 });

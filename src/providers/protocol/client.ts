@@ -65,6 +65,9 @@ import { clean, invalidResponse, providerOAuthError, tokenErrorBody } from './er
 import { consentEntry, grantEntry, grantValue, readGrant, type Grant } from './grant.js';
 import { createProvision, deleteProvision, readProvision, type ProvisioningContext } from './provisioning.js';
 
+/** The error codes an AS's token and revocation endpoints answer with (RFC 6749 §5.2, RFC 8693 §2.2.2, RFC 7009 §2.2.1). */
+const OAUTH_ERROR_CODES = new Set(['invalid_request', 'invalid_client', 'invalid_grant', 'unauthorized_client', 'unsupported_grant_type', 'invalid_scope', 'invalid_target', 'unsupported_token_type']);
+
 /** Refresh when the access token has less than this many seconds left (as the session does). */
 export const REFRESH_MARGIN_SECONDS = 60;
 /** Grant types agentprov registers for (RFC 7591); an ID-JAG names the orchestrator's client, never this one. */
@@ -123,14 +126,16 @@ export class ProtocolProvider implements Provider {
    * The provider's AS (RFC 9728 → RFC 8414), learnt once per process and
    * remembered in the cache: the issuer until it fails, its metadata for as
    * long as its answer allows (DEFAULT_SERVER_METADATA_TTL_S without
-   * Cache-Control), so a warm `token` or `run` sends only its own requests.
+   * Cache-Control). Requests made with a stored grant pass its issuer and
+   * may use the remembered metadata (cachedServer says when), so a warm
+   * `token` or `run` sends only its own requests; the others always ask.
    */
-  #authServer(): Promise<AuthServer> {
+  #authServer(grantIssuer?: string): Promise<AuthServer> {
     this.#as ??= (async () => {
       const cacheRoot = this.#deps.paths.cache;
       const nowS = Math.floor(this.#deps.clock.now().getTime() / 1000);
       const cached = readDiscoveryCache(cacheRoot, this.#ref);
-      const remembered = cachedServer(cached, nowS);
+      const remembered = grantIssuer === undefined ? undefined : cachedServer(cached, nowS, grantIssuer);
       if (remembered) return { server: remembered };
       if (cached) {
         try {
@@ -162,12 +167,14 @@ export class ProtocolProvider implements Provider {
   }
 
   /**
-   * A request to the AS failed without an OAuth error answer (unreachable,
-   * 404, not JSON): the remembered metadata may be out of date, so the next
-   * command asks the AS again instead of reusing it.
+   * A request to the AS failed without one of the OAuth error answers its
+   * endpoints define (unreachable, 404, a web server's own error JSON): the
+   * remembered metadata may be out of date, so the next attempt, in this
+   * process or the next, asks the AS again instead of reusing it.
    */
   #forgetServerUnlessOAuth(err: unknown): void {
-    if (tokenErrorBody(err)) return;
+    if (err instanceof AgentprovError || OAUTH_ERROR_CODES.has(tokenErrorBody(err)?.error ?? '')) return;
+    this.#as = undefined; // a retry in this process (revokeWithRetry) asks the AS again too
     const cached = readDiscoveryCache(this.#deps.paths.cache, this.#ref);
     if (cached?.server) writeDiscoveryCache(this.#deps.paths.cache, withoutServer(cached));
   }
@@ -446,7 +453,7 @@ export class ProtocolProvider implements Provider {
 
   /** RFC 6749 §6 with rotation; call under the provider lock. A refused refresh token forgets the grant. */
   async #refresh(current: Grant): Promise<Grant> {
-    const { server } = await this.#authServer();
+    const { server } = await this.#authServer(current.issuer);
     let tokens;
     try {
       tokens = await oidc.refreshTokenGrant(configFor(server, current.client_id), current.refresh_token);
@@ -518,7 +525,7 @@ export class ProtocolProvider implements Provider {
         details: { provider: this.id, step: 'refresh' },
       });
     }
-    await this.#revokeToken(old.client_id, old.access_token);
+    await this.#revokeToken(old.client_id, old.access_token, old.issuer);
   }
 
   /** RFC 8693 at the provider's AS: a short-lived, optionally narrower access token for the provider's resource. */
@@ -527,7 +534,9 @@ export class ProtocolProvider implements Provider {
     if (!Number.isInteger(ttl) || ttl < MIN_TTL_SECONDS || ttl > MAX_TTL_SECONDS) {
       throw new AgentprovError('USAGE', `a short-lived credential lives ${MIN_TTL_SECONDS}-${MAX_TTL_SECONDS} seconds, not ${ttl}`);
     }
-    const { server } = await this.#authServer();
+    const stored = await readGrant(await this.#deps.vault(), this.id);
+    if (!stored) throw this.#notAuthorized('no stored grant');
+    const { server } = await this.#authServer(stored.issuer);
     const exchange = async (subject: string) => {
       const grant = await readGrant(await this.#deps.vault(), this.id);
       if (!grant) throw this.#notAuthorized('no stored grant');
@@ -569,11 +578,11 @@ export class ProtocolProvider implements Provider {
   async revoke(credential: ShortLivedCredential): Promise<void> {
     const grant = await readGrant(await this.#deps.vault(), this.id);
     const clientId = grant?.client_id ?? (await this.#clientIdentity((await this.#authServer()).server)).clientId;
-    await this.#revokeToken(clientId, credential.token);
+    await this.#revokeToken(clientId, credential.token, grant?.issuer);
   }
 
-  async #revokeToken(clientId: string, token: string): Promise<void> {
-    const { server } = await this.#authServer();
+  async #revokeToken(clientId: string, token: string, grantIssuer?: string): Promise<void> {
+    const { server } = await this.#authServer(grantIssuer);
     try {
       await oidc.tokenRevocation(configFor(server, clientId), token, { token_type_hint: 'access_token' });
     } catch (err) {

@@ -214,18 +214,25 @@ export async function discoverAuthorizationServer(providerId: string, issuer: st
 const SERVER_ENDPOINTS = ['token_endpoint', 'revocation_endpoint', 'registration_endpoint', 'device_authorization_endpoint', 'authorization_endpoint'] as const;
 
 /**
- * The remembered AS metadata while it is fresh, about the remembered issuer,
- * and with every endpoint agentprov sends tokens to on https (http only on
- * loopback), as discovery would have required; else undefined. The cache is
- * the user's own 0700 directory, trusted as the config is, but checked.
+ * The remembered AS metadata, for requests made with a stored grant only.
+ * The cache is not a trust boundary (CI systems save and restore cache
+ * directories), so it is used only while fresh (never beyond
+ * MAX_SERVER_METADATA_TTL_S ahead), when it describes the very issuer the
+ * grant in the vault (authenticated, encrypted) came from, and when every
+ * endpoint is on that issuer's origin: a forged file can at worst send the
+ * request to the real authorization server. Anything else is undefined, and
+ * the metadata is discovered from the issuer again.
  */
-export function cachedServer(cached: CachedDiscovery | undefined, nowS: number): oidc.ServerMetadata | undefined {
+export function cachedServer(cached: CachedDiscovery | undefined, nowS: number, grantIssuer: string): oidc.ServerMetadata | undefined {
   const server = cached?.server;
-  if (!server || server.issuer !== cached.issuer || !(nowS < (cached.server_expires_at ?? 0))) return undefined;
-  for (const url of [server.issuer, ...SERVER_ENDPOINTS.map((k) => server[k])]) {
-    if (url === undefined) continue;
-    const u = URL.parse(url);
-    if (!u || !(u.protocol === 'https:' || (u.protocol === 'http:' && isLoopbackHost(u.hostname))) || u.username || u.password) return undefined;
+  const expires = cached?.server_expires_at ?? 0;
+  if (!server || server.issuer !== grantIssuer || cached.issuer !== grantIssuer) return undefined;
+  if (!(nowS < expires) || expires - nowS > MAX_SERVER_METADATA_TTL_S) return undefined;
+  const origin = URL.parse(grantIssuer);
+  if (!origin || !(origin.protocol === 'https:' || (origin.protocol === 'http:' && isLoopbackHost(origin.hostname)))) return undefined;
+  for (const key of SERVER_ENDPOINTS) {
+    const url = server[key];
+    if (url !== undefined && URL.parse(url)?.origin !== origin.origin) return undefined;
   }
   return server as oidc.ServerMetadata;
 }
