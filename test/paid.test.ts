@@ -232,14 +232,18 @@ describe.runIf(haveKeyring)('paid add, caps, budget and spend against the sandbo
     const ask = await cli(['up', '--accept-tos', '--json'], h);
     expect(ask.code, ask.stdout + ask.stderr).toBe(3);
     expect(ask.json().error).toMatchObject({ code: 'PAID_CONFIRMATION_REQUIRED', details: { amount: 1200, currency: 'USD' } });
-    expect(ask.json().next_steps).toEqual(['agentprov up --confirm-paid-service']);
+    // The next step keeps the yes already given (--accept-tos) and adds the one missing: followed as printed, it goes on.
+    const next = ask.json().next_steps as string[];
+    expect(next).toEqual(['agentprov up --accept-tos --confirm-paid-service']);
 
     const limited = await cli(['up', '--accept-tos', '--confirm-paid-service', '--max-price', '11.99', '--json'], h);
     expect(limited.code, limited.stdout + limited.stderr).toBe(4);
     expect(limited.json().error.code).toBe('PRICE_ABOVE_LIMIT');
+    // The failed entry's own remedy comes first, then the same up.
+    expect(limited.json().next_steps).toEqual(['agentprov catalog localcloud/registrar:domain', 'agentprov up --accept-tos --confirm-paid-service --max-price 11.99']);
     expect(domainCharges()).toBe(before);
 
-    const paid = await cli(['up', '--accept-tos', '--confirm-paid-service', '--max-price', '12.00', '--wait', '30', '--json'], h);
+    const paid = await cli([...next[0]!.split(' ').slice(1), '--max-price', '12.00', '--wait', '30', '--json'], h);
     expect(paid.code, paid.stdout + paid.stderr).toBe(0);
     expect(paid.json().data).toMatchObject({ provisioned: 1, pending: 0 });
     expect(manifestOf(h).resources[0]).toMatchObject({ name: 'up-domain', status: 'active', charge: { amount: 1200, currency: 'USD' } });

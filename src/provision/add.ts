@@ -184,7 +184,46 @@ async function provisionWithRetry(deps: Deps, provider: Provider, input: Paramet
 }
 
 /** Provision one resource for `req`, resuming a journaled attempt when there is one. */
+/** What answers each stop for a human's yes in an add or up: the flag to run it again with. */
+const YES_FLAGS: Readonly<Record<string, string>> = {
+  TERMS_ACCEPTANCE_REQUIRED: '--accept-tos',
+  PAID_CONFIRMATION_REQUIRED: '--confirm-paid-service',
+  CONSENT_REQUIRED: '--complete',
+  AUTHORIZATION_PENDING: '--complete',
+};
+
+/**
+ * The yes-flags a run was given, for its resume command: a human who follows
+ * the next steps one by one must never lose an earlier yes (terms, then
+ * payment, then terms again...). `--max-price` is written as parsed.
+ */
+export function yesFlags(r: { acceptTos: boolean; payment?: PaymentOptions }): string {
+  return [
+    ...(r.acceptTos ? ['--accept-tos'] : []),
+    ...(r.payment?.confirmed ? ['--confirm-paid-service'] : []),
+    ...(r.payment?.maxPrice !== undefined ? [`--max-price ${(r.payment.maxPrice / 100).toFixed(2)}`] : []),
+  ]
+    .map((f) => ` ${f}`)
+    .join('');
+}
+
+/** A stop for a human's yes, its next step made the exact command to run again: `resume` plus the flag that answers it. */
+function pointedAtResume(err: unknown, resume: string): unknown {
+  const flag = isAgentprovError(err) ? YES_FLAGS[err.code] : undefined;
+  if (!flag || !isAgentprovError(err)) return err;
+  const step = resume.split(' ').includes(flag) ? resume : `${resume} ${flag}`;
+  return new AgentprovError(err.code, err.message, { details: err.details, nextSteps: [step], cause: err });
+}
+
 export async function provisionOne(deps: Deps, provider: Provider, req: AddRequest): Promise<AddOutcome> {
+  try {
+    return await provisionSteps(deps, provider, req);
+  } catch (err) {
+    throw pointedAtResume(err, req.resume);
+  }
+}
+
+async function provisionSteps(deps: Deps, provider: Provider, req: AddRequest): Promise<AddOutcome> {
   const warnings: string[] = [];
   const { service, name } = req;
   const state = deps.paths.state;
@@ -253,7 +292,10 @@ export async function provisionOne(deps: Deps, provider: Provider, req: AddReque
   const price = external ? undefined : upfrontPrice(service);
   const where = { command: req.command, provider: service.provider, resource: name };
   const payAudit = (r: Omit<AuditRecord, 'command'>): Promise<void> => audit(deps, { ...where, ...r }, warnings);
-  if (price) await approvePayment(deps, service, price, req.payment ?? { confirmed: false }, entry.state === 'intended' && !entry.payment, payAudit, req.resume);
+  // Asked once per intended add: an entry already paid for, or a provision that is only polled now, needs no second yes.
+  if (price && !entry.payment && entry.state !== 'pending') {
+    await approvePayment(deps, service, price, req.payment ?? { confirmed: false }, entry.state === 'intended', payAudit, req.resume);
+  }
   // Billed by the provider itself: its quote against agentprov's ledger. An earlier run's live hold is adopted as it is.
   const ledger = external ? ledgerFor(deps) : undefined;
   let hold: LedgerEntry | undefined;

@@ -8,7 +8,7 @@
 import { readSession } from '../../auth/store.js';
 import { gatherCatalog } from '../../catalog/gather.js';
 import { formatPrice } from '../../catalog/render.js';
-import { DEFAULT_WAIT_SECONDS, defaultName, nameInUse, provisionOne, sameConfig, type AddOutcome } from '../../provision/add.js';
+import { DEFAULT_WAIT_SECONDS, defaultName, nameInUse, provisionOne, sameConfig, yesFlags, type AddOutcome } from '../../provision/add.js';
 import { checkConfig, invalid, parseConfigInput } from '../../provision/config.js';
 import { isUnfinished, listJournal } from '../../provision/journal.js';
 import { findResource, loadManifest, manifestPathFor } from '../../provision/manifest.js';
@@ -44,7 +44,7 @@ export async function run(deps: Deps, args: string[], opts: Record<string, unkno
   if (issues.length) throw invalid(issues, `${providerId}/${serviceId}`);
   const name = explicitName ?? (await defaultName(deps, manifestPath, service, (await listJournal(deps.paths.state)).filter(isUnfinished)));
   const provider = await openProvider(deps, providerId, gathered);
-  const resume = `agentprov add ${providerId}/${serviceId} --name ${name}${configFlags(opts)}${payment.maxPrice !== undefined ? ` --max-price ${String(opts.maxPrice)}` : ''}`;
+  const resume = `agentprov add ${providerId}/${serviceId} --name ${name}${configFlags(opts)}${yesFlags({ acceptTos: Boolean(opts.acceptTos), payment })}`;
   const outcome = await provisionOne(deps, provider, {
     command: 'add',
     service,

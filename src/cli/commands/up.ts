@@ -11,7 +11,7 @@
  */
 import { existsSync } from 'node:fs';
 import { gatherCatalog } from '../../catalog/gather.js';
-import { DEFAULT_WAIT_SECONDS, provisionOne, type AddOutcome } from '../../provision/add.js';
+import { DEFAULT_WAIT_SECONDS, provisionOne, yesFlags, type AddOutcome } from '../../provision/add.js';
 import { checkConfig, invalid } from '../../provision/config.js';
 import { loadManifest, manifestPathFor } from '../../provision/manifest.js';
 import { findService, openProvider } from '../../provision/providers.js';
@@ -29,7 +29,7 @@ interface Step {
   action: 'provisioned' | 'resumed' | 'unchanged' | 'pending' | 'failed';
   id: string | null;
   status: string | null;
-  error?: { code: string; message: string };
+  error?: { code: string; message: string; next_steps: string[] };
 }
 
 export async function run(deps: Deps, _args: string[], opts: Record<string, unknown>): Promise<CommandResult> {
@@ -39,7 +39,7 @@ export async function run(deps: Deps, _args: string[], opts: Record<string, unkn
   }
   const waitSeconds = secondsOption(opts.wait, '--wait', DEFAULT_WAIT_SECONDS);
   const payment = paymentFlags(opts);
-  const resume = `agentprov up${payment.maxPrice !== undefined ? ` --max-price ${String(opts.maxPrice)}` : ''}`;
+  const resume = `agentprov up${yesFlags({ acceptTos: Boolean(opts.acceptTos), payment })}`;
   const manifest = await loadManifest(path);
   const todo = manifest.resources.filter((r) => !(r.id && r.status === 'active'));
   const steps: Step[] = manifest.resources
@@ -76,18 +76,23 @@ export async function run(deps: Deps, _args: string[], opts: Record<string, unkn
         step.status = o.status;
         step.action = o.status === 'pending' ? 'pending' : o.already_provisioned ? 'unchanged' : o.resumed ? 'resumed' : 'provisioned';
       } catch (err) {
-        // A human must act (terms, consent, sign-in): stop here; the rest waits for the same `up`.
-        if (!isAgentprovError(err) || err.exitCode === EXIT.HUMAN_ACTION) throw err;
-        step.error = { code: err.code, message: err.message };
+        // A human must act (terms, consent, payment, sign-in): stop here, saying what this run did so far; the rest waits for the same `up`.
+        if (!isAgentprovError(err)) throw err;
+        if (err.exitCode === EXIT.HUMAN_ACTION) {
+          throw new AgentprovError(err.code, err.message, { details: { ...err.details, resources: steps }, nextSteps: err.nextSteps, cause: err });
+        }
+        step.error = { code: err.code, message: err.message, next_steps: err.nextSteps };
       }
     }
   }
   const failed = steps.filter((s) => s.action === 'failed');
   if (failed.length) {
     const first = failed[0]!.error!;
+    // What each failure's own error said to do (budget set, a higher --max-price, ...), then the same up.
+    const remedies = [...new Set(failed.flatMap((f) => f.error!.next_steps))];
     throw new AgentprovError(first.code, `${failed.length} of ${steps.length} resources could not be provisioned; first: ${failed[0]!.name}: ${first.message}`, {
       details: { resources: steps },
-      nextSteps: [resume],
+      nextSteps: [...remedies.filter((r) => r !== resume), resume],
     });
   }
   const done = steps.filter((s) => s.action === 'provisioned' || s.action === 'resumed');
