@@ -35,6 +35,8 @@ export const ConfigSchema = z.object({
 export type Config = z.infer<typeof ConfigSchema>;
 
 const MAX_CONFIG_BYTES = 1024 * 1024;
+/** conf's name for the file: `<config dir>/config.json` (paths.ts configFilePath says the same). */
+const CONFIG_NAME = 'config';
 
 /** Parse a config document; INVALID_CONFIG names the file and the field. */
 export function parseConfig(raw: unknown, path: string): Config {
@@ -83,22 +85,23 @@ export interface ConfigStore {
  * Read-modify-write of the config under a cross-process lock, so two
  * commands changing it at once (two `providers add`, an `init` beside one)
  * never lose each other's change. `fn` edits the config in place; it is
- * written only if `fn` returns without throwing.
+ * written only if `fn` returns without throwing and changed something.
  */
 export async function updateConfig<R>(configDir: string, fn: (config: Config) => R | Promise<R>): Promise<R> {
   const { withFileLock } = await import('../util/file-lock.js');
-  return withFileLock(join(configDir, 'config.json'), { code: 'CONFIG_LOCKED', what: 'the config file' }, async () => {
+  return withFileLock(join(configDir, `${CONFIG_NAME}.json`), { code: 'CONFIG_LOCKED', what: 'the config file' }, async () => {
     const store = await openConfig(configDir);
     const config = store.read();
+    const before = JSON.stringify(config);
     const result = await fn(config);
-    store.write(config);
+    if (JSON.stringify(config) !== before) store.write(config);
     return result;
   });
 }
 
 export async function openConfig(configDir: string): Promise<ConfigStore> {
   const { default: Conf } = await import('conf');
-  const store = new Conf<Record<string, unknown>>({ projectName: 'agentprov', projectSuffix: '', cwd: configDir, configName: 'config' });
+  const store = new Conf<Record<string, unknown>>({ projectName: 'agentprov', projectSuffix: '', cwd: configDir, configName: CONFIG_NAME });
   return {
     path: store.path,
     read() {

@@ -7,7 +7,8 @@
  * its id is what that descriptor says.
  *
  * Reading needs no `conf`: the config file is read and zod-parsed directly,
- * so `catalog` from a warm cache stays cheap. Writes go through openConfig.
+ * so `catalog` from a warm cache stays cheap. Writes go through updateConfig
+ * (config/config.ts), under the config's lock.
  */
 import { AgentprovError } from '../cli/errors.js';
 import { readConfigFile, type Config } from '../config/config.js';
