@@ -7,7 +7,7 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createFetcher } from '../src/http/fetch.js';
+import { createFetcher, freshFor } from '../src/http/fetch.js';
 
 const SECRET = 'Bearer access-token-CANARY-0123456789';
 let seen: Array<{ server: string; path: string; headers: IncomingHttpHeaders }> = [];
@@ -71,5 +71,16 @@ describe('redirects and credentials', () => {
     } finally {
       await new Promise((r) => same.server.close(r));
     }
+  });
+});
+
+describe('freshness', () => {
+  it("a response is fresh for its max-age less the Age a cache on the way spent; no max-age, or no-store, is not fresh", () => {
+    expect(freshFor('max-age=60', undefined)).toBe(60);
+    expect(freshFor('public, max-age=60', '20')).toBe(40);
+    expect(freshFor('max-age=60', '600')).toBe(0);
+    expect(freshFor('max-age=60', 'soon')).toBe(60); // an unreadable Age is ignored
+    expect(freshFor(undefined, '5')).toBe(0);
+    expect(freshFor('no-store, max-age=60', undefined)).toBe(0);
   });
 });

@@ -364,6 +364,8 @@ describe('remembered authorization server metadata, unit', () => {
     expect(metadataTtl('public, max-age=999999999')).toBe(24 * 3600);
     expect(metadataTtl('no-store')).toBe(0);
     expect(metadataTtl('max-age=600, no-cache')).toBe(0);
+    expect(metadataTtl('max-age=600', '540')).toBe(60); // a cache on the way already spent 540 s of it
+    expect(metadataTtl('max-age=600', '9999')).toBe(0);
   });
 
   it("is used only while fresh, for the issuer of the vault's grant, and with every endpoint on that issuer's origin", () => {

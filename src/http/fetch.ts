@@ -98,6 +98,15 @@ export function parseMaxAge(cacheControl: string | undefined): number {
   return m ? Math.min(Number(m[1]), 7 * 24 * 3600) : 0;
 }
 
+/**
+ * Seconds a response stays fresh from now: its max-age less the `Age` a
+ * cache on the way has already spent of it (RFC 9111 §4.2.3).
+ */
+export function freshFor(cacheControl: string | undefined | null, age: string | undefined | null): number {
+  const spent = /^\d{1,9}$/.test(age?.trim() ?? '') ? Number(age!.trim()) : 0;
+  return Math.max(0, parseMaxAge(cacheControl ?? undefined) - spent);
+}
+
 export function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
   const v = headers[name];
   return Array.isArray(v) ? v[0] : v;
@@ -256,7 +265,7 @@ export function createFetcher(options: { headersTimeoutMs: number; bodyTimeoutMs
         ...(opts.onSent ? { onSent: opts.onSent } : {}),
       });
       const statusCode = res.statusCode ?? 0;
-      const maxAge = parseMaxAge(header(res.headers, 'cache-control'));
+      const maxAge = freshFor(header(res.headers, 'cache-control'), header(res.headers, 'age'));
       const etag = header(res.headers, 'etag');
       if (statusCode === 304) {
         discard(res);

@@ -23,7 +23,7 @@ import * as z from 'zod';
 import { AgentprovError } from '../../cli/errors.js';
 import { writeJsonAtomic } from '../../catalog/cache.js';
 import { HTTP_TIMEOUT_SECONDS, boundedFetch } from '../../auth/issuer.js';
-import { parseMaxAge, type Fetcher } from '../../http/fetch.js';
+import { freshFor, type Fetcher } from '../../http/fetch.js';
 import { ProtectedResourceMetadataSchema, type ProviderDescriptor } from '../../protocol/provider.js';
 import { isLoopbackHost } from '../../util/loopback.js';
 import { clean, invalidResponse, providerOAuthError, unreachable } from './errors.js';
@@ -185,10 +185,10 @@ function issuerUrl(providerId: string, issuer: string): URL {
 export const DEFAULT_SERVER_METADATA_TTL_S = 600;
 const MAX_SERVER_METADATA_TTL_S = 24 * 3600;
 
-/** Seconds the answer may be reused for: its max-age (none for no-store/no-cache), else the default. */
-export function metadataTtl(cacheControl: string | null): number {
+/** Seconds the answer may be reused for: its max-age less its Age (none for no-store/no-cache), else the default. */
+export function metadataTtl(cacheControl: string | null, age: string | null = null): number {
   if (!cacheControl || !/max-age|no-store|no-cache/i.test(cacheControl)) return DEFAULT_SERVER_METADATA_TTL_S;
-  return Math.min(parseMaxAge(cacheControl), MAX_SERVER_METADATA_TTL_S);
+  return Math.min(freshFor(cacheControl, age), MAX_SERVER_METADATA_TTL_S);
 }
 
 /**
@@ -198,14 +198,16 @@ export function metadataTtl(cacheControl: string | null): number {
 export async function discoverAuthorizationServer(providerId: string, issuer: string): Promise<{ server: oidc.ServerMetadata; ttl_s: number }> {
   const url = issuerUrl(providerId, issuer);
   let cacheControl: string | null = null;
+  let age: string | null = null;
   const capture: oidc.CustomFetch = async (input, init) => {
     const res = await boundedFetch(input, init);
     cacheControl = res.headers.get('cache-control');
+    age = res.headers.get('age');
     return res;
   };
   try {
     const config = await oidc.discovery(url, 'agentprov-discovery', undefined, oidc.None(), { ...requestOptions(url), [oidc.customFetch]: capture });
-    return { server: config.serverMetadata(), ttl_s: metadataTtl(cacheControl) };
+    return { server: config.serverMetadata(), ttl_s: metadataTtl(cacheControl, age) };
   } catch (err) {
     throw providerOAuthError(err, providerId, 'discovery');
   }
