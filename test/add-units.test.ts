@@ -4,6 +4,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { CatalogService } from '../src/catalog/validate.js';
 import { readConfigFile, updateConfig } from '../src/config/config.js';
+import { resolvePaths } from '../src/paths.js';
+import { addUserProvider } from '../src/providers/manage.js';
+import { loadRegistry } from '../src/providers/registry.js';
 import { checkConfig, parseConfigInput } from '../src/provision/config.js';
 import { sameConfig } from '../src/provision/add.js';
 import { advanceJournal, isUnfinished, journalSlot, listJournal, newIdempotencyKey, readJournal, writeJournal, type JournalEntry } from '../src/provision/journal.js';
@@ -83,6 +86,18 @@ describe('the config file', () => {
       });
     await Promise.all(['a', 'b', 'c'].map(slow));
     expect(readConfigFile(join(dir, 'config.json')).providers.map((p) => p.id).sort()).toEqual(['a', 'b', 'c']);
+  });
+
+  it('providers add checks the id again under the lock: one taken since the registry was read is refused', async () => {
+    const paths = resolvePaths({ AGENTPROV_HOME: tempDir() });
+    const first = 'https://first.example/.well-known/agent-provisioning';
+    const registry = await loadRegistry({ paths, cwd: tempDir() }); // read before the other add lands
+    await updateConfig(paths.config, (c) => void c.providers.push({ id: 'same', url: first, source: 'user' }));
+    await expect(addUserProvider(paths, registry, 'https://second.example/.well-known/agent-provisioning', 'same')).rejects.toMatchObject({
+      code: 'USAGE',
+      details: { reason: 'PROVIDER_ID_COLLISION', existing: { url: first } },
+    });
+    expect(readConfigFile(join(paths.config, 'config.json')).providers.map((p) => p.url)).toEqual([first]);
   });
 
   it('a change that throws writes nothing', async () => {

@@ -45,14 +45,12 @@ function describe(entries: ProviderEntry[], cacheRoot: string): KnownProvider[] 
  */
 export async function addUserProvider(paths: Paths, registry: Registry, url: string, id: string): Promise<{ added: boolean }> {
   const clash = describe(registry.entries, paths.cache).find((p) => p.knownId === id && p.url !== url);
-  if (clash) {
-    throw new AgentprovError('USAGE', `provider id "${id}" is already taken by ${clash.url} (${clash.source})`, {
-      details: { reason: 'PROVIDER_ID_COLLISION', id, url, existing: { url: clash.url, source: clash.source } },
-      nextSteps: [clash.source === 'manifest' ? 'edit the providers of agentprov.json' : `agentprov providers remove ${id}`],
-    });
-  }
+  if (clash) throw idTaken(id, url, clash);
   const catalogUrl = readCachedCatalog(paths.cache, url)?.header.catalog_url;
   return updateConfig(paths.config, (config) => {
+    // Again under the lock: another `providers add` may have taken the id since the registry was read.
+    const taken = config.providers.find((p) => p.id === id && safeNormalize(p.url) !== url);
+    if (taken) throw idTaken(id, url, { url: safeNormalize(taken.url), source: taken.source });
     const existing = config.providers.find((p) => safeNormalize(p.url) === url);
     if (existing) {
       existing.id = id;
@@ -91,6 +89,13 @@ export async function removeProvider(paths: Paths, cwd: string, idOrUrl: string)
     forgetDescriptor(paths.cache, u);
   }
   return removable;
+}
+
+function idTaken(id: string, url: string, holder: { url: string; source: string }): AgentprovError {
+  return new AgentprovError('USAGE', `provider id "${id}" is already taken by ${holder.url} (${holder.source})`, {
+    details: { reason: 'PROVIDER_ID_COLLISION', id, url, existing: { url: holder.url, source: holder.source } },
+    nextSteps: [holder.source === 'manifest' ? 'edit the providers of agentprov.json' : `agentprov providers remove ${id}`],
+  });
 }
 
 function safeNormalize(url: string): string {
