@@ -11,8 +11,6 @@
 import type { ProviderEntry } from '../providers/registry.js';
 import { describeAge, isFresh, newCachedCatalog, readCachedCatalog, withHeader, writeCachedCatalog, type CachedCatalog } from './cache.js';
 import type { FetchedDocument, Fetcher } from '../http/fetch.js';
-import { forgetDescriptor, MAX_DESCRIPTOR_BYTES, peekCatalogUrl, readRememberedDescriptor, rememberDescriptor, validRemembered } from './descriptor-cache.js';
-import { isLoopbackHost } from '../util/loopback.js';
 import type { CatalogService } from './validate.js';
 import type { ProviderDescriptor } from '../protocol/provider.js';
 
@@ -83,9 +81,12 @@ export async function aggregateCatalogs(opts: AggregateOptions): Promise<Aggrega
 
   let fetcher = opts.fetcher;
   let ownFetcher: Fetcher | undefined;
-  if (needNetwork.length > 0 && !fetcher) {
-    const { createFetcher } = await import('../http/fetch.js');
-    fetcher = ownFetcher = createFetcher({ headersTimeoutMs: opts.deadlineMs, bodyTimeoutMs: opts.deadlineMs });
+  let net: NetPath | undefined;
+  if (needNetwork.length > 0) {
+    // What sending needs, loaded only here: a warm run loads none of it.
+    const [{ createFetcher }, memory, { isLoopbackHost }] = await Promise.all([import('../http/fetch.js'), import('./descriptor-cache.js'), import('../util/loopback.js')]);
+    fetcher ??= ownFetcher = createFetcher({ headersTimeoutMs: opts.deadlineMs, bodyTimeoutMs: opts.deadlineMs });
+    net = { memory, isLoopbackHost };
   }
   // The validators (zod: a large chunk to compile) are loaded, and primed on
   // a sample, once every first request has left, so that both overlap the
@@ -110,7 +111,7 @@ export async function aggregateCatalogs(opts: AggregateOptions): Promise<Aggrega
     const pending = cached.map(async ({ entry, cache }): Promise<Outcome> => {
       if (usable(cache)) return { entry, cache, status: 'cached', warnings: [] };
       unsent++;
-      return refreshOne(entry, cache, fetcher!, opts, sent, validators);
+      return refreshOne(entry, cache, fetcher!, net!, opts, sent, validators);
     });
     // A request that fails before it is sent never says so: load them anyway soon (kept alive, as refreshOne may wait on them).
     if (unsent > 0) timer = setTimeout(loadValidators, 25);
@@ -120,6 +121,12 @@ export async function aggregateCatalogs(opts: AggregateOptions): Promise<Aggrega
     clearTimeout(timer);
     await ownFetcher?.close().catch(() => undefined);
   }
+}
+
+/** What refreshOne needs before the validators: the descriptor memory and the loopback rule. */
+interface NetPath {
+  memory: typeof import('./descriptor-cache.js');
+  isLoopbackHost: (typeof import('../util/loopback.js'))['isLoopbackHost'];
 }
 
 type Helpers = typeof import('./validate.js') & typeof import('../http/fetch.js') & typeof import('../util/sanitize.js');
@@ -143,6 +150,7 @@ async function refreshOne(
   entry: ProviderEntry,
   cache: CachedCatalog | undefined,
   fetcher: Fetcher,
+  { memory, isLoopbackHost }: NetPath,
   opts: AggregateOptions,
   onSent: () => void,
   validators: Promise<Helpers>,
@@ -153,8 +161,8 @@ async function refreshOne(
   let descriptorId: string | undefined;
   let recalled = false;
   try {
-    const remembered = opts.refresh ? undefined : readRememberedDescriptor(opts.cacheRoot, entry.url, started);
-    const guess = (remembered && peekCatalogUrl(remembered, entry.url)) ?? cache?.header.catalog_url ?? entry.catalogUrl;
+    const remembered = opts.refresh ? undefined : memory.readRememberedDescriptor(opts.cacheRoot, entry.url, started);
+    const guess = (remembered && memory.peekCatalogUrl(remembered, entry.url)) ?? cache?.header.catalog_url ?? entry.catalogUrl;
     const catalogFor = (url: string, onCatalogSent?: () => void) =>
       fetcher.get(url, { signal, maxBytes: MAX_CATALOG_BYTES, etag: cache && cache.header.catalog_url === url ? cache.header.etag : undefined, ...(onCatalogSent ? { onSent: onCatalogSent } : {}) });
     // Never early to another host from loopback (the rule below, before the descriptor is even read).
@@ -162,7 +170,7 @@ async function refreshOne(
     early?.catch(() => undefined);
 
     const fetchDescriptor = async () => {
-      const doc = await fetcher.get(entry.url, { signal, maxBytes: MAX_DESCRIPTOR_BYTES, onSent: sent });
+      const doc = await fetcher.get(entry.url, { signal, maxBytes: memory.MAX_DESCRIPTOR_BYTES, onSent: sent });
       if (doc.status !== 200 || !doc.body) throw new Error('descriptor answered 304 to a request without a validator');
       return doc;
     };
@@ -172,7 +180,7 @@ async function refreshOne(
     if (remembered) h = await validators;
     else [h, descDoc] = await Promise.all([validators, fetchDescriptor()]);
     const { parseCatalog, parseDescriptor, parseDescriptorValue, assertFetchableUrl, sanitizeLine } = h;
-    let descriptor = remembered && validRemembered(remembered, entry.url, parseDescriptorValue);
+    let descriptor = remembered && memory.validRemembered(remembered, entry.url, parseDescriptorValue);
     let descriptorUrl = entry.url;
     if (descriptor) {
       recalled = true;
@@ -189,7 +197,7 @@ async function refreshOne(
       throw new Error(`catalog_url ${catalogUrl.host} leaves loopback`);
     }
     // Remembered only once it passed those checks: a refused descriptor is asked for again next time.
-    if (descDoc) rememberDescriptor(opts.cacheRoot, entry.url, descDoc.url, descriptor, descDoc.maxAge, opts.now());
+    if (descDoc) memory.rememberDescriptor(opts.cacheRoot, entry.url, descDoc.url, descriptor, descDoc.maxAge, opts.now());
     const sameAsCache = cache && cache.header.catalog_url === descriptor.catalog_url && cache.header.provider_id === descriptor.provider_id;
     const doc = await (early && guess === descriptor.catalog_url ? early : catalogFor(descriptor.catalog_url));
     const base = {
@@ -212,7 +220,7 @@ async function refreshOne(
     return { entry, cache: next, status: 'fetched', warnings: [] };
   } catch (err) {
     // A catalog the remembered descriptor led to failed: it may have moved, so the next run asks for the descriptor again.
-    if (recalled) forgetDescriptor(opts.cacheRoot, entry.url);
+    if (recalled) memory.forgetDescriptor(opts.cacheRoot, entry.url);
     const { sanitizeLine } = await import('../util/sanitize.js');
     const reason = sanitizeLine((err as Error)?.message ?? String(err)).slice(0, 300);
     const name = descriptorId ?? cache?.header.provider_id ?? entry.id ?? '(unknown id)';
