@@ -111,6 +111,17 @@ describe('the Cloudflare catalog', () => {
     for (const bad of ['http://api.cloudflare.com/client/v4', 'https://u:p@api.cloudflare.com/client/v4', 'https://api.cloudflare.com/client/v4?x=1', 'nope']) {
       expect(() => checkApiUrl(bad)).toThrow(AgentprovError);
     }
+    // What a refused URL may carry (a password, a token in the query) is never echoed in the error.
+    for (const secretive of ['https://u:CANARY-pw@api.cloudflare.com/client/v4', 'https://api.cloudflare.com/client/v4?token=CANARY-q', 'not a url CANARY-raw']) {
+      let shown = '';
+      try {
+        checkApiUrl(secretive);
+      } catch (err) {
+        shown = JSON.stringify({ message: (err as AgentprovError).message, details: (err as AgentprovError).details });
+      }
+      expect(shown).toContain('Cloudflare API URL');
+      expect(shown).not.toContain('CANARY');
+    }
   });
 });
 

@@ -112,19 +112,21 @@ export function checkApiUrl(raw: string): string {
   try {
     url = new URL(raw.trim());
   } catch {
-    throw apiUrlUsage(raw, 'is not a URL');
+    throw apiUrlUsage(undefined, 'is not a URL');
   }
-  if (url.username || url.password) throw apiUrlUsage(raw, 'must not carry a user name or password');
-  if (url.search || url.hash) throw apiUrlUsage(raw, 'must not carry a query or fragment');
+  if (url.username || url.password) throw apiUrlUsage(url, 'must not carry a user name or password');
+  if (url.search || url.hash) throw apiUrlUsage(url, 'must not carry a query or fragment');
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
-    throw apiUrlUsage(raw, 'must be https (plain http only on loopback)');
+    throw apiUrlUsage(url, 'must be https (plain http only on loopback)');
   }
   return url.href.replace(/\/+$/, '');
 }
 
-function apiUrlUsage(raw: string, why: string): AgentprovError {
-  return new AgentprovError('USAGE', `the Cloudflare API URL "${sanitizeLine(raw).slice(0, 200)}" ${why}`, {
-    details: { api_url: sanitizeLine(raw).slice(0, 200) },
+/** A refused API URL is shown as its origin and path only: a user name, password, query or fragment may hold a secret. */
+function apiUrlUsage(url: URL | undefined, why: string): AgentprovError {
+  const shown = url ? sanitizeLine(`${url.origin}${url.pathname}`).slice(0, 200) : '(unparseable)';
+  return new AgentprovError('USAGE', `the Cloudflare API URL ${url ? `"${shown}" ` : ''}${why}`, {
+    details: { api_url: shown },
     nextSteps: [`omit --api-url to use ${DEFAULT_API_URL}`],
   });
 }
