@@ -48,6 +48,14 @@ describe('the CLI contract', () => {
     expect(misspelt.stderr).toMatch(/Did you mean whoami\?/);
     const sub = await runCli(['vault', 'statsu'], { env });
     expect(sub.stderr).toMatch(/Did you mean status\?/);
+    // A refused `--flag=value` may carry a secret: the error names the flag, masks the value, and says it once.
+    for (const args of [['whoami', '--api-token=CANARY-flag-value'], ['whoami', '--api-token=CANARY-flag-value', '--json']]) {
+      const refused = await runCli(args, { env });
+      expect(refused.code).toBe(2);
+      expect(refused.stdout + refused.stderr).toContain("'--api-token=");
+      expect(refused.stdout + refused.stderr).not.toContain('CANARY');
+      expect((refused.stdout + refused.stderr).match(/unknown option/g)).toHaveLength(1);
+    }
     const help = await runCli(['help', 'whoami'], { env });
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/Usage: agentprov whoami/);

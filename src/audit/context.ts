@@ -44,6 +44,12 @@ export function sanitizeArgs(args: readonly string[], redactor: Redactor | undef
   return out;
 }
 
+/** `text` (an error quoting arguments) with each argument sanitizeArgs would mask replaced by its masked form. */
+export function maskArgsIn(text: string, args: readonly string[]): string {
+  const masked = sanitizeArgs(args, undefined, args.length);
+  return args.reduce((out, arg, i) => (arg && masked[i] !== arg ? out.split(arg).join(masked[i]!) : out), text);
+}
+
 /**
  * The parent's command line from /proc/<ppid>/cmdline (Linux; null
  * elsewhere or when unreadable), read with one bounded read.

@@ -50,8 +50,8 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
       root.exitOverride().configureOutput({
         writeOut: (s) => io.out(s),
         writeErr: (s) => io.err(s),
-        // Under --json, usage errors become the envelope instead of prose.
-        outputError: (s, write) => (jsonRequested ? undefined : write(s)),
+        // Usage errors are rendered once, below, as every error is: the envelope under --json, prose otherwise.
+        outputError: () => undefined,
       }),
     specsFor(argv),
   );
@@ -61,7 +61,9 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.exitCode === 0) return EXIT.OK; // --help, --version
-      fail(new AgentprovError('USAGE', err.message.replace(/^error: /, ''), { nextSteps: ['agentprov --help'] }));
+      // commander quotes the argument it refused, which may be `--api-token=…`: masked as the audit log masks it.
+      const { maskArgsIn } = await import('../audit/context.js');
+      fail(new AgentprovError('USAGE', maskArgsIn(err.message.replace(/^error: /, ''), ownArgs(argv)), { nextSteps: ['agentprov --help'] }));
     } else if (isAgentprovError(err)) {
       fail(err);
     } else {
