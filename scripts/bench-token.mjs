@@ -26,8 +26,8 @@ function runRequests(bin, env, cwd) {
     return { what: `${method} ${path}`, ms: Number(ms) };
   });
   const expected = ['POST /oauth/token', 'POST /oauth/token/revocation'];
-  if (requests.map((q) => q.what).join() !== expected.join()) {
-    throw new Error(`run -- true made other requests than one mint and one revoke: ${requests.map((q) => q.what).join(', ')}`);
+  if (requests.map((q) => q.what).join() !== expected.join() || requests.some((q) => !Number.isFinite(q.ms))) {
+    throw new Error(`run -- true made other requests than one answered mint and revoke: ${requests.map((q) => `${q.what} ${q.ms}`).join(', ')}`);
   }
   return requests;
 }

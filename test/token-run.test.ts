@@ -174,8 +174,10 @@ describe.runIf(haveKeyring)('token and run against the sandbox', () => {
       AGENTPROV_TEST_REQUEST_LOG: log,
     });
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    const requests = readFileSync(log, 'utf8').trim().split('\n').map((line) => line.split(' ').slice(0, 2).join(' '));
-    expect(requests).toEqual(['POST /oauth/token', 'POST /oauth/token/revocation']);
+    // Every request is listed as it starts, answered or not: an extra one that failed would show too.
+    const lines = readFileSync(log, 'utf8').trim().split('\n').map((line) => line.split(' '));
+    expect(lines.map((l) => `${l[0]} ${l[1]}`)).toEqual(['POST /oauth/token', 'POST /oauth/token/revocation']);
+    for (const l of lines) expect(l[2]).toMatch(/^\d+\.\d$/); // answered, with its round-trip time
   });
 
   it('--json: one envelope on stdout, the child output on stderr, its exit code returned', async () => {
