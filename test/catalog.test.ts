@@ -479,14 +479,25 @@ describe('cache, failure and output', () => {
     expect(recallDescriptor(root, url, 1_000_000 + 60_000, parseDescriptorValue)).toBeUndefined(); // max-age ran out
     rememberDescriptor(root, url, url, descriptor, 0, 1_000_000); // an answer with no max-age
     expect(readRememberedDescriptor(root, url, 1_000_000)).toBeUndefined();
-    // A copy naming another origin (where a token would go) is not used, nor one fetched from elsewhere.
+    // A descriptor naming another origin (where a token would go), or fetched from elsewhere, is not even written...
     rememberDescriptor(root, url, url, { ...descriptor, provisioning_endpoint: 'https://attacker.example/v1' }, 60, 1_000_000);
+    expect(readRememberedDescriptor(root, url, 1_000_000)).toBeUndefined();
+    rememberDescriptor(root, url, 'https://elsewhere.example/d', descriptor, 60, 1_000_000);
+    expect(readRememberedDescriptor(root, url, 1_000_000)).toBeUndefined();
+    // ...and a forged file saying so is not used, nor does it steer an early request.
+    rememberDescriptor(root, url, url, descriptor, 60, 1_000_000);
+    const [file] = readdirSync(join(root, 'descriptors'));
+    const forge = (changes: Record<string, unknown>, top: Record<string, unknown> = {}) => {
+      const entry = JSON.parse(readFileSync(join(root, 'descriptors', file!), 'utf8'));
+      writeFileSync(join(root, 'descriptors', file!), JSON.stringify({ ...entry, ...top, descriptor: { ...descriptor, ...changes } }));
+    };
+    forge({ provisioning_endpoint: 'https://attacker.example/v1' });
     const offOrigin = readRememberedDescriptor(root, url, 1_000_000)!;
     expect(peekCatalogUrl(offOrigin, url)).toBe('https://p.example/catalog');
     expect(validRemembered(offOrigin, url, parseDescriptorValue)).toBeUndefined();
-    rememberDescriptor(root, url, 'https://elsewhere.example/d', descriptor, 60, 1_000_000);
+    forge({}, { final_url: 'https://elsewhere.example/d' });
     expect(readRememberedDescriptor(root, url, 1_000_000)).toBeUndefined();
-    rememberDescriptor(root, url, url, { ...descriptor, catalog_url: 'https://attacker.example/c' }, 60, 1_000_000);
+    forge({ catalog_url: 'https://attacker.example/c' }, { final_url: url });
     expect(peekCatalogUrl(readRememberedDescriptor(root, url, 1_000_000)!, url)).toBeUndefined(); // no early request there either
     forgetDescriptor(root, url);
     expect(readRememberedDescriptor(root, url, 1_000_000)).toBeUndefined();

@@ -66,8 +66,13 @@ export function validRemembered<D extends Partial<Record<(typeof URL_MEMBERS)[nu
   } catch {
     return undefined;
   }
+  return onOrigin(descriptor, url) ? descriptor : undefined;
+}
+
+/** Whether every URL member of `descriptor` is on `url`'s origin: the only descriptors worth remembering. */
+function onOrigin(descriptor: Partial<Record<(typeof URL_MEMBERS)[number], unknown>>, url: string): boolean {
   const origin = originOf(url);
-  return URL_MEMBERS.every((k) => descriptor[k] === undefined || originOf(descriptor[k]) === origin) ? descriptor : undefined;
+  return URL_MEMBERS.every((k) => descriptor[k] === undefined || originOf(descriptor[k]) === origin);
 }
 
 /** readRememberedDescriptor, then validRemembered. */
@@ -78,11 +83,13 @@ export function recallDescriptor<D extends Partial<Record<(typeof URL_MEMBERS)[n
 
 /**
  * Remember a descriptor just fetched, validated and accepted. An answer
- * without a max-age (absent, no-store, no-cache) forgets the earlier copy, so
- * what was just fetched is what the next command sees. Never throws.
+ * without a max-age (absent, no-store, no-cache), or one the reading side
+ * would refuse, forgets the earlier copy instead, so what was just fetched
+ * is what the next command sees. Never throws.
  */
-export function rememberDescriptor(cacheRoot: string, url: string, finalUrl: string, descriptor: unknown, maxAgeS: number, nowMs: number): void {
-  if (maxAgeS <= 0) return forgetDescriptor(cacheRoot, url);
+export function rememberDescriptor(cacheRoot: string, url: string, finalUrl: string, descriptor: Record<string, unknown>, maxAgeS: number, nowMs: number): void {
+  // Nothing the reading side would refuse is written: no max-age, fetched from or naming another origin.
+  if (maxAgeS <= 0 || originOf(finalUrl) !== originOf(url) || !onOrigin(descriptor, url)) return forgetDescriptor(cacheRoot, url);
   writeJsonAtomic(fileFor(cacheRoot, url), { v: 1, url, final_url: finalUrl, fetched_at: nowMs, max_age: Math.min(maxAgeS, MAX_AGE_S), descriptor });
 }
 
