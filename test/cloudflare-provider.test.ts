@@ -607,28 +607,35 @@ describe.runIf(haveKeyring)('Cloudflare against the API double', () => {
 });
 
 describe('the built-in switch (src/providers/builtin.ts)', () => {
-  const report = (id: string, status: 'fetched' | 'failed') => ({ id, name: id, url: `https://${id}.example/.well-known/agent-provisioning`, source: 'user' as const, status, services: 1, age_s: 0 });
-  const result = (providers: ReturnType<typeof report>[]) => ({ services: [] as typeof CLOUDFLARE_SERVICES, providers, warnings: [], anyAnswered: true, servicesJson: () => '[]', firstService: () => undefined });
+  const listed = async (claimed: Array<string | null>, env: NodeJS.ProcessEnv = {}) => {
+    const { unclaimedBuiltins } = await import('../src/providers/builtin.js');
+    const builtins = unclaimedBuiltins(claimed, env);
+    return { services: builtins.flatMap((b) => b.services), providers: builtins.map((b) => b.report) };
+  };
 
   it('lists the built-in Cloudflare and opens it, when no registered descriptor claims the id', async () => {
-    const { withBuiltins, builtinFor } = await import('../src/providers/builtin.js');
-    const merged = withBuiltins(result([report('localcloud', 'fetched')]), {});
+    const { builtinFor } = await import('../src/providers/builtin.js');
+    const merged = await listed(['localcloud']);
     expect(merged.services.filter((s) => s.provider === 'cloudflare')).toHaveLength(CLOUDFLARE_SERVICES.length);
     expect(builtinFor(merged.providers, 'cloudflare')).toBeDefined();
     expect(builtinFor(merged.providers, 'localcloud')).toBeUndefined();
   });
 
   it('a registered descriptor named cloudflare takes over (the protocol path), even when it failed this time', async () => {
-    const { withBuiltins, builtinFor } = await import('../src/providers/builtin.js');
-    for (const status of ['fetched', 'failed'] as const) {
-      const merged = withBuiltins(result([report('cloudflare', status)]), {});
-      expect(merged.services.filter((s) => s.provider === 'cloudflare')).toHaveLength(0);
-      expect(builtinFor(merged.providers, 'cloudflare')).toBeUndefined();
-    }
+    const { builtinFor } = await import('../src/providers/builtin.js');
+    const claimedReport = { id: 'cloudflare', name: 'cloudflare', url: 'https://cloudflare.example/.well-known/agent-provisioning', source: 'user' as const, status: 'failed' as const, services: 0, age_s: null };
+    const merged = await listed(['cloudflare']);
+    expect(merged.services.filter((s) => s.provider === 'cloudflare')).toHaveLength(0);
+    expect(builtinFor([claimedReport, ...merged.providers], 'cloudflare')).toBeUndefined();
   });
 
-  it('AGENTPROV_BUILTIN_PROVIDERS=none hides the built-in providers', async () => {
-    const { withBuiltins } = await import('../src/providers/builtin.js');
-    expect(withBuiltins(result([]), { AGENTPROV_BUILTIN_PROVIDERS: 'none' }).providers).toHaveLength(0);
+  it('AGENTPROV_BUILTIN_PROVIDERS=none hides the built-in providers, from catalog and providers list alike', async () => {
+    expect((await listed([], { AGENTPROV_BUILTIN_PROVIDERS: 'none' })).providers).toHaveLength(0);
+    const env = isolatedEnv(tempDir(), { AGENTPROV_BUILTIN_PROVIDERS: 'none' });
+    for (const args of [['providers', 'list', '--json'], ['catalog', '--json']]) {
+      const r = await runCli(args, { env });
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      expect(JSON.stringify(r.json().data)).not.toContain('cloudflare');
+    }
   });
 });

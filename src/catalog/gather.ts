@@ -10,7 +10,7 @@ import type { ProviderEntry } from '../providers/registry.js';
 import { aggregateCatalogs, type AggregateResult, type ProviderReport } from './aggregate.js';
 import { readRegistryIndex, registryFingerprint, writeRegistryIndex } from './registry-index.js';
 import type { CatalogService } from './validate.js';
-import { withBuiltins } from '../providers/builtin.js';
+import { unclaimedBuiltins } from '../providers/builtin.js';
 
 export const ADD_PROVIDER_HINT = 'agentprov providers add <descriptor-url>';
 
@@ -67,20 +67,19 @@ export async function gatherCatalog(deps: Deps, opts: { refresh: boolean; staleO
 }
 
 /**
- * withBuiltins (providers/builtin.ts) applied without reading the cached
- * services: it runs on the provider reports alone, and what it appends is
- * added to both views of the services, the parsed one (on first use) and
- * the JSON text. Not to be spread (a spread reads `services`): extend it
- * with Object.assign.
+ * The built-in providers no registered descriptor claims (providers/
+ * builtin.ts), added without reading the cached services: to both views of
+ * them, the parsed one (on first use) and the JSON text. Not to be spread (a
+ * spread reads `services`): extend it with Object.assign.
  */
 function addBuiltins(result: AggregateResult, env: NodeJS.ProcessEnv): AggregateResult {
-  const extra = withBuiltins(
-    { services: [], providers: result.providers, warnings: [], anyAnswered: result.anyAnswered, servicesJson: () => '[]', firstService: () => undefined },
+  const builtins = unclaimedBuiltins(
+    result.providers.map((p) => p.id),
     env,
   );
-  const added = extra.services;
-  if (added.length === 0 && extra.providers.length === result.providers.length) return lazy(result, result.providers, [], '');
-  return lazy(result, extra.providers, added, JSON.stringify(added).slice(1, -1));
+  if (builtins.length === 0) return lazy(result, result.providers, [], '');
+  const added = builtins.flatMap((b) => b.services);
+  return lazy(result, [...result.providers, ...builtins.map((b) => b.report)], added, JSON.stringify(added).slice(1, -1));
 }
 
 function lazy(result: AggregateResult, providers: ProviderReport[], added: readonly CatalogService[], addedJson: string): AggregateResult {

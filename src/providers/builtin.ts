@@ -15,7 +15,7 @@
  * is imported only when a command needs the provider.
  */
 import type { Deps } from '../cli/deps.js';
-import type { AggregateResult, ProviderReport } from '../catalog/aggregate.js';
+import type { ProviderReport } from '../catalog/aggregate.js';
 import type { CatalogService } from '../catalog/validate.js';
 import { CLOUDFLARE_CATALOG_VERSION, CLOUDFLARE_SERVICES } from './cloudflare/catalog.js';
 import type { Provider } from './provider.js';
@@ -54,32 +54,27 @@ const BUILTINS: readonly Builtin[] = [
 /** Where a built-in provider's catalog "comes from", in provider reports (never fetched). */
 export const builtinUrl = (id: string): string => `builtin:${id}`;
 
-/**
- * The gathered catalog plus every built-in provider that no registered
- * descriptor claims. A registered descriptor with the same id takes over even
- * when it failed to answer this time: a configured protocol path is never
- * silently swapped for the built-in one.
- */
-export function withBuiltins<T extends AggregateResult>(result: T, env: NodeJS.ProcessEnv): T {
-  if (env.AGENTPROV_BUILTIN_PROVIDERS === 'none') return result;
-  const claimed = new Set(result.providers.map((p) => p.id).filter((id): id is string => id !== null));
-  const services: CatalogService[] = [...result.services];
-  const providers: ProviderReport[] = [...result.providers];
-  for (const b of BUILTINS) {
-    if (claimed.has(b.id)) continue;
-    services.push(...b.services);
-    providers.push({ id: b.id, name: b.name, url: builtinUrl(b.id), source: 'builtin', status: 'builtin', services: b.services.length, age_s: null, version: b.version });
-  }
-  return { ...result, services, providers };
-}
-
 /** The built-in implementation for this id when the gathered catalog says the built-in one is in use. */
 export function builtinFor(providers: readonly ProviderReport[], id: string): { open(deps: Deps): Promise<Provider> } | undefined {
   const report = providers.find((p) => p.id === id && p.status === 'builtin');
   return report ? BUILTINS.find((b) => b.id === id) : undefined;
 }
 
-/** The built-in providers no registered descriptor claims, for `providers list`. */
-export function unclaimedBuiltins(claimedIds: ReadonlySet<string>): ReadonlyArray<Pick<Builtin, 'id' | 'name' | 'version' | 'services' | 'link'>> {
-  return BUILTINS.filter((b) => !claimedIds.has(b.id));
+/**
+ * The built-in providers no registered descriptor claims, each with the
+ * report it is listed under (`catalog`, `providers list`); none when
+ * AGENTPROV_BUILTIN_PROVIDERS=none. A registered descriptor with the same
+ * id takes over even when it failed to answer this time: a configured
+ * protocol path is never silently swapped for the built-in one.
+ */
+export function unclaimedBuiltins(
+  claimedIds: Iterable<string | null>,
+  env: NodeJS.ProcessEnv,
+): ReadonlyArray<Pick<Builtin, 'id' | 'name' | 'version' | 'services' | 'link'> & { report: ProviderReport }> {
+  if (env.AGENTPROV_BUILTIN_PROVIDERS === 'none') return [];
+  const claimed = new Set(claimedIds);
+  return BUILTINS.filter((b) => !claimed.has(b.id)).map((b) => ({
+    ...b,
+    report: { id: b.id, name: b.name, url: builtinUrl(b.id), source: 'builtin', status: 'builtin', services: b.services.length, age_s: null, version: b.version },
+  }));
 }

@@ -7,7 +7,7 @@
 import type { Deps } from '../deps.js';
 import type { CommandResult } from '../output.js';
 import { knownProviders } from '../../providers/manage.js';
-import { builtinUrl, unclaimedBuiltins, type BuiltinLink } from '../../providers/builtin.js';
+import { unclaimedBuiltins, type BuiltinLink } from '../../providers/builtin.js';
 import { truncate } from '../../util/sanitize.js';
 
 export async function run(deps: Deps): Promise<CommandResult> {
@@ -21,14 +21,14 @@ export async function run(deps: Deps): Promise<CommandResult> {
     cached_at: p.cached_at,
   }));
   const warns = [...warnings];
-  for (const b of unclaimedBuiltins(new Set(providers.map((p) => p.knownId).filter((id): id is string => id !== null)))) {
+  for (const b of unclaimedBuiltins(providers.map((p) => p.knownId), deps.env)) {
     let linked: BuiltinLink | null = null;
     try {
       linked = await b.link(deps);
     } catch (err) {
       warns.push(`could not read the ${b.id} link from the vault: ${(err as Error).message}`);
     }
-    rows.push({ id: b.id, name: b.name, url: builtinUrl(b.id), source: 'builtin', services: b.services.length, cached_at: null, version: b.version, linked });
+    rows.push({ id: b.id, name: b.name, url: b.report.url, source: 'builtin', services: b.services.length, cached_at: null, version: b.version, linked });
   }
   const idWidth = Math.max(2, ...rows.map((r) => (r.id ?? '?').length));
   const where = (r: (typeof rows)[number]): string =>
