@@ -184,18 +184,11 @@ async function provisionWithRetry(deps: Deps, provider: Provider, input: Paramet
 }
 
 /** Provision one resource for `req`, resuming a journaled attempt when there is one. */
-/** What answers each stop for a human's yes in an add or up: the flag to run it again with. */
-const YES_FLAGS: Readonly<Record<string, string>> = {
-  TERMS_ACCEPTANCE_REQUIRED: '--accept-tos',
-  PAID_CONFIRMATION_REQUIRED: '--confirm-paid-service',
-  CONSENT_REQUIRED: '--complete',
-  AUTHORIZATION_PENDING: '--complete',
-};
-
 /**
- * The yes-flags a run was given, for its resume command: a human who follows
- * the next steps one by one must never lose an earlier yes (terms, then
- * payment, then terms again...). `--max-price` is written as parsed.
+ * The yes-flags a run was given, for its resume command (which authorizeAt
+ * and the payment checks extend with the one yes they miss): a human who
+ * follows the next steps one by one must never lose an earlier yes (terms,
+ * then payment, then terms again...). `--max-price` is written as parsed.
  */
 export function yesFlags(r: { acceptTos: boolean; payment?: PaymentOptions }): string {
   return [
@@ -207,23 +200,7 @@ export function yesFlags(r: { acceptTos: boolean; payment?: PaymentOptions }): s
     .join('');
 }
 
-/** A stop for a human's yes, its next step made the exact command to run again: `resume` plus the flag that answers it. */
-function pointedAtResume(err: unknown, resume: string): unknown {
-  const flag = isAgentprovError(err) ? YES_FLAGS[err.code] : undefined;
-  if (!flag || !isAgentprovError(err)) return err;
-  const step = resume.split(' ').includes(flag) ? resume : `${resume} ${flag}`;
-  return new AgentprovError(err.code, err.message, { details: err.details, nextSteps: [step], cause: err });
-}
-
 export async function provisionOne(deps: Deps, provider: Provider, req: AddRequest): Promise<AddOutcome> {
-  try {
-    return await provisionSteps(deps, provider, req);
-  } catch (err) {
-    throw pointedAtResume(err, req.resume);
-  }
-}
-
-async function provisionSteps(deps: Deps, provider: Provider, req: AddRequest): Promise<AddOutcome> {
   const warnings: string[] = [];
   const { service, name } = req;
   const state = deps.paths.state;
