@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { AgentprovError, EXIT } from '../src/cli/errors.js';
 import { billedByLedger, LEDGER_PROVIDERS, ledgerPath, MAX_LEDGER_BYTES, openLedger, type HoldRequest, type Ledger } from '../src/payment/ledger.js';
 import { DEFAULT_PROVIDER_CAP, FRESH_AUTH_MAX_AGE_SECONDS } from '../src/protocol/rail.js';
-import { journalAbandons } from '../src/provision/add.js';
+import { journalAbandons } from '../src/provision/journal.js';
 import { journalSlot, newIdempotencyKey, writeJournal } from '../src/provision/journal.js';
 import { run as budget } from '../src/cli/commands/budget.js';
 import { run as spend } from '../src/cli/commands/spend.js';

@@ -47,8 +47,8 @@ import type { Authorization, Provider } from '../providers/provider.js';
 import { sanitizeLine } from '../util/sanitize.js';
 import { approveExternal, approvePayment, externalPrice, payForQuote, quoteOf, upfrontPrice, type PaymentOptions, type Price } from '../payment/paid.js';
 import { formatMinor } from '../payment/amount.js';
-import { openLedger, type Ledger, type LedgerEntry } from '../payment/ledger.js';
-import { advanceJournal, isUnfinished, journalSlot, newIdempotencyKey, readJournal, writeJournal, type JournalEntry } from './journal.js';
+import type { Ledger, LedgerEntry } from '../payment/ledger.js';
+import { advanceJournal, isUnfinished, journalSlot, ledgerFor, newIdempotencyKey, readJournal, writeJournal, type JournalEntry } from './journal.js';
 import { findResource, loadManifest, updateManifest, upsertResource } from './manifest.js';
 import { pollProvision } from './poll.js';
 
@@ -384,25 +384,6 @@ export async function provisionOne(deps: Deps, provider: Provider, req: AddReque
     warnings.push(`${name} is still ${provision.status} after ${req.waitSeconds}s; re-run the same command to wait for it`);
   }
   return outcomeOf(provision, { resumed, authorization, ...(record.charge ? { charge: record.charge } : {}) });
-}
-
-/**
- * Is the add that made this hold abandoned? Its journal entry is gone (or
- * unreadable, which a re-run treats as gone), failed, or now carries another
- * Idempotency-Key. An entry still `intended`/`sent`/`pending` with the same
- * key keeps its hold: the same add re-run adopts it.
- */
-export function journalAbandons(stateDir: string): (e: LedgerEntry) => Promise<boolean> {
-  return async (e) => {
-    if (!e.slot) return false;
-    const j = await readJournal(stateDir, e.slot);
-    return !j || j.idempotency_key !== e.key || j.state === 'failed';
-  };
-}
-
-/** agentprov's spending ledger, releasing stale holds of abandoned adds (see payment/ledger.ts). */
-export function ledgerFor(deps: Pick<Deps, 'paths' | 'clock'>): Ledger {
-  return openLedger(deps, { abandoned: journalAbandons(deps.paths.state) });
 }
 
 type PayAudit = (r: Omit<AuditRecord, 'command'>) => Promise<void>;

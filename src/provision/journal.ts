@@ -20,6 +20,8 @@ import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import * as z from 'zod';
+import type { Deps } from '../cli/deps.js';
+import { openLedger, type Ledger, type LedgerEntry } from '../payment/ledger.js';
 
 export const JOURNAL_STATES = ['intended', 'sent', 'pending', 'active', 'failed'] as const;
 export type JournalState = (typeof JOURNAL_STATES)[number];
@@ -126,4 +128,23 @@ export async function listJournal(stateDir: string): Promise<JournalEntry[]> {
 /** States in which the request may have reached the provider: resume with the same key. */
 export function isUnfinished(e: JournalEntry): boolean {
   return e.state === 'intended' || e.state === 'sent' || e.state === 'pending';
+}
+
+/**
+ * Is the add that made this hold abandoned? Its journal entry is gone (or
+ * unreadable, which a re-run treats as gone), failed, or now carries another
+ * Idempotency-Key. An entry still `intended`/`sent`/`pending` with the same
+ * key keeps its hold: the same add re-run adopts it.
+ */
+export function journalAbandons(stateDir: string): (e: LedgerEntry) => Promise<boolean> {
+  return async (e) => {
+    if (!e.slot) return false;
+    const j = await readJournal(stateDir, e.slot);
+    return !j || j.idempotency_key !== e.key || j.state === 'failed';
+  };
+}
+
+/** agentprov's spending ledger, releasing stale holds of abandoned adds (see payment/ledger.ts). */
+export function ledgerFor(deps: Pick<Deps, 'paths' | 'clock'>): Ledger {
+  return openLedger(deps, { abandoned: journalAbandons(deps.paths.state) });
 }

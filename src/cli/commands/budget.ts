@@ -26,7 +26,7 @@ import { appendAudit } from '../../audit/log.js';
 import { formatMinor, parseMajorAmount } from '../../payment/amount.js';
 import { billedByLedger } from '../../payment/ledger.js';
 import { openRail, railUrl } from '../../payment/rail.js';
-import { ledgerFor } from '../../provision/add.js';
+import { ledgerFor } from '../../provision/journal.js';
 import type { CapResponse, SpendResponse } from '../../protocol/rail.js';
 import { ProviderId, RAIL_CURRENCY } from '../../protocol/rail.js';
 import type { Deps } from '../deps.js';
