@@ -255,8 +255,7 @@ const capOf = (l: LedgerFile, provider: string): number => l.caps[provider] ?? D
 
 /** CAP_EXCEEDED exactly as the rail's refusal reads, with details.source 'ledger'. */
 export function ledgerCapExceeded(provider: string, cap: number, u: Usage, needed: number, month: string): AgentprovError {
-  const e = capExceeded({ scope: 'provider', provider, cap, spent: u.spent, held: u.held, needed, currency: RAIL_CURRENCY }, `the monthly cap for provider ${provider} would be exceeded`);
-  return new AgentprovError(e.code, e.message, { details: { ...e.details, month, source: 'ledger' }, nextSteps: e.nextSteps });
+  return capExceeded({ scope: 'provider', provider, cap, spent: u.spent, held: u.held, needed, currency: RAIL_CURRENCY }, `the monthly cap for provider ${provider} would be exceeded`, 'ledger', { month });
 }
 
 /** The same test on a spend view (said early, before anything is asked; the hold stays the authority). */

@@ -137,11 +137,11 @@ export interface CapView {
 }
 
 /** CAP_EXCEEDED, exit 4, with what the human needs to decide (DESIGN §4). */
-export function capExceeded(d: CapView | undefined, message: string, source: 'rail' | 'spend_view' = 'rail'): AgentprovError {
+export function capExceeded(d: CapView | undefined, message: string, source: 'rail' | 'spend_view' | 'ledger' = 'rail', extra: Record<string, unknown> = {}): AgentprovError {
   const target = d?.scope === 'global' ? '--global' : (d?.provider ?? '<provider>');
   const suggested = d ? formatMinor(d.spent + d.held + d.needed, d.currency).split(' ')[0] : '<amount>';
   return new AgentprovError('CAP_EXCEEDED', d ? `${message}: cap ${formatMinor(d.cap, d.currency)}, spent ${formatMinor(d.spent, d.currency)}, held ${formatMinor(d.held, d.currency)}, needed ${formatMinor(d.needed, d.currency)}` : message, {
-    details: d ? { scope: d.scope, provider: d.provider, cap: d.cap, spent: d.spent, held: d.held, needed: d.needed, currency: d.currency, source } : { source },
+    details: { ...(d ? { scope: d.scope, provider: d.provider, cap: d.cap, spent: d.spent, held: d.held, needed: d.needed, currency: d.currency } : {}), ...extra, source },
     nextSteps: [`agentprov budget set ${target} ${suggested}   (a human, with a fresh sign-in)`, 'agentprov spend'],
   });
 }
