@@ -43,7 +43,7 @@ import { AgentprovError } from '../../cli/errors.js';
 import type { Redactor } from '../../cli/io.js';
 import { isLoopbackHost } from '../../util/loopback.js';
 import { sanitizeLine } from '../../util/sanitize.js';
-import { BoundedFetchError, cloudflareError, invalidResponse, REFUSED_HEADER, retryAfterSeconds, statusOf } from './errors.js';
+import { BoundedFetchError, cloudflareError, invalidResponse, isNotFound, REFUSED_HEADER, retryAfterSeconds, statusOf } from './errors.js';
 
 export const DEFAULT_API_URL = 'https://api.cloudflare.com/client/v4';
 /** Overrides the default base URL for `providers link` (tests, a local double); `--api-url` wins. */
@@ -145,6 +145,16 @@ export async function parsed<S extends z.ZodType>(ctx: Pick<ClientContext, 'reda
     throw cloudflareError(err, call, ctx.redactor);
   }
   return parseResult(ctx, call, schema, raw);
+}
+
+/** A request whose 404 means "not there": its answer, or undefined; any other failure is the call's error. */
+export async function orAbsent<T>(ctx: Pick<ClientContext, 'redactor'>, call: string, request: () => PromiseLike<T>): Promise<T | undefined> {
+  try {
+    return await request();
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw cloudflareError(err, call, ctx.redactor);
+  }
 }
 
 export function parseResult<S extends z.ZodType>(ctx: Pick<ClientContext, 'redactor'>, call: string, schema: S, raw: unknown): z.infer<S> {

@@ -26,8 +26,8 @@ import { AgentprovError } from '../../cli/errors.js';
 import { sanitizeLine } from '../../util/sanitize.js';
 import type { ExternalQuote } from '../provider.js';
 import { CLOUDFLARE_PROVIDER_ID as PROVIDER, HOSTNAME_PATTERN } from './catalog.js';
-import { callOptions, once, parsed, parseResult } from './client.js';
-import { clean, cloudflareError, errorItems, invalidResponse, isNotFound } from './errors.js';
+import { callOptions, once, orAbsent, parsed, parseResult } from './client.js';
+import { clean, cloudflareError, errorItems, invalidResponse } from './errors.js';
 import { iso, type Draft } from './resources.js';
 import type { TokenApi } from './tokens.js';
 
@@ -102,25 +102,15 @@ const dashboard = (accountId: string, page: string): string => `https://dash.clo
 /** GET registrations/<domain>: this account's registration, or undefined. */
 export async function findRegistration(api: TokenApi, domain: string): Promise<Registration | undefined> {
   const call = 'GET /accounts/:account_id/registrar/registrations/:domain';
-  try {
-    const raw = await api.client.registrar.registrations.get(domain, { account_id: api.accountId }, callOptions());
-    return parseResult(api, call, RegistrationSchema, raw);
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw cloudflareError(err, call, api.redactor);
-  }
+  const raw = await orAbsent(api, call, () => api.client.registrar.registrations.get(domain, { account_id: api.accountId }, callOptions()));
+  return raw === undefined ? undefined : parseResult(api, call, RegistrationSchema, raw);
 }
 
 /** GET registrations/<domain>/registration-status: the registration workflow, or undefined. */
 export async function findWorkflow(api: TokenApi, domain: string): Promise<Workflow | undefined> {
   const call = 'GET /accounts/:account_id/registrar/registrations/:domain/registration-status';
-  try {
-    const raw = await api.client.registrar.registrationStatus.get(domain, { account_id: api.accountId }, callOptions());
-    return parseResult(api, call, WorkflowSchema, raw);
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw cloudflareError(err, call, api.redactor);
-  }
+  const raw = await orAbsent(api, call, () => api.client.registrar.registrationStatus.get(domain, { account_id: api.accountId }, callOptions()));
+  return raw === undefined ? undefined : parseResult(api, call, WorkflowSchema, raw);
 }
 
 /** POST domain-check for one domain → its result (or INVALID_CONFIG when Cloudflare omits it as malformed). */

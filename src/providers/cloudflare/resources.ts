@@ -16,8 +16,7 @@ import { AgentprovError } from '../../cli/errors.js';
 import type { Provision } from '../../protocol/provider.js';
 import { sanitizeLine } from '../../util/sanitize.js';
 import { LOCATION_HINTS } from './catalog.js';
-import { callOptions, collect, once, parsed, parseResult } from './client.js';
-import { cloudflareError, isNotFound } from './errors.js';
+import { callOptions, collect, once, orAbsent, parsed, parseResult } from './client.js';
 import type { TokenApi } from './tokens.js';
 
 /** A provision before the agentprov resource name is put on it. */
@@ -66,15 +65,6 @@ export function iso(value: string | null | undefined, fallback: Date): string {
 const text = (v: string, max = 200): string => sanitizeLine(v).slice(0, max);
 
 /** Calls that answer 404 for "no such thing": undefined instead. */
-async function orAbsent<T>(api: TokenApi, call: string, fn: () => PromiseLike<T>): Promise<T | undefined> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw cloudflareError(err, call, api.redactor);
-  }
-}
-
 /** A DELETE that is done when the thing is gone (404 included). */
 async function deleted(api: TokenApi, call: string, fn: () => PromiseLike<unknown>): Promise<void> {
   await orAbsent(api, call, fn);

@@ -14,8 +14,7 @@
  */
 import * as z from 'zod';
 import { AgentprovError } from '../../cli/errors.js';
-import { callOptions, collect, once, parsed, parseResult, type ClientContext } from './client.js';
-import { cloudflareError, isNotFound } from './errors.js';
+import { callOptions, collect, once, orAbsent, parsed, parseResult, type ClientContext } from './client.js';
 
 export type TokenOwner = 'user' | 'account';
 
@@ -215,12 +214,10 @@ export function deleteCall(owner: TokenOwner): string {
 
 /** DELETE a token; already gone (404) is fine. */
 export async function deleteToken(api: TokenApi, tokenId: string): Promise<void> {
-  try {
-    await (api.owner === 'user' ? api.client.user.tokens.delete(tokenId, callOptions()) : api.client.accounts.tokens.delete(tokenId, { account_id: api.accountId }, callOptions()));
-  } catch (err) {
-    if (isNotFound(err)) return;
-    throw cloudflareError(err, deleteCall(api.owner), api.redactor);
-  }
+  // Done when the token is gone, a 404 included.
+  await orAbsent(api, deleteCall(api.owner), () =>
+    api.owner === 'user' ? api.client.user.tokens.delete(tokenId, callOptions()) : api.client.accounts.tokens.delete(tokenId, { account_id: api.accountId }, callOptions()),
+  );
 }
 
 /** PUT …/tokens/:id/value: a new secret for the same token; the old value stops working. */
