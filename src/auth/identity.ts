@@ -51,12 +51,9 @@ export function identityPath(stateDir: string): string {
 /** Record `view` as seen in the vault file with `fingerprint`. Never throws. */
 export async function writeIdentity(stateDir: string, view: SessionView, fingerprint: string | undefined): Promise<void> {
   if (!fingerprint) return removeIdentity(stateDir);
-  try {
-    const { default: writeFileAtomic } = await import('write-file-atomic');
-    await writeFileAtomic(identityPath(stateDir), JSON.stringify({ v: 1, vault_fingerprint: fingerprint, session: view }), { mode: 0o600 });
-  } catch {
-    removeIdentity(stateDir);
-  }
+  // Loaded here, off whoami's read path. A write that fails leaves the older file, trusted only while the vault is the one it recorded.
+  const { writeJsonAtomic } = await import('../util/atomic-file.js');
+  writeJsonAtomic(identityPath(stateDir), { v: 1, vault_fingerprint: fingerprint, session: view });
 }
 
 /** Forget the identity (logout, a lost session). Never throws. */

@@ -12,7 +12,6 @@ import type { ProviderEntry } from '../providers/registry.js';
 import { describeAge, isFresh, newCachedCatalog, readCachedCatalog, withHeader, writeCachedCatalog, type CachedCatalog } from './cache.js';
 import type { FetchedDocument, Fetcher } from '../http/fetch.js';
 import type { CatalogService } from './validate.js';
-import type { ProviderDescriptor } from '../protocol/provider.js';
 
 export const MAX_CATALOG_BYTES = 8 * 1024 * 1024;
 

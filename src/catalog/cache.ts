@@ -22,10 +22,11 @@
  * run loads neither: what is checked is the shape this module writes (the
  * content was validated and sanitized before it was written).
  */
-import { mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, unlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { CatalogService } from './validate.js';
+import { writeTextAtomic } from '../util/atomic-file.js';
 
 /** What the last successful fetch or revalidation of one provider left, without its services. */
 export interface CacheHeader {
@@ -257,26 +258,3 @@ export function nameHash(key: string): string {
   return `${hex(fnv1a(key, 0, 1))}${hex(fnv1a(key, key.length - 1, -1))}`;
 }
 
-/**
- * Write `value` as JSON to `file` atomically (temporary file, then rename),
- * creating its directory. Never throws: what this writes is an optimisation,
- * so an unwritable cache must not fail the command that fetched the data.
- */
-export function writeJsonAtomic(file: string, value: unknown): void {
-  writeTextAtomic(file, JSON.stringify(value));
-}
-
-function writeTextAtomic(file: string, text: string): void {
-  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  try {
-    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    writeFileSync(tmp, text, { mode: 0o600 });
-    renameSync(tmp, file);
-  } catch {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      /* nothing to clean */
-    }
-  }
-}

@@ -14,7 +14,8 @@
  */
 import { readFileSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { isFresh, nameHash, writeJsonAtomic } from './cache.js';
+import { isFresh, nameHash } from './cache.js';
+import { writeJsonAtomic } from '../util/atomic-file.js';
 
 export const MAX_DESCRIPTOR_BYTES = 64 * 1024;
 const MAX_AGE_S = 24 * 3600;

@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { configFilePath, type Paths } from '../paths.js';
 import { findManifest } from '../project/locate.js';
 import type { ProviderEntry } from '../providers/registry.js';
-import { cacheDir, nameHash, writeJsonAtomic } from './cache.js';
+import { cacheDir, nameHash } from './cache.js';
+import { writeJsonAtomic } from '../util/atomic-file.js';
 import { readIndexFile } from '../util/index-file.js';
 
 

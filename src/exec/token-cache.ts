@@ -11,7 +11,8 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { readIndexFile } from '../util/index-file.js';
-import { nameHash, writeJsonAtomic } from '../catalog/cache.js';
+import { nameHash } from '../catalog/cache.js';
+import { writeJsonAtomic } from '../util/atomic-file.js';
 import { findManifest } from '../project/locate.js';
 import type { Vault } from '../vault/vault.js';
 

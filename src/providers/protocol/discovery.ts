@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import * as oidc from 'openid-client';
 import * as z from 'zod';
 import { AgentprovError } from '../../cli/errors.js';
-import { writeJsonAtomic } from '../../catalog/cache.js';
+import { writeJsonAtomic } from '../../util/atomic-file.js';
 import { HTTP_TIMEOUT_SECONDS, boundedFetch } from '../../auth/issuer.js';
 import { freshFor, type Fetcher } from '../../http/fetch.js';
 import { ProtectedResourceMetadataSchema, type ProviderDescriptor } from '../../protocol/provider.js';
