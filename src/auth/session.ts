@@ -10,7 +10,7 @@
  */
 import type { Deps } from '../cli/deps.js';
 import { describeSession } from './describe.js';
-import { removeIdentity, writeIdentity } from './identity.js';
+import { writeIdentity } from './identity.js';
 import { noSession, readSession, SESSION_ENTRY, sessionClaims, withSessionLock, type SessionClaims, type StoredSession } from './store.js';
 
 /** Refresh when the access token has less than this many seconds left. */
@@ -63,10 +63,8 @@ export async function getSession(deps: Deps): Promise<ActiveSession> {
       return active(next, true);
     } catch (err) {
       // A refused refresh token will never work again: forget the session.
-      if ((err as { code?: string }).code === 'NOT_SIGNED_IN') {
-        removeIdentity(deps.paths.state);
-        await vault.delete(SESSION_ENTRY);
-      }
+      // (The vault's after-write hook, cli/deps.ts, then drops whoami's identity file.)
+      if ((err as { code?: string }).code === 'NOT_SIGNED_IN') await vault.delete(SESSION_ENTRY);
       throw err;
     }
   });
