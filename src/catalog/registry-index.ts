@@ -1,13 +1,12 @@
 /**
  * A small index beside the catalog cache that remembers which providers the
  * registry resolved to, keyed by a fingerprint of its inputs (the config
- * file's and the manifest's path, inode, size, mtime and ctime: ctime moves on
- * every change, including a chmod or a copy that restores the old mtime, and
- * cannot be set back). While the fingerprint
- * holds, `catalog` skips reading and zod-parsing config and manifest: with a
- * fresh cache a warm run then loads neither zod nor undici.
+ * file's and the manifest's path and file fingerprint, util/file-fingerprint.ts).
+ * While the fingerprint holds, `catalog` skips reading and zod-parsing config
+ * and manifest: with a fresh cache a warm run then loads neither zod nor the
+ * HTTP client.
  */
-import { statSync } from 'node:fs';
+import { currentFingerprint } from '../util/file-fingerprint.js';
 import { join } from 'node:path';
 import { configFilePath, type Paths } from '../paths.js';
 import { findManifest } from '../project/locate.js';
@@ -26,13 +25,7 @@ export interface RegistryIndex {
 }
 
 function statKey(file: string | undefined): string {
-  if (!file) return '-';
-  try {
-    const st = statSync(file);
-    return `${file}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
-  } catch {
-    return `${file}:absent`;
-  }
+  return file ? `${file}:${currentFingerprint(file) ?? 'absent'}` : '-';
 }
 
 export function registryFingerprint(paths: Paths, cwd: string): { fingerprint: string; file: string } {

@@ -8,10 +8,10 @@
  * An entry is narrowed by hand with the bounds it is written with; it lives
  * inside the authenticated vault, so it is what agentprov itself stored.
  */
-import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { readIndexFile } from '../util/index-file.js';
 import { nameHash } from '../catalog/cache.js';
+import { currentFingerprint } from '../util/file-fingerprint.js';
 import { writeJsonAtomic } from '../util/atomic-file.js';
 import { findManifest } from '../project/locate.js';
 import type { Vault } from '../vault/vault.js';
@@ -94,13 +94,10 @@ export async function providerOfTarget(deps: { cwd: string; paths: { cache: stri
   return resource ? { provider: resource.provider, resource: resource.name } : { provider: target };
 }
 
+/** The manifest's identity: its path and the fingerprint of the file there now. */
 function statKey(file: string): string | undefined {
-  try {
-    const st = statSync(file, { bigint: true });
-    return `${file}:${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
-  } catch {
-    return undefined;
-  }
+  const fp = currentFingerprint(file);
+  return fp && `${file}:${fp}`;
 }
 
 function indexFile(cacheRoot: string, manifest: string): string {
