@@ -39,16 +39,22 @@ function runAsync(args, env) {
   });
 }
 
-/** Like bench.mjs's measure, a `node -e 0` before each run: `base` is this row's own baseline. */
-async function measureAsync(runs, makeEnv, args) {
+/**
+ * Like bench.mjs's measure, a `node -e 0` before each run: `base` is this
+ * row's own baseline. `check(stdout)` may throw to refuse a run whose output
+ * is not the full answer; it sees every run, as bench.mjs's does.
+ */
+async function measureAsync(runs, makeEnv, args, check = undefined) {
   const samples = [];
   const bases = [];
   for (let i = 0; i < runs; i++) {
     bases.push((await runAsync(['-e', '0'], process.env)).ms);
-    samples.push(await runAsync(args, makeEnv(i)));
+    const sample = await runAsync(args, makeEnv(i));
+    check?.(sample.stdout);
+    samples.push(sample);
   }
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  return { median: median(samples.map((s) => s.ms)), base: median(bases), rss: Math.max(...samples.map((s) => s.rss)), stdout: samples[0].stdout };
+  return { median: median(samples.map((s) => s.ms)), base: median(bases), rss: Math.max(...samples.map((s) => s.rss)) };
 }
 
 /** A check for `measure`: stdout is one whole JSON envelope listing at least `count` services of providers named `prefix…`. */
@@ -113,13 +119,10 @@ export async function bench({ measure, base, env, bin }) {
     const cold = await measureAsync(runs, () => {
       for (const f of readdirSync(catalogCache)) if (!f.startsWith('registry-')) rmSync(join(catalogCache, f));
       return envFor(added);
-    }, [bin, 'catalog', '--json']);
-    listing('slow-', 200)(cold.stdout);
+    }, [bin, 'catalog', '--json'], listing('slow-', 200));
     if (farm.stats.requests - asked !== runs * 50) throw new Error(`the cold catalog made ${(farm.stats.requests - asked) / runs} requests per run, not one per provider`);
-    const byHand = await measureAsync(runs, () => envFor(homeWith(urls, undefined, catalogUrls)), [bin, 'catalog', '--json']);
-    listing('slow-', 200)(byHand.stdout);
-    const first = await measureAsync(runs, () => envFor(homeWith(urls)), [bin, 'catalog', '--json']);
-    listing('slow-', 200)(first.stdout);
+    const byHand = await measureAsync(runs, () => envFor(homeWith(urls, undefined, catalogUrls)), [bin, 'catalog', '--json'], listing('slow-', 200));
+    const first = await measureAsync(runs, () => envFor(homeWith(urls)), [bin, 'catalog', '--json'], listing('slow-', 200));
     const floor = await measureAsync(runs, () => process.env, [join(ROOT, 'fixtures', 'catalog', 'floor-client.mjs'), ...catalogUrls]);
     await farm.close();
     rows.push(row('floor: bare node:http client, the same 50 requests', floor, base, undefined, 'JSON.parse only: no validation, cache or output'));
@@ -134,9 +137,9 @@ export async function bench({ measure, base, env, bin }) {
     const farm = await startFarm({ catalogs, hang: ['black-hole'] });
     const urls = farm.providers.map((p) => p.url);
     const deadline = 5000;
-    const r = await measureAsync(3, () => envFor(homeWith(urls)), [bin, 'catalog', '--json']);
-    const out = JSON.parse(r.stdout);
-    if (!out.warnings.some((w) => w.includes('black-hole') || w.includes('deadline'))) throw new Error('no warning for the silent provider');
+    const r = await measureAsync(3, () => envFor(homeWith(urls)), [bin, 'catalog', '--json'], (stdout) => {
+      if (!JSON.parse(stdout).warnings.some((w) => w.includes('black-hole') || w.includes('deadline'))) throw new Error('no warning for the silent provider');
+    });
     await farm.close();
     rows.push(row('catalog --json with a never-answering provider', r, base, startup.median / startup.base + (deadline + 250) / r.base, `deadline ${deadline} ms`));
   }
