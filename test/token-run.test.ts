@@ -13,6 +13,7 @@ import type { Provider, ShortLivedCredential } from '../src/providers/provider.j
 import { startSandbox } from '../src/sandbox/index.js';
 import { openVault } from '../src/vault/vault.js';
 import { BIN, filesUnder, isolatedEnv, runCli, tempDir, type CliResult } from './helpers/cli.js';
+import { vaultSecrets } from './helpers/canary.js';
 import { requireSecretService } from './helpers/keyring.js';
 import { useSandbox } from './helpers/sandbox.js';
 
@@ -54,19 +55,8 @@ async function vaultOf(h: Home) {
 }
 
 /** Every long-lived secret in the vault (refresh tokens, ID token, the provider grant's tokens). */
-async function longLivedSecrets(h: Home): Promise<string[]> {
-  const vault = await vaultOf(h);
-  const out: string[] = [];
-  for (const name of await vault.names()) {
-    if (name.startsWith('token-cache:')) continue;
-    const walk = (v: unknown, key = ''): void => {
-      if (typeof v === 'string') {
-        if (/refresh_token$|id_token$/.test(key) || (name.startsWith('provider-grant:') && key === 'access_token')) out.push(v);
-      } else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, k);
-    };
-    walk(await vault.get(name));
-  }
-  return out;
+function longLivedSecrets(h: Home): Promise<string[]> {
+  return vaultSecrets(h.env, h.home, (key, entry) => !entry.startsWith('token-cache:') && (/refresh_token$|id_token$/.test(key) || (entry.startsWith('provider-grant:') && key === 'access_token')));
 }
 
 function auditLines(h: Home): Array<Record<string, any>> {
