@@ -12,6 +12,7 @@ import { sameConfig } from '../src/provision/add.js';
 import { advanceJournal, isUnfinished, journalSlot, listJournal, newIdempotencyKey, readJournal, writeJournal, type JournalEntry } from '../src/provision/journal.js';
 import { closeMatches, parseQualified } from '../src/provision/providers.js';
 import { tempDir } from './helpers/cli.js';
+import { rejection } from './helpers/errors.js';
 
 const script: CatalogService = {
   provider: 'localcloud',
@@ -242,15 +243,7 @@ const addReq = (manifest: string, name: string, payment: AddRequest['payment'] =
   payment,
 });
 
-async function refused(p: Promise<unknown>): Promise<AgentprovError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(AgentprovError);
-    return err as AgentprovError;
-  }
-  throw new Error('expected the add to be refused');
-}
+const refused = rejection;
 
 const ledgerRow = async (l: ReturnType<typeof openLedger>) => (await l.spend()).providers.find((p) => p.provider === 'extcloud') ?? { spent: 0, held: 0 };
 const journalOf = async (deps: Deps, manifest: string, name: string) => readJournal(deps.paths.state, journalSlot(manifest, 'extcloud', 'registrar:domain', name));

@@ -29,6 +29,7 @@ import { LINK_ENTRY, linkCloudflare, readLink } from '../src/providers/cloudflar
 import { clearPermissionGroupCache } from '../src/providers/cloudflare/tokens.js';
 import type { Provider } from '../src/providers/provider.js';
 import { ROOT, isolatedEnv, runCli, tempDir } from './helpers/cli.js';
+import { rejection } from './helpers/errors.js';
 import { bufferIO } from './helpers/io.js';
 import { startCloudflareDouble, type CloudflareDouble, type CloudflareDoubleOptions } from './helpers/cloudflare-double.js';
 import { requireSecretService } from './helpers/keyring.js';
@@ -67,12 +68,7 @@ const errors: AgentprovError[] = [];
 const parentValues = new Set<string>();
 
 async function failure(p: Promise<unknown>, code: string, exit: number): Promise<AgentprovError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(AgentprovError);
-  const e = err as AgentprovError;
+  const e = await rejection(p);
   errors.push(e);
   expect(e.code, `${e.code}: ${e.message}`).toBe(code);
   expect(e.exitCode).toBe(exit);

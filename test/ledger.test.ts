@@ -8,11 +8,10 @@ import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { AgentprovError, EXIT } from '../src/cli/errors.js';
+import { EXIT } from '../src/cli/errors.js';
 import { billedByLedger, LEDGER_PROVIDERS, ledgerPath, MAX_LEDGER_BYTES, openLedger, type HoldRequest, type Ledger } from '../src/payment/ledger.js';
 import { DEFAULT_PROVIDER_CAP, FRESH_AUTH_MAX_AGE_SECONDS } from '../src/protocol/rail.js';
-import { journalAbandons } from '../src/provision/journal.js';
-import { journalSlot, newIdempotencyKey, writeJournal } from '../src/provision/journal.js';
+import { journalAbandons, journalSlot, newIdempotencyKey, writeJournal } from '../src/provision/journal.js';
 import { run as budget } from '../src/cli/commands/budget.js';
 import { run as spend } from '../src/cli/commands/spend.js';
 import { createDeps } from '../src/cli/deps.js';
@@ -22,6 +21,7 @@ import { completeDeviceFlow, launchBrowser } from './helpers/browser.js';
 import { requireSecretService } from './helpers/keyring.js';
 import { useSandbox } from './helpers/sandbox.js';
 import { isolatedEnv, runCli, tempDir } from './helpers/cli.js';
+import { rejection } from './helpers/errors.js';
 
 const run = promisify(execFile);
 
@@ -50,15 +50,7 @@ const req = (key: string, amount: number, extra: Partial<HoldRequest> = {}): Hol
   ...extra,
 });
 
-async function refusal(p: Promise<unknown>): Promise<AgentprovError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(AgentprovError);
-    return err as AgentprovError;
-  }
-  throw new Error('expected a refusal');
-}
+const refusal = rejection;
 
 const row = async (l: Ledger, provider = 'cloudflare') => (await l.spend()).providers.find((p) => p.provider === provider);
 

@@ -23,6 +23,7 @@ import { openVault } from '../src/vault/vault.js';
 import { approveConsent, completeDeviceFlow, enterDeviceCode, launchBrowser, signIn, type TestBrowser } from './helpers/browser.js';
 import { filesUnder, isolatedEnv, runCli, tempDir } from './helpers/cli.js';
 import { bufferIO } from './helpers/io.js';
+import { rejection } from './helpers/errors.js';
 import { requireSecretService } from './helpers/keyring.js';
 import { useSandbox } from './helpers/sandbox.js';
 
@@ -42,14 +43,7 @@ async function listen(handler: Parameters<typeof createServer>[1], host = '127.0
 }
 
 /** The error a promise rejects with, as an AgentprovError. */
-async function failure(p: Promise<unknown>): Promise<AgentprovError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(AgentprovError);
-  return err as AgentprovError;
-}
+const failure = rejection;
 
 describe.runIf(haveKeyring)('provider protocol client against the sandbox', () => {
   const sb = useSandbox();
