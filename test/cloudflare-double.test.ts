@@ -4,16 +4,11 @@
  * wrangler (the npm devDependency) spawned with CLOUDFLARE_API_BASE_URL. If
  * the double drifts from what these clients send and expect, these fail.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import Cloudflare, { toFile } from 'cloudflare';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ROOT } from './helpers/cli.js';
+import { wranglerWhoami, type WranglerRun } from './helpers/wrangler.js';
 import { CLOUDFLARE_ERRORS, startCloudflareDouble, type CloudflareDouble, type CloudflareDoubleOptions } from './helpers/cloudflare-double.js';
 
-const WRANGLER = join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
 
 let double!: CloudflareDouble;
 
@@ -456,40 +451,7 @@ describe('Workers KV, R2, D1, Workers scripts', () => {
 });
 
 describe('wrangler whoami against the double', () => {
-  interface Run {
-    code: number | null;
-    stdout: string;
-    stderr: string;
-  }
-
-  function whoami(token: string): Promise<Run> {
-    const home = mkdtempSync(join(tmpdir(), 'agentprov-wrangler-'));
-    const env: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH,
-      HOME: home,
-      XDG_CONFIG_HOME: home,
-      CI: '1',
-      NO_COLOR: '1',
-      WRANGLER_SEND_METRICS: 'false',
-      CLOUDFLARE_API_TOKEN: token,
-      CLOUDFLARE_API_BASE_URL: double.url,
-    };
-    // What `npx wrangler` runs; spawned (not spawnSync) so the double in this process keeps answering.
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [WRANGLER, 'whoami'], { env, cwd: home, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-      child.on('error', reject);
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        rmSync(home, { recursive: true, force: true });
-        resolve({ code, stdout, stderr });
-      });
-    });
-  }
+  const whoami = (token: string): Promise<WranglerRun> => wranglerWhoami(double.url, token);
 
   it('prints the account for a valid token and fails once the token is deleted', async () => {
     const parent = client(double.parent.value);

@@ -13,14 +13,14 @@ import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, ROOT, filesUnder, isolatedEnv, runCli, tempDir, type CliResult } from './helpers/cli.js';
+import { BIN, filesUnder, isolatedEnv, runCli, tempDir, type CliResult } from './helpers/cli.js';
 import { expectNoSecretLeaks, vaultSecrets } from './helpers/canary.js';
 import { startCloudflareDouble, type CloudflareDouble } from './helpers/cloudflare-double.js';
 import { requireSecretService } from './helpers/keyring.js';
+import { WRANGLER, wranglerWhoami } from './helpers/wrangler.js';
 import { useSandbox } from './helpers/sandbox.js';
 
 const haveKeyring = requireSecretService();
-const WRANGLER = join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
 const PARENT = `cfparentCANARY${'7'.repeat(26)}`;
 
 interface Home {
@@ -256,16 +256,9 @@ describe.skipIf(!haveKeyring)('Cloudflare through the CLI', () => {
     expect(Date.parse(made[0]!.expires_on!)).toBeLessThanOrEqual(Date.now() + 10 * 60_000 + 2_000);
     expect(deleted(double, since).map((e) => e.token_id)).toEqual([made[0]!.token_id]);
 
-    const after = await new Promise<{ code: number | null; out: string }>((resolve) => {
-      const env = { PATH: process.env.PATH, HOME: h.home, XDG_CONFIG_HOME: join(h.home, 'xdg'), CI: '1', WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_API_BASE_URL: double.url, CLOUDFLARE_API_TOKEN: childEnv.CLOUDFLARE_API_TOKEN };
-      const c = spawn(process.execPath, [WRANGLER, 'whoami'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      c.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      c.stderr.on('data', (d: Buffer) => (out += d.toString()));
-      c.on('exit', (code) => resolve({ code, out }));
-    });
+    const after = await wranglerWhoami(double.url, childEnv.CLOUDFLARE_API_TOKEN);
     expect(after.code).not.toBe(0);
-    expect(after.out).not.toContain('Demo Account');
+    expect(after.stdout + after.stderr).not.toContain('Demo Account');
   }, 120_000);
 
   it('run: the child token is deleted when the command fails and when agentprov is interrupted', async () => {
