@@ -90,6 +90,17 @@ describe.skipIf(!haveKeyring)('Cloudflare through the CLI', () => {
     expect(double.state.kvNamespaces).toHaveLength(0);
   });
 
+  it('add --preflight before any link checks the price against agentprov\'s ledger cap, where Cloudflare is billed, not the rail', async () => {
+    const other = await signIn(sb.current.orchestrator);
+    const lowered = await cli(['budget', 'set', 'cloudflare', '1.00', '--json'], other);
+    expect(lowered.code, lowered.stdout + lowered.stderr).toBe(0);
+    const pre = await cli(['add', 'cloudflare/registrar:domain', '--config', '{"domain":"agentprov-preflight.com"}', '--preflight', '--json'], other);
+    const codes = json(pre).data.blockers.map((b: { code: string }) => b.code);
+    expect(codes).toContain('PROVIDER_NOT_LINKED');
+    expect(codes).toContain('CAP_EXCEEDED'); // the rail's cap for cloudflare is still 100.00: only the ledger refuses
+    expect(double.state.registrations.some((r) => r.domain_name === 'agentprov-preflight.com')).toBe(false);
+  }, 60_000);
+
   it('refuses a bad parent token at link and stores nothing', async () => {
     const r = await link(h, double, 'not-a-real-token-0123456789abcdefghij');
     expect(r.code, r.stdout).toBe(3);

@@ -44,6 +44,7 @@ import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import * as z from 'zod';
+import { EXTERNALLY_BILLED } from '../providers/builtin.js';
 import type { Deps } from '../cli/deps.js';
 import { AgentprovError } from '../cli/errors.js';
 import {
@@ -74,9 +75,10 @@ const KEEP_CHARGED_MONTHS = 13;
 
 /**
  * Providers whose built-in implementation bills a payment method of its own:
- * their caps live in this ledger, not at the rail.
+ * their caps live in this ledger, not at the rail (src/providers/builtin.ts
+ * says which).
  */
-export const LEDGER_PROVIDERS: ReadonlySet<string> = new Set(['cloudflare']);
+export const LEDGER_PROVIDERS: ReadonlySet<string> = EXTERNALLY_BILLED;
 
 export function billedByLedger(providerId: string): boolean {
   return LEDGER_PROVIDERS.has(providerId);

@@ -25,6 +25,8 @@ interface Builtin {
   name: string;
   version: string;
   services: readonly CatalogService[];
+  /** `external`: it bills a payment method of its own, so its caps live in agentprov's ledger (payment/ledger.ts), not at the rail. */
+  billing: 'rail' | 'external';
   open(deps: Deps): Promise<Provider>;
   /** Non-secret facts about the human's link to this provider, or null when there is none. */
   link(deps: Deps): Promise<BuiltinLink | null>;
@@ -43,6 +45,7 @@ const BUILTINS: readonly Builtin[] = [
     name: 'Cloudflare',
     version: CLOUDFLARE_CATALOG_VERSION,
     services: CLOUDFLARE_SERVICES,
+    billing: 'external',
     open: async (deps) => (await import('./cloudflare/index.js')).openCloudflareProvider(deps),
     link: async (deps) => {
       const link = await (await import('./cloudflare/link.js')).readLink(await deps.vault());
@@ -54,8 +57,11 @@ const BUILTINS: readonly Builtin[] = [
 /** Where a built-in provider's catalog "comes from", in provider reports (never fetched). */
 export const builtinUrl = (id: string): string => `builtin:${id}`;
 
+/** The ids of the built-in providers that bill a payment method of their own (the ledger's providers). */
+export const EXTERNALLY_BILLED: ReadonlySet<string> = new Set(BUILTINS.filter((b) => b.billing === 'external').map((b) => b.id));
+
 /** The built-in implementation for this id when the gathered catalog says the built-in one is in use. */
-export function builtinFor(providers: readonly ProviderReport[], id: string): { open(deps: Deps): Promise<Provider> } | undefined {
+export function builtinFor(providers: readonly ProviderReport[], id: string): Pick<Builtin, 'open' | 'billing'> | undefined {
   const report = providers.find((p) => p.id === id && p.status === 'builtin');
   return report ? BUILTINS.find((b) => b.id === id) : undefined;
 }

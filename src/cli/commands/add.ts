@@ -13,6 +13,7 @@ import { checkConfig, invalid, parseConfigInput } from '../../provision/config.j
 import { isUnfinished, listJournal } from '../../provision/journal.js';
 import { findResource, loadManifest, manifestPathFor } from '../../provision/manifest.js';
 import { findService, openProvider, parseQualified } from '../../provision/providers.js';
+import { builtinFor } from '../../providers/builtin.js';
 import { ResourceNameSchema } from '../../protocol/provider.js';
 import type { Deps } from '../deps.js';
 import { AgentprovError, isAgentprovError } from '../errors.js';
@@ -159,9 +160,9 @@ async function preflight(
   // Paid: the price limit, the caps as they stand now, the human's yes. A provider billing its own
   // payment method (Cloudflare) quotes now (a read-only availability check) and its cap is agentprov's ledger.
   let upfront: (ReturnType<typeof upfrontPrice> & { description?: string }) | undefined;
-  let external = false;
-  if (service && provider?.billing === 'external' && provider.quote) {
-    external = true;
+  // Who bills: the provider when it could be opened, else what the built-in record says (Cloudflare not linked yet).
+  const external = provider ? provider.billing === 'external' : gathered !== undefined && builtinFor(gathered.providers, p.providerId)?.billing === 'external';
+  if (service && external && provider?.quote) {
     try {
       upfront = externalPrice(service, await provider.quote({ service: p.serviceId, name: p.explicitName ?? service.id, config: p.input.config }));
     } catch (err) {
