@@ -425,8 +425,8 @@ describe.runIf(haveKeyring)('Cloudflare against the API double', () => {
       expect(retried).toMatchObject({ id: 'domain/lost-answer.com', name: 'other', status: 'active' });
       expect(double.state.registrationPosts.get('lost-answer.com')).toBe(1);
 
-      // get() in a later process knows the agentprov name.
-      expect((await (await openCloudflareProvider(depsFor(h))).get('domain/lost-answer.com')).name).toBe('other');
+      // get() in a later process finds the registration again (under the name its caller holds).
+      expect(await (await openCloudflareProvider(depsFor(h))).get('domain/lost-answer.com', 'other')).toMatchObject({ id: 'domain/lost-answer.com', name: 'other', status: 'active' });
     });
 
     it('without a billing profile: PAYMENT_METHOD_REQUIRED with the dashboard URL', async () => {
@@ -448,7 +448,7 @@ describe.runIf(haveKeyring)('Cloudflare against the API double', () => {
       const seen: string[] = [];
       let current = p;
       for (let i = 0; i < 5 && current.status === 'pending'; i++) {
-        current = await provider.get(p.id);
+        current = await provider.get(p.id, p.name);
         seen.push(current.status);
       }
       expect(current).toMatchObject({ status: 'active', name: 'slow' });
@@ -458,7 +458,7 @@ describe.runIf(haveKeyring)('Cloudflare against the API double', () => {
       double.holdPending('doomed.com');
       await provider.provision({ service: 'registrar:domain', name: 'doomed', config: { domain: 'doomed.com' }, idempotencyKey: 'k' });
       double.failPending('doomed.com', { code: 'registry_error', message: 'the registry said no' });
-      const failed = await provider.get('domain/doomed.com');
+      const failed = await provider.get('domain/doomed.com', 'doomed');
       expect(failed).toMatchObject({ status: 'failed', resource: { error_code: 'registry_error' } });
 
       await failure(provider.remove('domain/slow-domain.com'), 'UNSUPPORTED_OPERATION', 2);
@@ -481,11 +481,11 @@ describe.runIf(haveKeyring)('Cloudflare against the API double', () => {
       const script = double.state.workerScripts.find((s) => s.name === 'api')!;
       expect(script.parts.map((p) => p.bytes.toString('utf8')).join('')).toContain('placeholder deployed by agentprov');
 
-      for (const p of [kv, r2, d1, worker]) expect(await provider.get(p.id)).toMatchObject({ id: p.id, name: p.name, status: 'active' });
+      for (const p of [kv, r2, d1, worker]) expect(await provider.get(p.id, p.name)).toMatchObject({ id: p.id, name: p.name, status: 'active' });
       for (const p of [kv, r2, d1, worker]) {
         await provider.remove(p.id);
         await provider.remove(p.id);
-        await failure(provider.get(p.id), 'RESOURCE_NOT_FOUND', 2);
+        await failure(provider.get(p.id, p.name), 'RESOURCE_NOT_FOUND', 2);
       }
       expect(double.state.kvNamespaces).toEqual([]);
       expect(double.state.r2Buckets).toEqual([]);
@@ -534,7 +534,7 @@ describe.runIf(haveKeyring)('Cloudflare against the API double', () => {
 
       double.rateLimitNext(1, 120);
       const t0 = Date.now();
-      const e = await failure(provider.get(kv.id), 'PROVIDER_ERROR', 5);
+      const e = await failure(provider.get(kv.id, kv.name), 'PROVIDER_ERROR', 5);
       expect(e.details).toMatchObject({ reason: 'rate_limited', retryable: true, retry_after: 120, status: 429 });
       expect(Date.now() - t0).toBeLessThan(5000);
     });

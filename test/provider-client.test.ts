@@ -171,7 +171,7 @@ describe.runIf(haveKeyring)('provider protocol client against the sandbox', () =
     let current = pending;
     for (let i = 0; i < 40 && current.status === 'pending'; i++) {
       await new Promise((r) => setTimeout(r, 100));
-      current = await lc.get(pending.id);
+      current = await lc.get(pending.id, pending.name);
     }
     expect(current).toMatchObject({ id: pending.id, status: 'active', charge: { amount: 1200, currency: 'USD' } });
   });

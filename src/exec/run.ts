@@ -80,7 +80,7 @@ export async function executeRun(deps: Deps, req: RunRequest): Promise<RunOutcom
     const attributes = new Map<string, Record<string, unknown>>();
     for (const r of plan.resources) {
       if (plan.bindings.some((b) => b.resource === r.name && b.source.startsWith('resource.'))) {
-        attributes.set(r.name, (await (await providerFor(r.provider)).get(r.id!)).resource);
+        attributes.set(r.name, (await (await providerFor(r.provider)).get(r.id!, r.name)).resource);
       }
     }
     const accounts = new Map<string, string>();

@@ -64,8 +64,12 @@ export interface Provider {
   authorize(opts: AuthorizeOptions): Promise<Authorization>;
   /** POST a provision (201 active or 202 pending). The same idempotencyKey never creates twice. */
   provision(input: ProvisionInput): Promise<Provision>;
-  /** Current state of a provision (polling a 202). */
-  get(provisionId: string): Promise<Provision>;
+  /**
+   * Current state of a provision (polling a 202). `name` is agentprov's name
+   * for it, which every caller holds (journal, manifest, the first answer): a
+   * provider that does not know agentprov's names (Cloudflare) answers with it.
+   */
+  get(provisionId: string, name: string): Promise<Provision>;
   /** Deprovision. Resolves when the provider says it is deleted (or it was already gone). */
   remove(provisionId: string): Promise<void>;
   /** New long-lived credentials for this provider; the old ones are revoked. */

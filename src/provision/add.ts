@@ -295,7 +295,7 @@ export async function provisionOne(deps: Deps, provider: Provider, req: AddReque
 
   let provision: Provision;
   if (entry.state === 'pending' && entry.provision_id) {
-    provision = await provider.get(entry.provision_id);
+    provision = await provider.get(entry.provision_id, name);
   } else {
     // The hold is the authority on the cap (cross-process); taken before the request, recorded with the move to `sent`.
     if (ledger && quote) hold = await holdFor(deps, ledger, entry, service, quote, payAudit);

@@ -22,7 +22,7 @@ export async function pollProvision(deps: Deps, provider: Provider, first: Provi
       if (left <= 0) break;
       await new Promise((r) => setTimeout(r, Math.min(delay, left)));
       delay = Math.min(delay * 2, MAX_DELAY_MS);
-      current = await provider.get(current.id);
+      current = await provider.get(current.id, current.name);
       deps.debug(`poll ${current.id}: ${current.status}`);
     }
     spinner?.[current.status === 'active' ? 'succeed' : 'stop'](`${label}: ${current.status}`);

@@ -55,7 +55,7 @@ export async function listResources(deps: Deps, opts: { refresh: boolean }): Pro
       if (!opts.refresh || !r.id) return view;
       try {
         const p = await providerFor(r.provider);
-        const current = await p.get(r.id);
+        const current = await p.get(r.id, r.name);
         view.status = current.status;
         view.refreshed = true;
       } catch (err) {

@@ -18,17 +18,11 @@
  * The parent token and every child token are added to the output redactor
  * the moment they are read or created; no error carries either.
  */
-import { join } from 'node:path';
-import { readFile } from 'node:fs/promises';
-import writeFileAtomic from 'write-file-atomic';
-import * as z from 'zod';
 import { getSession } from '../../auth/session.js';
 import type { Deps } from '../../cli/deps.js';
 import { AgentprovError } from '../../cli/errors.js';
 import { MAX_TTL_SECONDS, MIN_TTL_SECONDS } from '../../exec/duration.js';
 import type { Provision, Service } from '../../protocol/provider.js';
-import { ResourceNameSchema } from '../../protocol/provider.js';
-import { withFileLock } from '../../util/file-lock.js';
 import type { Authorization, AuthorizeOptions, ExternalQuote, Provider, ProvisionInput, ShortLivedCredential } from '../provider.js';
 import { BASE_SCOPES, CLOUDFLARE_PROVIDER_ID, CLOUDFLARE_SERVICES, SCOPE_PERMISSION_GROUPS } from './catalog.js';
 import { cloudflareClient } from './client.js';
@@ -37,8 +31,6 @@ import { LINK_ENTRY, notLinked, readLink, type Link } from './link.js';
 import { currentState, domainConfig, priceDomain, registerDomain, SERVICE as DOMAIN_SERVICE } from './registrar.js';
 import { ensureD1, ensureKv, ensureR2, ensureWorker, getD1, getKv, getR2, getWorker, parseId, removeD1, removeKv, removeR2, removeWorker, SERVICE_KIND, type Draft } from './resources.js';
 import { createToken, deleteToken, rollToken, unusable, verifyToken, type TokenApi } from './tokens.js';
-
-const MAX_NAME_INDEX = 2000;
 
 interface Linked {
   link: Link;
@@ -134,11 +126,10 @@ export class CloudflareProvider implements Provider {
         draft = await ensureWorker(api, str('script_name') ?? input.name, now);
         break;
     }
-    await this.#rememberName(draft.id, input.name);
     return this.#named(draft, input.name);
   }
 
-  async get(provisionId: string): Promise<Provision> {
+  async get(provisionId: string, name: string): Promise<Provision> {
     const { kind, ref } = parseId(provisionId);
     const { api } = await this.#link();
     const now = this.#deps.clock.now();
@@ -165,7 +156,7 @@ export class CloudflareProvider implements Provider {
         draft = await getWorker(api, ref, now);
         break;
     }
-    return this.#named(draft, await this.#nameOf(provisionId, draft));
+    return this.#named(draft, name);
   }
 
   async remove(provisionId: string): Promise<void> {
@@ -246,57 +237,11 @@ export class CloudflareProvider implements Provider {
 
   // ---- the agentprov name of a provision -------------------------------------------------------
 
+  /** Cloudflare does not know agentprov's names (a domain is not even one): every caller passes the one it holds. */
   #named(d: Draft, name: string): Provision {
     return { ...d, name } as Provision;
   }
-
-  /**
-   * Cloudflare does not know agentprov's resource names (a domain is not even
-   * one), so the name given at provision is remembered in a small index in
-   * the state directory (no secret) for `get` in a later process.
-   */
-  #indexPath(): string {
-    return join(this.#deps.paths.state, 'cloudflare-provisions.json');
-  }
-
-  async #readIndex(): Promise<Record<string, string>> {
-    try {
-      const parsed = NameIndex.safeParse(JSON.parse(await readFile(this.#indexPath(), 'utf8')));
-      return parsed.success ? parsed.data.names : {};
-    } catch {
-      return {};
-    }
-  }
-
-  async #rememberName(id: string, name: string): Promise<void> {
-    const path = this.#indexPath();
-    try {
-      await withFileLock(path, { code: 'STATE_LOCKED', what: 'the Cloudflare provision index' }, async () => {
-        const names = await this.#readIndex();
-        if (names[id] === name) return;
-        names[id] = name;
-        const keys = Object.keys(names);
-        for (const k of keys.slice(0, Math.max(0, keys.length - MAX_NAME_INDEX))) delete names[k];
-        await writeFileAtomic(path, JSON.stringify({ v: 1, names }), { mode: 0o600 });
-      });
-    } catch (err) {
-      this.#deps.debug(`cloudflare: the provision index was not written (${(err as Error).message})`);
-    }
-  }
-
-  async #nameOf(id: string, d: Draft): Promise<string> {
-    const known = (await this.#readIndex())[id];
-    if (known) return known;
-    const derived = String(d.resource.name ?? id.split('/')[1] ?? '')
-      .toLowerCase()
-      .replace(/[^a-z0-9_-]+/g, '-')
-      .replace(/^[^a-z0-9]+/, '')
-      .slice(0, 63);
-    return ResourceNameSchema.safeParse(derived).success ? derived : 'cloudflare-resource';
-  }
 }
-
-const NameIndex = z.object({ v: z.literal(1), names: z.record(z.string().max(140), ResourceNameSchema) });
 
 /** R2 names allow no underscore: the resource name with hyphens instead. */
 function bucketName(name: string): string {
