@@ -38,16 +38,15 @@ export const SERVICE_KIND: Record<string, Kind> = {
   'd1:database': 'd1',
   'workers:script': 'worker',
 };
-const KIND_SERVICE = Object.fromEntries(Object.entries(SERVICE_KIND).map(([s, k]) => [k, s])) as Record<Kind, string>;
 
 /** `kv/0f2a…` → { kind, ref }; anything else is RESOURCE_NOT_FOUND (not ours). */
-export function parseId(id: string): { kind: Kind; ref: string; service: string } {
+export function parseId(id: string): { kind: Kind; ref: string } {
   const m = /^(domain|kv|r2|d1|worker)\/([A-Za-z0-9._-]{1,120})$/.exec(id);
   if (!m) {
     throw new AgentprovError('RESOURCE_NOT_FOUND', `"${sanitizeLine(id).slice(0, 128)}" is not a Cloudflare provision id of agentprov`, { details: { provider: 'cloudflare', id: sanitizeLine(id).slice(0, 128) } });
   }
   const kind = m[1] as Kind;
-  return { kind, ref: m[2]!, service: KIND_SERVICE[kind] };
+  return { kind, ref: m[2]! };
 }
 
 export function gone(id: string): AgentprovError {
