@@ -25,6 +25,11 @@ const ID_JAG_TYPE = 'urn:ietf:params:oauth:token-type:id-jag';
 const ORCHESTRATOR = () => ({
   paymentRail: 'http://127.0.0.1:4100',
   providers: ['http://127.0.0.1:4200/.well-known/agent-provisioning'],
+  // The providers it issues ID-JAGs for: (authorization server, resource) pairs.
+  idJagTargets: [
+    { audience: 'http://127.0.0.1:4300/', resource: 'http://127.0.0.1:4300/api' },
+    { audience: 'http://127.0.0.1:4400/oauth', resource: 'http://127.0.0.1:4400' },
+  ],
 });
 
 async function discover(issuer: string): Promise<oidc.Configuration> {
@@ -243,6 +248,7 @@ describe('sandbox identity provider', () => {
         subject_token_type: ID_TOKEN_TYPE,
         requested_token_type: ID_JAG_TYPE,
         audience,
+        resource: 'http://127.0.0.1:4300/api',
         ...params,
       });
     const { privateKey } = await generateKeyPair('RS256');
@@ -258,6 +264,14 @@ describe('sandbox identity provider', () => {
       error: 'invalid_request',
     });
     await expect(exchange({ audience: 'not a url' })).rejects.toMatchObject({ error: 'invalid_target' });
+    // Audience binding: only known providers, and only each one's own (authorization server, resource) pair.
+    await expect(exchange({ audience: 'http://127.0.0.1:4999/oauth' })).rejects.toMatchObject({ error: 'invalid_target' });
+    await expect(exchange({ resource: 'http://127.0.0.1:4400' })).rejects.toMatchObject({ error: 'invalid_target' }); // the mix-up
+    await expect(exchange({ audience: 'http://127.0.0.1:4400/oauth', resource: 'http://127.0.0.1:4300/api' })).rejects.toMatchObject({ error: 'invalid_target' });
+    const noResource = oidc.genericGrantRequest(config, TOKEN_EXCHANGE, { subject_token: deviceIdToken, subject_token_type: ID_TOKEN_TYPE, requested_token_type: ID_JAG_TYPE, audience });
+    await expect(noResource).rejects.toMatchObject({ error: 'invalid_request' });
+    const other = await exchange({ audience: 'http://127.0.0.1:4400/oauth', resource: 'http://127.0.0.1:4400/' });
+    expect(decodeJwt(other.access_token)).toMatchObject({ aud: 'http://127.0.0.1:4400/oauth', resource: 'http://127.0.0.1:4400/' });
   });
 
   it('answers malformed interaction input with 400 JSON naming the field', async () => {

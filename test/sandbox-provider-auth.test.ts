@@ -38,20 +38,21 @@ async function listen(server: Server, port = 0): Promise<string> {
   return `http://127.0.0.1:${address.port}`;
 }
 
-/** An ID-JAG issuer: ES256 key, JWKS on loopback, and a signer with overridable claims. */
+/** An ID-JAG issuer: ES256 key, JWKS on loopback, and a signer with overridable claims (`defaults` first: e.g. the provider's resource). */
 async function startIssuer() {
+  const defaults: JWTPayload = {};
   const { privateKey, publicKey } = await generateKeyPair('ES256');
   const kid = randomUUID();
   const jwk = { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' };
   const server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] })));
   const issuer = await listen(server);
   const sign = (claims: JWTPayload, o: { key?: CryptoKey; typ?: string; kid?: string } = {}) =>
-    new SignJWT({ iss: issuer, client_id: CLI, email: 'demo@agentprov.test', jti: randomUUID(), ...claims })
+    new SignJWT({ iss: issuer, client_id: CLI, email: 'demo@agentprov.test', jti: randomUUID(), ...defaults, ...claims })
       .setProtectedHeader({ alg: 'ES256', typ: o.typ ?? 'oauth-id-jag+jwt', kid: o.kid ?? kid })
       .setIssuedAt(typeof claims.iat === 'number' ? claims.iat : undefined)
       .setExpirationTime(typeof claims.exp === 'number' ? claims.exp : '300s')
       .sign(o.key ?? privateKey);
-  return { issuer, jwksUri: `${issuer}/jwks`, kid, sign, stop: () => new Promise<void>((r) => server.close(() => r())) };
+  return { issuer, jwksUri: `${issuer}/jwks`, kid, sign, defaults, stop: () => new Promise<void>((r) => server.close(() => r())) };
 }
 type Issuer = Awaited<ReturnType<typeof startIssuer>>;
 
@@ -120,6 +121,9 @@ describe('provider AS trusting the orchestrator (localcloud)', () => {
       allowDynamicRegistration: false,
       seedAccounts: [{ issuer: idp.issuer, sub: 'user-second', email: 'second@agentprov.test', consented: false }],
     });
+    // The orchestrator binds every ID-JAG to the provider's resource (RFC 8707).
+    idp.defaults.resource = p.url;
+    rogue.defaults.resource = p.url;
     config = await configFor(p.auth.issuer);
     browser = await launchBrowser();
   });
@@ -199,6 +203,20 @@ describe('provider AS trusting the orchestrator (localcloud)', () => {
       expect({ name, status: res.status, error: res.body.error }).toEqual({ name, status: 400, error: 'invalid_grant' });
       expect(ProviderTokenErrorSchema.safeParse(res.body).success).toBe(true);
     }
+    expect(accountFor(sub)).toBeUndefined();
+
+    // Audience binding: an assertion for another resource (the mix-up), or for none, is invalid_target.
+    const unbound: Array<[string, Promise<string>]> = [
+      ['another resource', idp.sign({ sub, aud: aud(), resource: 'http://127.0.0.1:1' })],
+      ['one of two resources', idp.sign({ sub, aud: aud(), resource: [p.url, 'http://127.0.0.1:1'] })],
+      ['no resource', idp.sign({ sub, aud: aud(), resource: undefined })],
+    ];
+    for (const [name, pending] of unbound) {
+      const res = await tokenRequest(p.auth.issuer, { grant_type: GRANT_JWT_BEARER, assertion: await pending, terms_version: TERMS });
+      expect({ name, status: res.status, error: res.body.error }).toEqual({ name, status: 400, error: 'invalid_target' });
+    }
+    const otherParam = await tokenRequest(p.auth.issuer, { grant_type: GRANT_JWT_BEARER, assertion: await idp.sign({ sub, aud: aud() }), resource: 'http://127.0.0.1:1', terms_version: TERMS });
+    expect(otherParam.body.error).toBe('invalid_target');
     expect(accountFor(sub)).toBeUndefined();
 
     const missing = await tokenRequest(p.auth.issuer, { grant_type: GRANT_JWT_BEARER });

@@ -66,6 +66,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       orchestrator: () => ({
         paymentRail: railUrl,
         providers: [...providers.values()].map((p) => `${p.url}/.well-known/agent-provisioning`),
+        idJagTargets: [...providers.values()].map((p) => ({ audience: p.auth.issuer, resource: p.url })),
       }),
     });
     started.push(idp);

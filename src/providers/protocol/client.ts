@@ -265,6 +265,8 @@ export class ProtocolProvider implements Provider {
         subject_token_type: TOKEN_TYPE_ID_TOKEN,
         requested_token_type: TOKEN_TYPE_ID_JAG,
         audience: server.issuer,
+        // RFC 8707: the assertion is for this provider's resource and no other (docs/protocol-auth.md §4.1).
+        resource: this.#ref.descriptor.resource,
       });
     } catch (err) {
       throw oauthError(err, 'token', session.claims.issuer);
@@ -281,6 +283,7 @@ export class ProtocolProvider implements Provider {
     try {
       tokens = await oidc.genericGrantRequest(configFor(server, clientId), GRANT_JWT_BEARER, {
         assertion: jag.access_token,
+        resource: this.#ref.descriptor.resource,
         ...(acceptTerms ? { terms_version: termsVersion } : {}),
       });
     } catch (err) {
@@ -325,7 +328,7 @@ export class ProtocolProvider implements Provider {
     const scope = await this.#consentScope();
     let pending: PendingSignIn;
     try {
-      pending = await startDeviceAuthorization(config, this.#now(), scope);
+      pending = await startDeviceAuthorization(config, this.#now(), scope, { resource: this.#ref.descriptor.resource });
     } catch (err) {
       throw this.#deviceError(err);
     }
@@ -456,7 +459,7 @@ export class ProtocolProvider implements Provider {
     const { server } = await this.#authServer(current.issuer);
     let tokens;
     try {
-      tokens = await oidc.refreshTokenGrant(configFor(server, current.client_id), current.refresh_token);
+      tokens = await oidc.refreshTokenGrant(configFor(server, current.client_id), current.refresh_token, { resource: this.#ref.descriptor.resource });
     } catch (err) {
       const body = tokenErrorBody(err);
       if (body && (body.error === 'invalid_grant' || body.error === 'unauthorized_client')) {

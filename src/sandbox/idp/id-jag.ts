@@ -7,6 +7,15 @@
  * Errors follow RFC 8693 §2.2.2: an unsupported or invalid subject token,
  * unsupported token types and malformed parameters are `invalid_request`; an
  * unacceptable `audience` / `resource` is `invalid_target`.
+ *
+ * Audience binding (docs/protocol-auth.md §4.1): an ID-JAG is issued only
+ * for a provider this orchestrator knows, named by both halves of its
+ * identity, the authorization server (`audience`) and the RFC 8707 resource
+ * (`resource`, required), and only for a pair that belongs together. A
+ * client that asks for one provider's authorization server on behalf of
+ * another provider's resource (the authorization-server mix-up) is refused,
+ * so a hostile provider can never obtain an assertion for someone else's
+ * authorization server through the user's CLI.
  */
 import { randomUUID } from 'node:crypto';
 import { createLocalJWKSet, importJWK, jwtVerify, SignJWT, type JWK } from 'jose';
@@ -34,15 +43,25 @@ const Params = z.object({
   requested_token_type: z.string().min(1).max(256),
   audience: z.string().min(1).max(2048),
   scope: z.string().max(1024).optional(),
-  resource: z.string().max(2048).optional(),
+  resource: z.string().max(2048),
   actor_token: z.string().optional(),
 });
+
+/** A provider the orchestrator issues ID-JAGs for: its authorization server and its resource identifier. */
+export interface IdJagTarget {
+  audience: string;
+  resource: string;
+}
+
+const sameUrl = (a: string, b: string): boolean => a.replace(/\/+$/, '') === b.replace(/\/+$/, '');
 
 export interface IdJagOptions {
   /** Private ES256 JWK (with kid) that signs ID-JAGs. */
   signingJwk: JWK & { kid: string };
   /** Public JWKS of this IdP: what ID tokens it issued verify against. */
   publicJwks: { keys: JWK[] };
+  /** The providers it issues ID-JAGs for, read on every request (providers start after the IdP). */
+  targets: () => IdJagTarget[];
 }
 
 export async function registerIdJagGrant(provider: Provider, opts: IdJagOptions): Promise<void> {
@@ -60,9 +79,10 @@ export async function registerIdJagGrant(provider: Provider, opts: IdJagOptions)
     if (p.subject_token_type !== TOKEN_TYPE_ID_TOKEN) throw new errors.InvalidRequest(`unsupported subject_token_type; use ${TOKEN_TYPE_ID_TOKEN}`);
     if (p.requested_token_type !== TOKEN_TYPE_ID_JAG) throw new errors.InvalidRequest(`unsupported requested_token_type; use ${TOKEN_TYPE_ID_JAG}`);
     if (!absoluteHttpUrl.safeParse(p.audience).success) throw new errors.InvalidTarget('audience must be an absolute http(s) URL');
-    if (p.resource !== undefined && !absoluteHttpUrl.safeParse(p.resource).success) {
-      throw new errors.InvalidTarget('resource must be an absolute http(s) URL');
-    }
+    if (!absoluteHttpUrl.safeParse(p.resource).success) throw new errors.InvalidTarget('resource must be an absolute http(s) URL');
+    const known = opts.targets().find((t) => sameUrl(t.audience, p.audience));
+    if (!known) throw new errors.InvalidTarget('audience is not the authorization server of a provider this orchestrator knows');
+    if (!sameUrl(known.resource, p.resource)) throw new errors.InvalidTarget('resource is not the one served by the audience authorization server');
 
     const clientId = ctx.oidc.client.clientId;
     const idToken = await jwtVerify(p.subject_token, jwks, {
@@ -87,7 +107,7 @@ export async function registerIdJagGrant(provider: Provider, opts: IdJagOptions)
       email: user.email,
       auth_time: authTime,
       ...(p.scope ? { scope: p.scope } : {}),
-      ...(p.resource ? { resource: p.resource } : {}),
+      resource: p.resource,
     })
       .setProtectedHeader({ alg: 'ES256', kid: opts.signingJwk.kid, typ: ID_JAG_TYP })
       .setIssuer(provider.issuer)

@@ -13,7 +13,7 @@ import { createAdapterFactory } from '../shared/oidc-adapter.js';
 import { buildConfiguration, CLI_CLIENT_ID, SCOPES } from './config.js';
 import { deviceAuthorizationHook, offlineAccessPromptHook } from './hooks.js';
 import { sendJson } from './http.js';
-import { registerIdJagGrant } from './id-jag.js';
+import { registerIdJagGrant, type IdJagTarget } from './id-jag.js';
 import { handleInteraction } from './interactions.js';
 import { idJagSigningJwk, loadOrCreateKeys, publicJwks } from './keys.js';
 import { findUserBySub, publicUsers, type PublicSandboxUser } from './users.js';
@@ -28,8 +28,12 @@ export interface IdpOptions {
   port?: number;
   /** README demo only: approve device codes and consent for the demo user without a browser. */
   autoApprove?: boolean;
-  /** Read on every descriptor request, because the rail and providers start after the IdP. */
-  orchestrator: () => { paymentRail: string; providers: string[] };
+  /**
+   * Read on every request that needs it, because the rail and providers
+   * start after the IdP. `idJagTargets`: the (authorization server,
+   * resource) pairs it issues ID-JAGs for (none when absent).
+   */
+  orchestrator: () => { paymentRail: string; providers: string[]; idJagTargets?: IdJagTarget[] };
 }
 
 export interface VerifiedAccessToken {
@@ -62,7 +66,11 @@ export async function startIdp(options: IdpOptions): Promise<SandboxIdp> {
 
   const adapter = createAdapterFactory(options.dataDir ? join(options.dataDir, 'oidc-state.json') : undefined);
   const provider = new Provider(url, buildConfiguration({ keys, adapter }));
-  await registerIdJagGrant(provider, { signingJwk: idJagSigningJwk(keys), publicJwks: publicJwks(keys) });
+  await registerIdJagGrant(provider, {
+    signingJwk: idJagSigningJwk(keys),
+    publicJwks: publicJwks(keys),
+    targets: () => options.orchestrator().idJagTargets ?? [],
+  });
   provider.use(offlineAccessPromptHook(provider));
   provider.use(deviceAuthorizationHook(provider, { autoApprove, scopes: SCOPES }));
   const oidc = provider.callback();

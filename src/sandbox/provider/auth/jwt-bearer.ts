@@ -1,7 +1,8 @@
 /**
  * RFC 7523 §2.1 JWT bearer grant with an ID-JAG as the assertion
  * (draft-ietf-oauth-identity-assertion-authz-grant §4.3): verify the
- * assertion, then find the account for (iss, sub) or create it when the
+ * assertion (its `resource` must be this provider's: RFC 8707), then find
+ * the account for (iss, sub) or create it when the
  * human accepted the current terms (`terms_version`), and issue an access
  * token for this resource plus a refresh token. The response adds
  * `account_id` and `account_created`.
@@ -45,8 +46,10 @@ async function handle(deps: JwtBearerDeps, ctx: TokenEndpointGrantContext): Prom
   const verified = await deps.verifier.verify(params.assertion, client.clientId);
   if (!verified.ok) throw new TokenError(verified.error, verified.description);
   const jag = verified.claims;
+  // Audience binding (docs/protocol-auth.md §4.1): the assertion must name this provider's resource, and only it.
   const jagResources = jag.resource === undefined ? [] : Array.isArray(jag.resource) ? jag.resource : [jag.resource];
-  if (jagResources.some((r) => !isResource(deps.rs, r))) throw new TokenError('invalid_grant', 'assertion resource is not this provider');
+  if (jagResources.length === 0) throw new TokenError('invalid_target', 'assertion names no resource; this server accepts only assertions bound to its own');
+  if (jagResources.some((r) => !isResource(deps.rs, r))) throw new TokenError('invalid_target', 'assertion resource is not this provider');
 
   const scopes = effectiveScopes(deps.rs.scopes, params.scope, jag.scope);
   if (scopes.length === 0) throw new TokenError('invalid_scope', 'none of the requested scopes can be granted');
