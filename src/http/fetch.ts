@@ -4,8 +4,9 @@
  * process. Every request is bounded: connect, header and body (idle)
  * timeouts, the caller's overall deadline (AbortSignal), a body size cap
  * enforced while the body streams in, and redirects (GET only) followed by
- * hand so that a loop, a long chain or a hop from loopback to another host
- * is refused (docs/protocol.md §0: https, except on loopback).
+ * hand, on the same origin only, so that a loop, a long chain or a hop to
+ * another origin is refused (docs/protocol.md §0: https, except on
+ * loopback; §0.1: one origin per provider).
  *
  * Built on node:http and node:https, not undici (DESIGN §2 names undici):
  * on Node 20, which has no compile cache, the bundled undici is a 1 MB chunk
@@ -26,9 +27,6 @@ import type { Agent as HttpsAgent } from 'node:https';
 import { isLoopbackHost } from '../util/loopback.js';
 
 export const MAX_REDIRECTS = 3;
-
-/** Request headers dropped on a redirect to another origin (WHATWG fetch, HTTP-redirect fetch). */
-const CREDENTIAL_HEADERS = ['authorization', 'cookie', 'proxy-authorization'] as const;
 
 export interface FetchedDocument {
   status: 200 | 304;
@@ -236,12 +234,9 @@ export function createFetcher(options: { headersTimeoutMs: number; bodyTimeoutMs
         const next = new URL(location, current);
         if (seen.has(next.href)) throw new FetchError(`redirect loop at ${next.href}`, 'redirect');
         if (hop + 1 > MAX_REDIRECTS) throw new FetchError(`more than ${MAX_REDIRECTS} redirects`, 'redirect');
-        if (isLoopbackHost(current.hostname) && !isLoopbackHost(next.hostname)) {
-          throw new FetchError(`refusing redirect from loopback ${current.host} to ${next.host}`, 'redirect');
-        }
-        if (current.protocol === 'https:' && next.protocol !== 'https:') throw new FetchError('refusing redirect from https to http', 'redirect');
-        // As fetch does: credentials go only to the origin they were meant for.
-        if (next.origin !== current.origin) for (const h of CREDENTIAL_HEADERS) delete headers[h];
+        // One origin per provider (docs/protocol.md §0.1): a redirect never leaves it, so no request, with
+        // or without credentials, reaches another host, another port, plain http or a loopback address.
+        if (next.origin !== current.origin) throw new FetchError(`refusing redirect from ${current.origin} to another origin (${next.origin})`, 'redirect');
         current = next;
         continue;
       }
