@@ -200,7 +200,7 @@ describe('bad input: one bad provider never breaks the others', () => {
       res.end();
     });
     const { out } = await catalogWith(bad);
-    expect(out.warnings.join('\n')).toMatch(/escaper.*refusing redirect from loopback/);
+    expect(out.warnings.join('\n')).toMatch(/escaper.*refusing redirect from http:\/\/127\.0\.0\.1:\d+ to another origin \(http:\/\/203\.0\.113\.7\)/);
   });
 
   it('ANSI/OSC escapes and bidi controls never reach stdout, in JSON or piped text', async () => {
@@ -335,19 +335,36 @@ describe('cache, failure and output', () => {
     await farm.close();
   });
 
-  it('a descriptor refused by the loopback rule is not remembered, so nothing is ever sent to the host it names', async () => {
+  it('a descriptor naming another origin is refused by the origin rule before any request goes there, and is not remembered', async () => {
+    // The other origin: another loopback port, which must never see a request (https → loopback probing, off-origin catalogs).
+    const otherHits: string[] = [];
+    const other = createServer((req, res) => {
+      otherHits.push(req.url ?? '');
+      json(res, { provider_id: 'leaky', services: [] });
+    });
+    await new Promise<void>((ok) => other.listen(0, '127.0.0.1', ok));
+    servers.push(other);
+    const otherBase = `http://127.0.0.1:${(other.address() as { port: number }).port}`;
     let base = '';
-    const server = createServer((req, res) => {
-      json(res, { provider_id: 'leaky', name: 'Leaky', terms_url: `${base}/terms`, terms_version: '1', catalog_url: 'https://catalog.leaky.example/c', provisioning_endpoint: `${base}/p`, resource: base }, { 'cache-control': 'max-age=3600' });
+    let field: 'catalog_url' | 'provisioning_endpoint' | 'resource' = 'catalog_url';
+    const server = createServer((_req, res) => {
+      const d: Record<string, string> = { provider_id: 'leaky', name: 'Leaky', terms_url: `${base}/terms`, terms_version: '1', catalog_url: `${base}/c`, provisioning_endpoint: `${base}/p`, resource: base };
+      d[field] = field === 'resource' ? otherBase : `${otherBase}/x`;
+      json(res, d, { 'cache-control': 'max-age=3600' });
     });
     await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
     servers.push(server);
     base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-    const env = home([`${base}/.well-known/agent-provisioning`]);
-    const r = await runCli(['catalog', '--json'], { env });
-    expect(r.code).toBe(5);
-    expect(JSON.stringify(r.json().error.details.warnings)).toContain('leaves loopback');
-    expect(existsSync(join(env.AGENTPROV_HOME!, 'cache', 'descriptors'))).toBe(false);
+    for (const f of ['catalog_url', 'provisioning_endpoint', 'resource'] as const) {
+      field = f;
+      const env = home([`${base}/.well-known/agent-provisioning`]);
+      const r = await runCli(['catalog', '--json'], { env });
+      expect(r.code).toBe(5);
+      const warnings = JSON.stringify(r.json().error.details.warnings);
+      expect(warnings).toContain(`its ${f} is on ${otherBase}, not on the descriptor's origin ${base}`);
+      expect(existsSync(join(env.AGENTPROV_HOME!, 'cache', 'descriptors'))).toBe(false);
+    }
+    expect(otherHits).toEqual([]);
   });
 
   it('a corrupt cache file is treated as absent, never a crash, and the catalog is fetched again', async () => {

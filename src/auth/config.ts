@@ -31,7 +31,7 @@ export async function configuredIssuer(deps: Deps): Promise<IssuerSettings> {
 
 export async function saveOrchestrator(
   deps: Deps,
-  next: { url?: string; issuer: string; clientId: string; paymentRail?: string; providers?: string[] },
+  next: { url?: string; issuer: string; clientId: string; paymentRail?: string; providers?: string[]; vouched?: Record<string, string[]> },
 ): Promise<Config> {
   return updateConfig(deps.paths.config, (config) => {
     config.orchestrator = {
@@ -45,7 +45,9 @@ export async function saveOrchestrator(
       const own = config.providers.filter((p) => p.source !== 'orchestrator');
       config.providers = [
         ...own,
-        ...next.providers.filter((url) => !own.some((p) => p.url === url)).map((url) => ({ url, source: 'orchestrator' as const })),
+        ...next.providers
+          .filter((url) => !own.some((p) => p.url === url))
+          .map((url) => ({ url, source: 'orchestrator' as const, ...(next.vouched?.[url] ? { authorization_servers: next.vouched[url] } : {}) })),
       ];
     }
     return config;

@@ -30,6 +30,8 @@ export interface ProviderReport {
   error?: string;
   /** Built-in providers: the version of their catalog (shipped with agentprov). */
   version?: string;
+  /** Authorization servers off its origin that the orchestrator vouched for. */
+  authorization_servers?: string[];
 }
 
 export interface AggregateResult {
@@ -83,9 +85,9 @@ export async function aggregateCatalogs(opts: AggregateOptions): Promise<Aggrega
   let net: NetPath | undefined;
   if (needNetwork.length > 0) {
     // What sending needs, loaded only here: a warm run loads none of it.
-    const [{ createFetcher }, memory, { isLoopbackHost }] = await Promise.all([import('../http/fetch.js'), import('./descriptor-cache.js'), import('../util/loopback.js')]);
+    const [{ createFetcher }, memory, origin] = await Promise.all([import('../http/fetch.js'), import('./descriptor-cache.js'), import('../protocol/origin.js')]);
     fetcher ??= ownFetcher = createFetcher({ headersTimeoutMs: opts.deadlineMs, bodyTimeoutMs: opts.deadlineMs });
-    net = { memory, isLoopbackHost };
+    net = { memory, origin };
   }
   // The validators (zod: a large chunk to compile) are loaded, and primed on
   // a sample, once every first request has left, so that both overlap the
@@ -122,10 +124,10 @@ export async function aggregateCatalogs(opts: AggregateOptions): Promise<Aggrega
   }
 }
 
-/** What refreshOne needs before the validators: the descriptor memory and the loopback rule. */
+/** What refreshOne needs before the validators: the descriptor memory and the origin rule. */
 interface NetPath {
   memory: typeof import('./descriptor-cache.js');
-  isLoopbackHost: (typeof import('../util/loopback.js'))['isLoopbackHost'];
+  origin: typeof import('../protocol/origin.js');
 }
 
 type Helpers = typeof import('./validate.js') & typeof import('../http/fetch.js') & typeof import('../util/sanitize.js');
@@ -149,7 +151,7 @@ async function refreshOne(
   entry: ProviderEntry,
   cache: CachedCatalog | undefined,
   fetcher: Fetcher,
-  { memory, isLoopbackHost }: NetPath,
+  { memory, origin }: NetPath,
   opts: AggregateOptions,
   onSent: () => void,
   validators: Promise<Helpers>,
@@ -164,8 +166,8 @@ async function refreshOne(
     const guess = (remembered && memory.peekCatalogUrl(remembered, entry.url)) ?? cache?.header.catalog_url ?? entry.catalogUrl;
     const catalogFor = (url: string, onCatalogSent?: () => void) =>
       fetcher.get(url, { signal, maxBytes: MAX_CATALOG_BYTES, etag: cache && cache.header.catalog_url === url ? cache.header.etag : undefined, ...(onCatalogSent ? { onSent: onCatalogSent } : {}) });
-    // Never early to another host from loopback (the rule below, before the descriptor is even read).
-    const early = guess && (!isLoopbackHost(new URL(entry.url).hostname) || isLoopbackHost(URL.parse(guess)?.hostname ?? '')) ? catalogFor(guess, sent) : undefined;
+    // Never early to another origin (the rule below, before the descriptor is even read: a cached URL is not trusted either).
+    const early = guess && origin.originOf(guess) === origin.originOf(entry.url) ? catalogFor(guess, sent) : undefined;
     early?.catch(() => undefined);
 
     const fetchDescriptor = async () => {
@@ -180,21 +182,16 @@ async function refreshOne(
     else [h, descDoc] = await Promise.all([validators, fetchDescriptor()]);
     const { parseCatalog, parseDescriptor, parseDescriptorValue, assertFetchableUrl, sanitizeLine } = h;
     let descriptor = remembered && memory.validRemembered(remembered, entry.url, parseDescriptorValue);
-    let descriptorUrl = entry.url;
-    if (descriptor) {
-      recalled = true;
-      descriptorUrl = remembered!.finalUrl;
-    } else {
+    if (descriptor) recalled = true;
+    else {
       descDoc ??= await fetchDescriptor();
       descriptor = parseDescriptor(descDoc.body!);
-      descriptorUrl = descDoc.url;
     }
     descriptorId = descriptor.provider_id;
-    const catalogUrl = new URL(descriptor.catalog_url);
-    assertFetchableUrl(catalogUrl);
-    if (isLoopbackHost(new URL(descriptorUrl).hostname) && !isLoopbackHost(catalogUrl.hostname)) {
-      throw new Error(`catalog_url ${catalogUrl.host} leaves loopback`);
-    }
+    assertFetchableUrl(new URL(descriptor.catalog_url));
+    // One origin per provider (src/protocol/origin.ts), for a remembered descriptor as for a fetched one.
+    const off = origin.offOriginMember(entry.url, descriptor, entry.authorizationServers);
+    if (off) throw new Error(origin.describeViolation(off));
     // Remembered only once it passed those checks: a refused descriptor is asked for again next time.
     if (descDoc) memory.rememberDescriptor(opts.cacheRoot, entry.url, descDoc.url, descriptor, descDoc.maxAge, opts.now());
     const sameAsCache = cache && cache.header.catalog_url === descriptor.catalog_url && cache.header.provider_id === descriptor.provider_id;
@@ -278,6 +275,7 @@ function assemble(outcomes: Outcome[], now: number): AggregateResult {
       name: c.provider_name,
       url: o.entry.url,
       source: o.entry.source,
+      ...(o.entry.authorizationServers ? { authorization_servers: o.entry.authorizationServers } : {}),
       status: o.status,
       services: c.count,
       age_s: Math.max(0, Math.round((now - c.fetched_at) / 1000)),

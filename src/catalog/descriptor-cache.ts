@@ -16,12 +16,12 @@ import { readFileSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { isFresh, nameHash } from './cache.js';
 import { writeJsonAtomic } from '../util/atomic-file.js';
+import { offOriginMember, originOf, type REQUEST_MEMBERS } from '../protocol/origin.js';
 
 export const MAX_DESCRIPTOR_BYTES = 64 * 1024;
 const MAX_AGE_S = 24 * 3600;
 
-/** The descriptor members that are URLs (docs/protocol.md §1). */
-const URL_MEMBERS = ['terms_url', 'catalog_url', 'provisioning_endpoint', 'resource', 'authorization_server', 'protected_resource_metadata'] as const;
+type UrlMembers = Partial<Record<(typeof REQUEST_MEMBERS)[number], string>>;
 
 export interface RememberedDescriptor {
   /** The descriptor as JSON gave it back: not validated yet. */
@@ -33,8 +33,6 @@ export interface RememberedDescriptor {
 function fileFor(cacheRoot: string, url: string): string {
   return join(cacheRoot, 'descriptors', `${nameHash(url)}.json`);
 }
-
-const originOf = (url: unknown): string | undefined => (typeof url === 'string' && url.length <= 2048 ? URL.parse(url)?.origin : undefined);
 
 /** The fresh remembered descriptor of `url`; undefined when absent, stale, oversized, off `url`'s origin or not what rememberDescriptor writes. */
 export function readRememberedDescriptor(cacheRoot: string, url: string, nowMs: number): RememberedDescriptor | undefined {
@@ -60,7 +58,7 @@ export function peekCatalogUrl(r: RememberedDescriptor, url: string): string | u
 }
 
 /** The remembered descriptor validated by `parse` (zod), or undefined when it fails or names a URL off `url`'s origin. */
-export function validRemembered<D extends Partial<Record<(typeof URL_MEMBERS)[number], string>>>(r: RememberedDescriptor, url: string, parse: (value: unknown) => D): D | undefined {
+export function validRemembered<D extends UrlMembers>(r: RememberedDescriptor, url: string, parse: (value: unknown) => D): D | undefined {
   let descriptor: D;
   try {
     descriptor = parse(r.value);
@@ -70,14 +68,13 @@ export function validRemembered<D extends Partial<Record<(typeof URL_MEMBERS)[nu
   return onOrigin(descriptor, url) ? descriptor : undefined;
 }
 
-/** Whether every URL member of `descriptor` is on `url`'s origin: the only descriptors worth remembering. */
-function onOrigin(descriptor: Partial<Record<(typeof URL_MEMBERS)[number], unknown>>, url: string): boolean {
-  const origin = originOf(url);
-  return URL_MEMBERS.every((k) => descriptor[k] === undefined || originOf(descriptor[k]) === origin);
+/** Whether every URL `descriptor` sends requests to is on `url`'s origin (src/protocol/origin.ts; nothing vouched for is remembered). */
+function onOrigin(descriptor: UrlMembers | Record<string, unknown>, url: string): boolean {
+  return offOriginMember(url, descriptor) === undefined;
 }
 
 /** readRememberedDescriptor, then validRemembered. */
-export function recallDescriptor<D extends Partial<Record<(typeof URL_MEMBERS)[number], string>>>(cacheRoot: string, url: string, nowMs: number, parse: (value: unknown) => D): D | undefined {
+export function recallDescriptor<D extends UrlMembers>(cacheRoot: string, url: string, nowMs: number, parse: (value: unknown) => D): D | undefined {
   const r = readRememberedDescriptor(cacheRoot, url, nowMs);
   return r && validRemembered(r, url, parse);
 }

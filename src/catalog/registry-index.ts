@@ -50,11 +50,18 @@ export function readRegistryIndex(file: string, fingerprint: string): RegistryIn
   const entries: ProviderEntry[] = [];
   for (const e of r.entries as unknown[]) {
     if (typeof e !== 'object' || e === null) return undefined;
-    const { url, source, id, catalogUrl } = e as Record<string, unknown>;
+    const { url, source, id, catalogUrl, authorizationServers: vouched } = e as Record<string, unknown>;
     if (!isStr(url, 8192) || !isStr(source, 16) || !SOURCES.has(source)) return undefined;
     if (id !== undefined && !isStr(id, 64)) return undefined;
     if (catalogUrl !== undefined && !isStr(catalogUrl, 2048)) return undefined;
-    entries.push({ url, source: source as ProviderEntry['source'], ...(id ? { id } : {}), ...(catalogUrl ? { catalogUrl } : {}) });
+    if (vouched !== undefined && !(Array.isArray(vouched) && vouched.length <= 4 && vouched.every((v) => isStr(v, 2048)))) return undefined;
+    entries.push({
+      url,
+      source: source as ProviderEntry['source'],
+      ...(id ? { id } : {}),
+      ...(catalogUrl ? { catalogUrl } : {}),
+      ...(vouched ? { authorizationServers: vouched as string[] } : {}),
+    });
   }
   return { v: 1, fingerprint, entries, deadline_ms: r.deadline_ms as number, warnings: r.warnings as string[] };
 }

@@ -42,6 +42,8 @@ const CODE_CLASS: Record<string, number> = {
   AUTHORIZATION_TIMEOUT: EXIT.HUMAN_ACTION,
   // No (longer a) grant at a provider: `agentprov add` authorizes again.
   PROVIDER_NOT_AUTHORIZED: EXIT.HUMAN_ACTION,
+  // A provider named only by a cloned agentprov.json: `up --trust-manifest-providers` or `providers add`.
+  PROVIDER_NOT_TRUSTED: EXIT.HUMAN_ACTION,
 
   CAP_EXCEEDED: EXIT.MONEY_REFUSED,
   PAYMENT_DECLINED: EXIT.MONEY_REFUSED,

@@ -179,7 +179,8 @@ export const COMMANDS: CommandSpec[] = [
         .option('--complete', 'finish a consent started by an earlier up and continue')
         .option('--wait <seconds>', 'wait up to this long for each pending provision or consent (default 60)')
         .option('--confirm-paid-service', "confirm paying for every paid entry of this run (a human's yes, for scripts)")
-        .option('--max-price <amount>', 'refuse any entry whose catalog price or provider quote is above this (major units, e.g. 12.00)'),
+        .option('--max-price <amount>', 'refuse any entry whose catalog price or provider quote is above this (major units, e.g. 12.00)')
+        .option('--trust-manifest-providers', "trust the providers only agentprov.json names with your credentials (a human's yes)"),
     load: () => import('./commands/up.js'),
   },
   {

@@ -26,6 +26,8 @@ export const ConfigSchema = z.object({
         source: z.enum(['orchestrator', 'user', 'manifest']),
         /** The catalog URL the descriptor named when the provider was added: lets a cold catalog fetch run beside the descriptor's. */
         catalog_url: z.string().url().max(2048).optional(),
+        /** Authorization servers off the descriptor's origin that the orchestrator vouched for (source "orchestrator" only). */
+        authorization_servers: z.array(z.string().url().max(2048)).max(4).optional(),
       }),
     )
     .max(500)

@@ -23,5 +23,14 @@ export const OrchestratorDescriptor = z.looseObject({
   providers: z.array(httpUrl).max(100),
   /** Human-readable orchestrator name. */
   name: z.string().min(1).max(200),
+  /**
+   * Authorization servers on another origin than their provider's descriptor
+   * that this orchestrator vouches for, by provider descriptor URL
+   * (docs/protocol.md §0.1). Everything else must share the descriptor's origin.
+   */
+  provider_authorization_servers: z
+    .record(httpUrl, z.array(httpUrl).min(1).max(4))
+    .refine((r) => Object.keys(r).length <= 100, { message: 'at most 100 providers' })
+    .optional(),
 });
 export type OrchestratorDescriptor = z.infer<typeof OrchestratorDescriptor>;

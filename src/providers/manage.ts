@@ -62,6 +62,25 @@ export async function addUserProvider(paths: Paths, registry: Registry, url: str
   });
 }
 
+/**
+ * The human's yes to the providers a project's agentprov.json names: each
+ * one not registered yet becomes a user provider, so it is trusted with
+ * credentials from now on (src/provision/providers.ts refuses manifest-only
+ * ones). Returns what was newly trusted.
+ */
+export async function trustManifestProviders(paths: Paths, cwd: string): Promise<ProviderEntry[]> {
+  const registry = await loadRegistry({ paths, cwd });
+  const fromManifest = registry.entries.filter((e) => e.source === 'manifest');
+  if (fromManifest.length === 0) return [];
+  await updateConfig(paths.config, (config) => {
+    for (const e of fromManifest) {
+      if (config.providers.some((p) => safeNormalize(p.url) === e.url)) continue;
+      config.providers.push({ url: e.url, source: 'user', ...(e.id ? { id: e.id } : {}) });
+    }
+  });
+  return fromManifest;
+}
+
 export async function removeProvider(paths: Paths, cwd: string, idOrUrl: string): Promise<KnownProvider[]> {
   const { providers } = await knownProviders(paths, cwd);
   let asUrl: string | undefined;

@@ -25,6 +25,8 @@ export interface ProviderEntry {
   source: ProviderSource;
   /** The catalog URL last seen in its descriptor (config), fetched beside the descriptor when there is no cache. */
   catalogUrl?: string;
+  /** Authorization servers off its origin that the orchestrator vouched for (src/protocol/origin.ts). */
+  authorizationServers?: string[];
 }
 
 /**
@@ -59,7 +61,15 @@ export async function loadRegistry(opts: { paths: Paths; cwd: string }): Promise
   const warnings: string[] = [];
   const raw: ProviderEntry[] = [];
   const rank = { orchestrator: 0, user: 1, manifest: 2 } as const;
-  for (const p of [...config.providers].sort((a, b) => rank[a.source] - rank[b.source])) raw.push({ url: p.url, source: p.source, ...(p.id ? { id: p.id } : {}), ...(p.catalog_url ? { catalogUrl: p.catalog_url } : {}) });
+  for (const p of [...config.providers].sort((a, b) => rank[a.source] - rank[b.source])) {
+    raw.push({
+      url: p.url,
+      source: p.source,
+      ...(p.id ? { id: p.id } : {}),
+      ...(p.catalog_url ? { catalogUrl: p.catalog_url } : {}),
+      ...(p.source === 'orchestrator' && p.authorization_servers ? { authorizationServers: p.authorization_servers } : {}),
+    });
+  }
   const manifestPath = findManifest(opts.cwd);
   if (manifestPath) {
     try {

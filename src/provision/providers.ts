@@ -11,12 +11,24 @@ import { AgentprovError } from '../cli/errors.js';
 import { MAX_DESCRIPTOR_BYTES, recallDescriptor, rememberDescriptor } from '../catalog/descriptor-cache.js';
 import { gatherCatalog, type Gathered } from '../catalog/gather.js';
 import type { CatalogService } from '../catalog/validate.js';
+import type { ProviderReport } from '../catalog/aggregate.js';
+import { describeViolation, offOriginMember } from '../protocol/origin.js';
 import type { ProviderDescriptor } from '../protocol/provider.js';
 import { builtinFor } from '../providers/builtin.js';
 import type { Provider } from '../providers/provider.js';
 import { sanitizeLine } from '../util/sanitize.js';
 
 const DESCRIPTOR_DEADLINE_MS = 10_000;
+
+/** A descriptor that parsed but breaks a rule, naming the field. */
+class InvalidDescriptor extends Error {
+  constructor(
+    message: string,
+    readonly field: string,
+  ) {
+    super(message);
+  }
+}
 
 /** `<provider>/<service>` → its parts, or USAGE. */
 export function parseQualified(input: string): { provider: string; service: string } {
@@ -78,8 +90,8 @@ function distance(a: string, b: string): number {
   return prev[b.length]!;
 }
 
-/** The descriptor URL the catalog layer knows for this provider id. */
-export function descriptorUrlOf(gathered: Gathered, providerId: string): string {
+/** What the catalog layer knows of this provider id: its descriptor URL, where it was registered, what the orchestrator vouched for. */
+export function reportOf(gathered: Gathered, providerId: string): ProviderReport {
   const report = gathered.providers.find((p) => p.id === providerId && p.status !== 'skipped');
   if (!report) {
     throw new AgentprovError('PROVIDER_NOT_FOUND', `no known provider "${sanitizeLine(providerId).slice(0, 64)}"`, {
@@ -87,7 +99,29 @@ export function descriptorUrlOf(gathered: Gathered, providerId: string): string 
       nextSteps: ['agentprov providers list', 'agentprov providers add <descriptor-url>'],
     });
   }
-  return report.url;
+  return report;
+}
+
+/** The descriptor URL the catalog layer knows for this provider id. */
+export function descriptorUrlOf(gathered: Gathered, providerId: string): string {
+  return reportOf(gathered, providerId).url;
+}
+
+/**
+ * A provider named only by a project's agentprov.json (a cloned repository)
+ * is listed but not trusted with credentials: the human says yes first
+ * (`up --trust-manifest-providers`, or `providers add`), which registers it.
+ */
+function assertTrusted(report: ProviderReport): void {
+  if (report.source !== 'manifest') return;
+  throw new AgentprovError(
+    'PROVIDER_NOT_TRUSTED',
+    `provider ${report.id} (${report.url}) is named only by this project's agentprov.json; agentprov sends it no credential until you say you trust it`,
+    {
+      details: { provider: report.id, url: report.url, source: 'manifest' },
+      nextSteps: ['agentprov up --trust-manifest-providers', `agentprov providers add ${report.url}`],
+    },
+  );
 }
 
 /**
@@ -95,8 +129,14 @@ export function descriptorUrlOf(gathered: Gathered, providerId: string): string 
  * (catalog/descriptor-cache.ts says when one is used), else fetched
  * (bounded, zod) and remembered.
  */
-export async function fetchDescriptor(url: string, providerId: string, cache?: { root: string; nowMs: number }): Promise<ProviderDescriptor> {
+export async function fetchDescriptor(
+  url: string,
+  providerId: string,
+  cache?: { root: string; nowMs: number },
+  vouched: readonly string[] = [],
+): Promise<ProviderDescriptor> {
   const { parseDescriptor, parseDescriptorValue } = await import('../catalog/validate.js');
+  // recallDescriptor uses only copies whose every request URL is on the descriptor's origin.
   const remembered = cache && recallDescriptor(cache.root, url, cache.nowMs, parseDescriptorValue);
   if (remembered?.provider_id === providerId) return remembered;
   const { createFetcher } = await import('../http/fetch.js');
@@ -106,13 +146,15 @@ export async function fetchDescriptor(url: string, providerId: string, cache?: {
     if (!doc.body) throw new Error('empty descriptor');
     const descriptor = parseDescriptor(doc.body);
     if (descriptor.provider_id !== providerId) throw new Error(`descriptor names provider "${descriptor.provider_id}"`);
+    const off = offOriginMember(url, descriptor, vouched);
+    if (off) throw new InvalidDescriptor(describeViolation(off), off.field);
     if (cache) rememberDescriptor(cache.root, url, doc.url, descriptor, doc.maxAge, cache.nowMs);
     return descriptor;
   } catch (err) {
     const reason = sanitizeLine((err as Error)?.message ?? String(err)).slice(0, 300);
-    const invalid = (err as Error)?.name === 'InvalidDocument' || /names provider/.test(reason);
+    const invalid = (err as Error)?.name === 'InvalidDocument' || err instanceof InvalidDescriptor || /names provider/.test(reason);
     throw new AgentprovError(invalid ? 'INVALID_PROVIDER_RESPONSE' : 'PROVIDER_UNREACHABLE', `provider ${providerId} (${url}): ${reason}`, {
-      details: { provider: providerId, url },
+      details: { provider: providerId, url, ...(err instanceof InvalidDescriptor ? { field: err.field } : {}) },
       cause: err,
     });
   } finally {
@@ -129,8 +171,11 @@ export async function openProvider(deps: Deps, providerId: string, gathered?: Ga
   // A provider built into agentprov (Cloudflare) unless a registered descriptor claims its id: src/providers/builtin.ts decides.
   const builtin = builtinFor(catalog.providers, providerId);
   if (builtin) return builtin.open(deps);
-  const descriptorUrl = descriptorUrlOf(catalog, providerId);
-  const descriptor = await fetchDescriptor(descriptorUrl, providerId, { root: deps.paths.cache, nowMs: deps.clock.now().getTime() });
+  const report = reportOf(catalog, providerId);
+  assertTrusted(report);
+  const descriptorUrl = report.url;
+  const vouchedIssuers = report.authorization_servers ?? [];
+  const descriptor = await fetchDescriptor(descriptorUrl, providerId, { root: deps.paths.cache, nowMs: deps.clock.now().getTime() }, vouchedIssuers);
   const { openProtocolProvider } = await import('../providers/protocol/index.js');
-  return openProtocolProvider(deps, { id: providerId, descriptorUrl, descriptor });
+  return openProtocolProvider(deps, { id: providerId, descriptorUrl, descriptor, vouchedIssuers });
 }

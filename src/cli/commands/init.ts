@@ -27,6 +27,7 @@ interface Target {
   clientId: string;
   paymentRail?: string;
   providers?: string[];
+  vouched?: Record<string, string[]>;
 }
 
 async function resolveTarget(deps: Deps, opts: Record<string, unknown>): Promise<Target> {
@@ -36,7 +37,10 @@ async function resolveTarget(deps: Deps, opts: Record<string, unknown>): Promise
   if (orchestrator && (issuer || clientId)) throw new AgentprovError('USAGE', 'use either --orchestrator or --issuer with --client-id, not both');
   if (orchestrator) {
     const { url, descriptor } = await fetchOrchestratorDescriptor(orchestrator);
-    return { orchestratorUrl: url, issuer: descriptor.issuer, clientId: descriptor.client_id, paymentRail: descriptor.payment_rail, providers: descriptor.providers };
+    return { orchestratorUrl: url, issuer: descriptor.issuer, clientId: descriptor.client_id, paymentRail: descriptor.payment_rail,
+      providers: descriptor.providers,
+      ...(descriptor.provider_authorization_servers ? { vouched: descriptor.provider_authorization_servers } : {}),
+    };
   }
   if (issuer || clientId) {
     if (!issuer || !clientId) throw new AgentprovError('USAGE', '--issuer and --client-id go together');
@@ -68,6 +72,7 @@ export async function run(deps: Deps, _args: string[], opts: Record<string, unkn
     ...(target.orchestratorUrl ? { url: target.orchestratorUrl } : {}),
     ...(target.paymentRail ? { paymentRail: target.paymentRail } : {}),
     ...(target.providers ? { providers: target.providers } : {}),
+    ...(target.vouched ? { vouched: target.vouched } : {}),
   });
   const manifestPath = join(deps.cwd, MANIFEST_FILE);
   const manifestCreated = !existsSync(manifestPath);

@@ -26,7 +26,7 @@ export async function run(deps: Deps, args: string[]): Promise<CommandResult> {
   const report = result.providers[0]!;
   if (!result.anyAnswered || !report.id) {
     const error = report.error ?? 'no answer';
-    const invalid = /invalid|not valid JSON|names provider/.test(error);
+    const invalid = /invalid|not valid JSON|names provider|not on the descriptor's origin/.test(error);
     throw new AgentprovError(invalid ? 'INVALID_PROVIDER_RESPONSE' : 'PROVIDER_UNREACHABLE', `provider at ${url} failed: ${error}`, {
       details: { url, error },
       nextSteps: ['check the URL: it should serve /.well-known/agent-provisioning'],

@@ -8,6 +8,12 @@
  * --confirm-paid-service) stops the run with exit 3; a resource the provider
  * refuses, or one priced above --max-price, is reported and the others go on.
  * Paid entries go through the same price limit, caps and payment as `add`.
+ *
+ * A provider named only by agentprov.json (a cloned project) is sent no
+ * credential until the human says yes: `--trust-manifest-providers` (or the
+ * prompt on a terminal) registers every such provider, audited; without it
+ * the run stops with PROVIDER_NOT_TRUSTED (exit 3) before any request with a
+ * credential.
  */
 import { existsSync } from 'node:fs';
 import { gatherCatalog } from '../../catalog/gather.js';
@@ -42,6 +48,7 @@ export async function run(deps: Deps, _args: string[], opts: Record<string, unkn
   const resume = `agentprov up${yesFlags({ acceptTos: Boolean(opts.acceptTos), payment })}`;
   const manifest = await loadManifest(path);
   const todo = manifest.resources.filter((r) => !(r.id && r.status === 'active'));
+  const trusted = todo.length ? await trustIfAsked(deps, opts) : [];
   const steps: Step[] = manifest.resources
     .filter((r) => r.id && r.status === 'active')
     .map((r) => ({ name: r.name, provider: r.provider, service: r.service, action: 'unchanged', id: r.id ?? null, status: r.status ?? null }));
@@ -98,11 +105,45 @@ export async function run(deps: Deps, _args: string[], opts: Record<string, unkn
   const done = steps.filter((s) => s.action === 'provisioned' || s.action === 'resumed');
   const pending = steps.filter((s) => s.action === 'pending');
   return {
-    data: { manifest: path, resources: steps, provisioned: done.length, unchanged: steps.length - done.length - pending.length, pending: pending.length },
+    data: {
+      manifest: path,
+      resources: steps,
+      provisioned: done.length,
+      unchanged: steps.length - done.length - pending.length,
+      pending: pending.length,
+      trusted_providers: trusted,
+    },
     warnings,
     nextSteps: pending.length ? [resume] : [],
     human: steps.length
       ? steps.map((s) => `${s.action.padEnd(11)} ${s.name} (${s.provider}/${s.service}${s.id ? ` ${s.id}` : ''})`).join('\n')
       : `no resources in ${path}`,
   };
+}
+
+/**
+ * Providers only the manifest names: trusted with `--trust-manifest-providers`,
+ * or after a yes on a terminal; otherwise left untrusted (openProvider then
+ * refuses them with PROVIDER_NOT_TRUSTED and its next steps). Audited.
+ */
+async function trustIfAsked(deps: Deps, opts: Record<string, unknown>): Promise<Array<{ url: string; id: string | null }>> {
+  const { loadRegistry } = await import('../../providers/registry.js');
+  const untrusted = (await loadRegistry({ paths: deps.paths, cwd: deps.cwd })).entries.filter((e) => e.source === 'manifest');
+  if (untrusted.length === 0) return [];
+  let yes = Boolean(opts.trustManifestProviders);
+  if (!yes && deps.canPrompt()) {
+    const list = untrusted.map((e) => `  ${e.id ?? '(id not known yet)'} ${e.url}`).join('\n');
+    deps.io.err(`This project's agentprov.json names providers you have not registered:\n${list}\n`);
+    yes = await deps.prompter.confirm('Trust them with your credentials (sign-in assertions, payments)?', false);
+  }
+  if (!yes) return [];
+  const { trustManifestProviders } = await import('../../providers/manage.js');
+  const trusted = await trustManifestProviders(deps.paths, deps.cwd);
+  const { appendAudit } = await import('../../audit/log.js');
+  for (const e of trusted) {
+    await appendAudit(deps, { command: 'up', ...(e.id ? { provider: e.id } : {}), decision: 'provider_trusted', details: { url: e.url.slice(0, 1024), source: 'manifest' } });
+  }
+  const { resolveRegistry } = await import('../../catalog/gather.js');
+  await resolveRegistry(deps);
+  return trusted.map((e) => ({ url: e.url, id: e.id ?? null }));
 }

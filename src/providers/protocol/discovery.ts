@@ -5,15 +5,17 @@
  * 1. the provisioning endpoint answers `401` with
  *    `WWW-Authenticate: Bearer resource_metadata="…"` (RFC 9728 §5.1);
  * 2. that metadata URL must be on the provider's own origin (the origin of
- *    its provisioning endpoint), else PROVIDER_UNTRUSTED_METADATA: a
- *    provider must not send its clients to someone else's authorization
- *    server;
+ *    its registered descriptor URL), else PROVIDER_UNTRUSTED_METADATA;
  * 3. the metadata (RFC 9728 §3) names the resource (must be the
- *    descriptor's) and `authorization_servers[0]`;
+ *    descriptor's) and `authorization_servers[0]`, which must be on that
+ *    origin too unless the orchestrator vouched for it (src/protocol/
+ *    origin.ts), else PROVIDER_UNTRUSTED_METADATA: a provider must never
+ *    send its clients to someone else's authorization server (the mix-up);
  * 4. that issuer's RFC 8414 metadata, through openid-client.
  *
  * What is learnt (issuer, metadata URL, the client id chosen for the
- * provider) is not secret and is kept in `<cache>/providers/`.
+ * provider) is not secret and is kept in `<cache>/providers/`; a remembered
+ * issuer passes the same origin rule again when it is read.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
@@ -24,6 +26,7 @@ import { AgentprovError } from '../../cli/errors.js';
 import { writeJsonAtomic } from '../../util/atomic-file.js';
 import { HTTP_TIMEOUT_SECONDS, boundedFetch } from '../../auth/issuer.js';
 import { freshFor, type Fetcher } from '../../http/fetch.js';
+import { issuerAllowed, originOf } from '../../protocol/origin.js';
 import { ProtectedResourceMetadataSchema, type ProviderDescriptor } from '../../protocol/provider.js';
 import { isLoopbackHost } from '../../util/loopback.js';
 import { clean, invalidResponse, providerOAuthError, unreachable } from './errors.js';
@@ -73,6 +76,8 @@ export interface ProviderRef {
   id: string;
   descriptorUrl: string;
   descriptor: ProviderDescriptor;
+  /** Authorization servers off the descriptor's origin that the orchestrator vouched for. */
+  vouchedIssuers?: readonly string[];
 }
 
 function cacheFile(cacheRoot: string, descriptorUrl: string): string {
@@ -86,8 +91,9 @@ export function readDiscoveryCache(cacheRoot: string, p: ProviderRef): CachedDis
     const parsed = CachedDiscovery.safeParse(JSON.parse(readFileSync(file, 'utf8')));
     if (!parsed.success) return undefined;
     const c = parsed.data;
-    // A descriptor that moved its resource invalidates what was learnt from it.
-    return c.provider_id === p.id && c.descriptor_url === p.descriptorUrl && c.resource === p.descriptor.resource ? c : undefined;
+    // A descriptor that moved its resource invalidates what was learnt from it; the cache is not trusted with the origin rule.
+    const same = c.provider_id === p.id && c.descriptor_url === p.descriptorUrl && c.resource === p.descriptor.resource;
+    return same && issuerAllowed(p.descriptorUrl, c.issuer, p.vouchedIssuers) ? c : undefined;
   } catch {
     return undefined;
   }
@@ -113,6 +119,7 @@ const sameResource = (a: string, b: string): boolean => a.replace(/\/+$/, '') ==
 /** Steps 1-3: the issuer of the provider's authorization server and the metadata URL it came from. */
 export async function discoverIssuer(p: ProviderRef, fetcher: Fetcher): Promise<{ issuer: string; resourceMetadata: string }> {
   const endpoint = new URL(p.descriptor.provisioning_endpoint);
+  const home = originOf(p.descriptorUrl);
   const signal = AbortSignal.timeout(DEADLINE_MS);
   let res;
   try {
@@ -125,15 +132,8 @@ export async function discoverIssuer(p: ProviderRef, fetcher: Fetcher): Promise<
   }
   const named = resourceMetadataParam(res.headers['www-authenticate']);
   const metadataUrl = URL.parse(named ?? p.descriptor.protected_resource_metadata ?? new URL(WELL_KNOWN_RESOURCE, p.descriptor.resource).href);
-  if (!metadataUrl || metadataUrl.origin !== endpoint.origin || metadataUrl.username || metadataUrl.password) {
-    throw new AgentprovError(
-      'PROVIDER_UNTRUSTED_METADATA',
-      `provider ${p.id} points at protected resource metadata off its own origin (${clean(metadataUrl?.origin ?? String(named), 200)}, expected ${endpoint.origin}); refusing it`,
-      {
-        details: { provider: p.id, resource_metadata: clean(named ?? '', 2048), expected_origin: endpoint.origin },
-        nextSteps: ['report this to the provider; do not use it until it is fixed'],
-      },
-    );
+  if (!metadataUrl || metadataUrl.origin !== home || metadataUrl.username || metadataUrl.password) {
+    throw untrusted(p, 'resource_metadata', metadataUrl?.origin ?? clean(String(named), 200), home);
   }
 
   let doc;
@@ -160,7 +160,21 @@ export async function discoverIssuer(p: ProviderRef, fetcher: Fetcher): Promise<
   if (!sameResource(parsed.data.resource, p.descriptor.resource)) {
     throw invalidResponse(p.id, 'discovery', `its protected resource metadata describes ${parsed.data.resource}, not ${p.descriptor.resource}`);
   }
-  return { issuer: parsed.data.authorization_servers[0]!, resourceMetadata: metadataUrl.href };
+  const issuer = parsed.data.authorization_servers[0]!;
+  if (!issuerAllowed(p.descriptorUrl, issuer, p.vouchedIssuers)) throw untrusted(p, 'authorization_servers[0]', originOf(issuer) ?? clean(issuer, 200), home);
+  return { issuer, resourceMetadata: metadataUrl.href };
+}
+
+/** PROVIDER_UNTRUSTED_METADATA: `field` of the provider's metadata leaves its origin. */
+function untrusted(p: ProviderRef, field: string, origin: string, expected: string | undefined): AgentprovError {
+  return new AgentprovError(
+    'PROVIDER_UNTRUSTED_METADATA',
+    `provider ${p.id} names ${field} on ${origin}, off its own origin ${expected}; refusing it before any credential is asked for (a provider's URLs must share one origin)`,
+    {
+      details: { provider: p.id, field, origin, expected_origin: expected ?? null },
+      nextSteps: ['report this to the provider; do not use it until it is fixed'],
+    },
+  );
 }
 
 /** openid-client options for a provider's AS: bounded, plain http on loopback only. */

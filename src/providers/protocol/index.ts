@@ -4,11 +4,11 @@
  * src/provision/providers.ts, never directly.
  */
 import type { Deps } from '../../cli/deps.js';
-import type { ProviderDescriptor } from '../../protocol/provider.js';
 import type { Provider } from '../provider.js';
 import { ProtocolProvider } from './client.js';
+import type { ProviderRef } from './discovery.js';
 
-export function openProtocolProvider(deps: Deps, entry: { id: string; descriptorUrl: string; descriptor: ProviderDescriptor }): Provider {
+export function openProtocolProvider(deps: Deps, entry: ProviderRef): Provider {
   return new ProtocolProvider(deps, entry);
 }
 
