@@ -195,6 +195,9 @@ describe.runIf(haveKeyring)('token and run against the sandbox', () => {
       const t = process.env.LOCALCLOUD_TOKEN;
       require('node:fs').writeFileSync(${JSON.stringify(tokenFile)}, t);
       const h = Math.floor(t.length / 2);
+      const b = Buffer.from(t);
+      console.log('halves:\\n' + t.slice(0, h) + '\\n' + t.slice(h));
+      console.log('encoded:', b.toString('base64'), b.toString('base64url'), b.toString('hex'), b.toString('hex').toUpperCase());
       process.stdout.write('whole:' + t + '\\n');
       process.stdout.write('split:' + t.slice(0, h));
       setTimeout(() => {
@@ -210,6 +213,15 @@ describe.runIf(haveKeyring)('token and run against the sandbox', () => {
     expect(r.stdout).toContain('split:****\n');
     expect(r.stderr).toContain('line: Authorization: Bearer **** (end)');
     expect(r.stderr).toContain('****\n');
+    // Its halves on separate lines and its encodings are masked too.
+    const b = Buffer.from(token);
+    const half = Math.floor(token.length / 2);
+    expect(half).toBeGreaterThanOrEqual(12);
+    for (const form of [token.slice(0, half), token.slice(half), b.toString('base64').replace(/=+$/, ''), b.toString('base64url'), b.toString('hex'), b.toString('hex').toUpperCase()]) {
+      for (const text of [r.stdout, r.stderr]) expect(text).not.toContain(form);
+    }
+    expect(r.stdout).toContain('halves:\n****\n****\n');
+    expect(r.stdout).toContain('encoded: **** **** **** ****\n');
   });
 
   it('SIGTERM to agentprov reaches the child, its exit code is returned, and the credential is revoked', async () => {
