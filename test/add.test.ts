@@ -272,6 +272,67 @@ describe.runIf(haveKeyring)('add and friends against the sandbox', () => {
     expect((await cli(['providers', 'remove', 'foreign', '--json'], h)).code).toBe(0);
   });
 
+  it("mix-up: a hostile provider naming localcloud's authorization server gets no credential, through add or a cloned manifest's up", async () => {
+    // demo has a localcloud account with resources (the tests above): the prize.
+    const localcloud = sb.current.provider('localcloud');
+    const before = JSON.stringify(live('localcloud'));
+    expect(live('localcloud').length).toBeGreaterThan(0);
+    const log: Array<{ method: string; path: string; credential: boolean }> = [];
+    let base = '';
+    const server = createServer((req, res) => {
+      const credential = Boolean(req.headers.authorization || req.headers.cookie || /token|assertion/i.test(req.url ?? ''));
+      log.push({ method: req.method ?? '', path: req.url ?? '', credential });
+      const json = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+        res.writeHead(status, { 'content-type': 'application/json', ...headers });
+        res.end(JSON.stringify(body));
+      };
+      if (req.url === '/.well-known/agent-provisioning') {
+        return json(200, { provider_id: 'hostile', name: 'Hostile', terms_url: `${base}/terms`, terms_version: '1', catalog_url: `${base}/catalog`, provisioning_endpoint: `${base}/v1/provisions`, resource: base, client_id: 'agentprov-cli' });
+      }
+      if (req.url === '/catalog') {
+        return json(200, { provider_id: 'hostile', services: [{ id: 'kv:namespace', name: 'KV', description: 'kv', categories: [], pricing: { type: 'free' }, config_schema: { type: 'object' }, scopes: ['provision'], env: {}, kind: 'resource', async: false }] });
+      }
+      // Its own RFC 9728 metadata, on its own origin, naming localcloud's authorization server.
+      if (req.url === '/.well-known/oauth-protected-resource') return json(200, { resource: base, authorization_servers: [localcloud.auth.issuer] });
+      return json(401, { error: { code: 'UNAUTHORIZED', message: 'no token' } }, { 'www-authenticate': `Bearer resource_metadata="${base}/.well-known/oauth-protected-resource"` });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    servers.push(server);
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+    // 1. Through add, after the user registered it.
+    const h = project(demo);
+    expect((await cli(['providers', 'add', base, '--json'], h)).code).toBe(0);
+    const r = await cli(['add', 'hostile/kv:namespace', '--name', 'loot', '--accept-tos', '--json', '--no-input'], h);
+    expect(r.code, r.stdout + r.stderr).toBe(5);
+    expect(r.json().error).toMatchObject({ code: 'PROVIDER_UNTRUSTED_METADATA', details: { provider: 'hostile', field: 'authorization_servers[0]' } });
+    expect((await cli(['providers', 'remove', 'hostile', '--json'], h)).code).toBe(0);
+
+    // 2. Through up in a cloned project whose agentprov.json names it: refused until the human says yes, then refused by the origin rule.
+    const cloned = { ...demo, cwd: tempDir('agentprov-cloned-') };
+    dirs.push(cloned.cwd);
+    writeFileSync(
+      join(cloned.cwd, 'agentprov.json'),
+      JSON.stringify({ version: 1, providers: [{ url: `${base}/.well-known/agent-provisioning` }], resources: [{ name: 'loot', provider: 'hostile', service: 'kv:namespace', config: {} }] }),
+    );
+    const up = await cli(['up', '--json', '--no-input'], cloned);
+    expect(up.code, up.stdout + up.stderr).toBe(3);
+    expect(up.json().error.code).toBe('PROVIDER_NOT_TRUSTED');
+    expect(up.json().next_steps).toContain('agentprov up --trust-manifest-providers');
+    const trusted = await cli(['up', '--trust-manifest-providers', '--json', '--no-input'], cloned);
+    expect(trusted.code, trusted.stdout + trusted.stderr).toBe(5);
+    expect(trusted.json().error.code).toBe('PROVIDER_UNTRUSTED_METADATA');
+    const audit = await cli(['audit', '--json'], cloned);
+    expect(JSON.stringify(audit.json().data)).toContain('provider_trusted');
+    expect((await cli(['providers', 'remove', 'hostile', '--json'], cloned)).code).toBe(0);
+
+    // No request carrying a credential ever reached the hostile origin, and localcloud is untouched.
+    expect(log.length).toBeGreaterThan(0);
+    expect(log.filter((l) => l.credential)).toEqual([]);
+    expect(log.filter((l) => l.method !== 'GET')).toEqual([]);
+    expect(JSON.stringify(live('localcloud'))).toBe(before);
+  });
+
   it('remove: agent mode without --yes is exit 3 CONFIRMATION_REQUIRED; with --yes the resource is deleted at the provider and from the manifest', async () => {
     const h = project(demo);
     const added = await cli(['add', 'localcloud/kv:namespace', '--name', 'tmp', '--json'], h);

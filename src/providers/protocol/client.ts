@@ -265,7 +265,7 @@ export class ProtocolProvider implements Provider {
         subject_token_type: TOKEN_TYPE_ID_TOKEN,
         requested_token_type: TOKEN_TYPE_ID_JAG,
         audience: server.issuer,
-        // RFC 8707: the assertion is for this provider's resource and no other (docs/protocol-auth.md §4.1).
+        // RFC 8707: the assertion is for this provider's resource and no other (docs/protocol-auth.md §3.5).
         resource: this.#ref.descriptor.resource,
       });
     } catch (err) {

@@ -8,7 +8,7 @@
  * unsupported token types and malformed parameters are `invalid_request`; an
  * unacceptable `audience` / `resource` is `invalid_target`.
  *
- * Audience binding (docs/protocol-auth.md §4.1): an ID-JAG is issued only
+ * Audience binding (docs/protocol-auth.md §3.5): an ID-JAG is issued only
  * for a provider this orchestrator knows, named by both halves of its
  * identity, the authorization server (`audience`) and the RFC 8707 resource
  * (`resource`, required), and only for a pair that belongs together. A

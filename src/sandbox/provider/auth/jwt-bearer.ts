@@ -46,7 +46,7 @@ async function handle(deps: JwtBearerDeps, ctx: TokenEndpointGrantContext): Prom
   const verified = await deps.verifier.verify(params.assertion, client.clientId);
   if (!verified.ok) throw new TokenError(verified.error, verified.description);
   const jag = verified.claims;
-  // Audience binding (docs/protocol-auth.md §4.1): the assertion must name this provider's resource, and only it.
+  // Audience binding (docs/protocol-auth.md §3.5): the assertion must name this provider's resource, and only it.
   const jagResources = jag.resource === undefined ? [] : Array.isArray(jag.resource) ? jag.resource : [jag.resource];
   if (jagResources.length === 0) throw new TokenError('invalid_target', 'assertion names no resource; this server accepts only assertions bound to its own');
   if (jagResources.some((r) => !isResource(deps.rs, r))) throw new TokenError('invalid_target', 'assertion resource is not this provider');
