@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { CatalogService } from '../src/catalog/validate.js';
 import { readConfigFile, updateConfig } from '../src/config/config.js';
-import { resolvePaths } from '../src/paths.js';
+import { resolvePaths } from '../src/core/paths.js';
 import { addUserProvider } from '../src/providers/manage.js';
 import { loadRegistry } from '../src/providers/registry.js';
 import { checkConfig, parseConfigInput } from '../src/provision/config.js';
@@ -128,7 +128,7 @@ describe('service names', () => {
 
 import { existsSync } from 'node:fs';
 import { createDeps, type Deps } from '../src/cli/deps.js';
-import { AgentprovError } from '../src/cli/errors.js';
+import { AgentprovError } from '../src/core/errors.js';
 import { bufferIO } from './helpers/io.js';
 import { provisionOne, type AddRequest } from '../src/provision/add.js';
 import { openLedger } from '../src/payment/ledger.js';

@@ -5,7 +5,7 @@ import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { appendAudit, auditPath, verifyAudit, type AuditDeps } from '../src/audit/log.js';
-import { MASK, Redactor, type IO } from '../src/cli/io.js';
+import { MASK, Redactor, type IO } from '../src/core/io.js';
 import { main } from '../src/cli/main.js';
 import { bundleFixture } from './helpers/bundle.js';
 import { filesUnder, isolatedEnv, runCli, tempDir } from './helpers/cli.js';

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFarm, stripeCatalogs, syntheticCatalog, type Farm } from '../fixtures/catalog/server.mjs';
 import { readRegistryIndex, registryFingerprint } from '../src/catalog/registry-index.js';
 import { renderTable } from '../src/catalog/render.js';
-import { resolvePaths } from '../src/paths.js';
+import { resolvePaths } from '../src/core/paths.js';
 import { forgetDescriptor, peekCatalogUrl, readRememberedDescriptor, recallDescriptor, rememberDescriptor, validRemembered } from '../src/catalog/descriptor-cache.js';
 import { parseDescriptorValue, primeValidators, type CatalogService } from '../src/catalog/validate.js';
 import { startSandbox, type Sandbox } from '../src/sandbox/index.js';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { exitCodeFor } from '../src/cli/errors.js';
+import { AgentprovError, exitCodeFor } from '../src/core/errors.js';
 import { sanitizeLine, sanitizeText, truncate } from '../src/util/sanitize.js';
 import { isolatedEnv, ROOT, runCli, tempDir } from './helpers/cli.js';
 
@@ -93,7 +93,11 @@ describe('the CLI contract', () => {
     expect(exitCodeFor('PROVIDER_UNREACHABLE')).toBe(5);
     expect(exitCodeFor('INTERRUPTED')).toBe(130);
     expect(exitCodeFor('KEYCHAIN_UNAVAILABLE')).toBe(1);
+    // The codes are a closed union: an unknown one does not compile (tsc checks this file), and would be exit 1 at run time.
+    // @ts-expect-error SOMETHING_NEW is no ErrorCode
     expect(exitCodeFor('SOMETHING_NEW')).toBe(1);
+    // @ts-expect-error nor can an error be built with it
+    expect(new AgentprovError('SOMETHING_NEW', 'x').exitCode).toBe(1);
   });
 });
 

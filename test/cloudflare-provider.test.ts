@@ -20,7 +20,7 @@ import { verifyAudit } from '../src/audit/log.js';
 import { SESSION_ENTRY } from '../src/auth/store.js';
 import { linkCommand } from '../src/cli/commands/providers-link.js';
 import { createDeps, type Deps } from '../src/cli/deps.js';
-import { AgentprovError } from '../src/cli/errors.js';
+import { AgentprovError } from '../src/core/errors.js';
 import { checkConfig } from '../src/provision/config.js';
 import { CLOUDFLARE_SERVICES } from '../src/providers/cloudflare/catalog.js';
 import { checkApiUrl } from '../src/providers/cloudflare/client.js';

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AgentprovError } from '../src/cli/errors.js';
+import { AgentprovError } from '../src/core/errors.js';
 import { withFileLock } from '../src/util/file-lock.js';
 import { bundleFixture } from './helpers/bundle.js';
 import { tempDir } from './helpers/cli.js';
@@ -31,7 +31,7 @@ function holdIn(path: string): Promise<ChildProcess> {
   });
 }
 
-const opts = { code: 'TEST_LOCKED', what: 'the test file' };
+const opts = { code: 'CONFIG_LOCKED' as const, what: 'the test file' };
 
 describe('file lock', () => {
   it('a holder killed with SIGKILL is taken over within seconds, not after the 15 s stale period', async () => {
@@ -54,7 +54,7 @@ describe('file lock', () => {
     const holder = await holdIn(path);
     const err = await withFileLock(path, { ...opts, retries: 25 }, async () => 'mine').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AgentprovError);
-    expect((err as AgentprovError).code).toBe('TEST_LOCKED');
+    expect((err as AgentprovError).code).toBe('CONFIG_LOCKED');
     expect(existsSync(`${path}.lock`)).toBe(true);
     expect(holder.exitCode).toBeNull();
     holder.kill('SIGKILL');
@@ -65,7 +65,7 @@ describe('file lock', () => {
     mkdirSync(`${path}.lock`);
     writeFileSync(`${path}.lock-owner`, `999999\nanother-host.example\n`);
     const err = await withFileLock(path, { ...opts, retries: 15 }, async () => 'mine').catch((e: unknown) => e);
-    expect((err as AgentprovError).code).toBe('TEST_LOCKED');
+    expect((err as AgentprovError).code).toBe('CONFIG_LOCKED');
     expect(existsSync(`${path}.lock`)).toBe(true);
   }, 30_000);
 });

@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { EXIT } from '../src/cli/errors.js';
+import { EXIT } from '../src/core/errors.js';
 import { billedByLedger, LEDGER_PROVIDERS, ledgerPath, MAX_LEDGER_BYTES, openLedger, type HoldRequest, type Ledger } from '../src/payment/ledger.js';
 import { DEFAULT_PROVIDER_CAP, FRESH_AUTH_MAX_AGE_SECONDS } from '../src/protocol/rail.js';
 import { journalAbandons, journalSlot, newIdempotencyKey, writeJournal } from '../src/provision/journal.js';

@@ -14,7 +14,7 @@ import { fetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getSession } from '../src/auth/session.js';
 import { createDeps, type Deps } from '../src/cli/deps.js';
-import { AgentprovError } from '../src/cli/errors.js';
+import { AgentprovError } from '../src/core/errors.js';
 import { ProviderDescriptorSchema, type ProviderDescriptor } from '../src/protocol/provider.js';
 import { cachedServer, metadataTtl } from '../src/providers/protocol/discovery.js';
 import { openProtocolProvider } from '../src/providers/protocol/index.js';

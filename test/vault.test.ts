@@ -205,7 +205,7 @@ describe('passphrase file store', () => {
 
 describe('what the vault teaches the redactor', () => {
   it('masks bare secrets and secret-named fields, but not identifiers beside them', async () => {
-    const { Redactor } = await import('../src/cli/io.js');
+    const { Redactor } = await import('../src/core/io.js');
     const home = tempDir();
     const env = isolatedEnv(home, { AGENTPROV_CREDENTIAL_STORE: 'file', AGENTPROV_VAULT_PASSPHRASE: 'pw' });
     const { openVault } = await import('../src/vault/vault.js');

@@ -7,8 +7,8 @@
  * limit.
  */
 import { open } from 'node:fs/promises';
-import type { Redactor } from '../cli/io.js';
-import { MASK } from '../cli/io.js';
+import type { Redactor } from '../core/io.js';
+import { MASK } from '../core/io.js';
 import { sanitizeLine, truncate } from '../util/sanitize.js';
 import { LIMITS } from './record.js';
 

@@ -13,8 +13,8 @@
  */
 import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AgentprovError } from '../cli/errors.js';
-import type { Redactor } from '../cli/io.js';
+import { AgentprovError } from '../core/errors.js';
+import type { Redactor } from '../core/io.js';
 import { canonicalJson, lineHash } from './canonical.js';
 import { parentCommandLine, sanitizeArgs } from './context.js';
 import { readHead, writeHead } from './head.js';

@@ -2,8 +2,8 @@
  * The orchestrator settings sign-in needs from the non-secret config, and
  * updating them after `init`. Secrets never go here.
  */
-import type { Deps } from '../cli/deps.js';
-import { AgentprovError } from '../cli/errors.js';
+import type { Deps } from '../core/deps.js';
+import { AgentprovError } from '../core/errors.js';
 import { openConfig, updateConfig, type Config } from '../config/config.js';
 
 export interface IssuerSettings {

@@ -1,5 +1,5 @@
 /** What `whoami`, `login` and `init` say about a session: identity and expiry, never a token. */
-import type { Vault } from '../vault/vault.js';
+import type { SecretVault } from '../core/deps.js';
 import type { SessionView } from './identity.js';
 import { sessionClaims, type StoredSession } from './store.js';
 
@@ -7,7 +7,7 @@ export { humanSession, type SessionView } from './identity.js';
 
 const iso = (s: number): string => new Date(s * 1000).toISOString();
 
-export function describeSession(s: StoredSession, vault: Pick<Vault, 'store' | 'path'>): SessionView {
+export function describeSession(s: StoredSession, vault: Pick<SecretVault, 'store' | 'path'>): SessionView {
   const c = sessionClaims(s);
   return {
     issuer: c.issuer,

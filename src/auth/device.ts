@@ -5,7 +5,7 @@
  * for at most a caller-given time.
  */
 import * as oidc from 'openid-client';
-import { AgentprovError } from '../cli/errors.js';
+import { AgentprovError } from '../core/errors.js';
 import { oauthError } from './errors.js';
 import { isLoopbackHost } from '../util/loopback.js';
 import { SCOPES } from './issuer.js';

@@ -5,7 +5,7 @@
  */
 import { sanitizeLine } from '../util/sanitize.js';
 import * as oidc from 'openid-client';
-import { AgentprovError } from '../cli/errors.js';
+import { AgentprovError } from '../core/errors.js';
 
 export type OAuthStep = 'discovery' | 'authorization' | 'device' | 'token' | 'refresh' | 'revocation';
 

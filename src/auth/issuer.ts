@@ -5,7 +5,7 @@
  * (the sandbox); anything else must be https.
  */
 import * as oidc from 'openid-client';
-import { AgentprovError } from '../cli/errors.js';
+import { AgentprovError } from '../core/errors.js';
 import { isLoopbackHost } from '../util/loopback.js';
 import { oauthError } from './errors.js';
 

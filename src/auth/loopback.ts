@@ -6,7 +6,7 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { AgentprovError } from '../cli/errors.js';
+import { AgentprovError } from '../core/errors.js';
 
 export interface CallbackListener {
   redirectUri: string;

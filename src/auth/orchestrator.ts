@@ -2,7 +2,7 @@
  * Reads an orchestrator descriptor (`GET /.well-known/agent-orchestrator`,
  * schema in protocol/orchestrator.ts): size-, time- and schema-bounded.
  */
-import { AgentprovError } from '../cli/errors.js';
+import { AgentprovError } from '../core/errors.js';
 import { ORCHESTRATOR_DESCRIPTOR_PATH, OrchestratorDescriptor } from '../protocol/orchestrator.js';
 import { parseIssuerUrl } from './issuer.js';
 

@@ -8,7 +8,7 @@
  * tokens thus survive many agentprov processes at once. A refresh also
  * rewrites the identity file `whoami` reads; a refused one removes it.
  */
-import type { Deps } from '../cli/deps.js';
+import type { Deps } from '../core/deps.js';
 import { describeSession } from './describe.js';
 import { writeIdentity } from './identity.js';
 import { noSession, readSession, SESSION_ENTRY, sessionClaims, withSessionLock, type SessionClaims, type StoredSession } from './store.js';

@@ -13,9 +13,9 @@
  * or --no-input): the URL is printed on stderr as `sign-in URL: <url>`.
  */
 import type * as oidc from 'openid-client';
-import type { Deps } from '../cli/deps.js';
-import { AgentprovError } from '../cli/errors.js';
-import type { Vault } from '../vault/vault.js';
+import type { Deps } from '../core/deps.js';
+import { AgentprovError } from '../core/errors.js';
+import type { SecretVault } from '../core/deps.js';
 import { authorizationCodeFlow, FRESH_AUTHENTICATION } from './browser-flow.js';
 import { deviceCodeExpired, pollDeviceAuthorization, startDeviceAuthorization } from './device.js';
 import { describeSession } from './describe.js';
@@ -53,8 +53,7 @@ export async function chooseMethod(deps: Deps, requested: SignInMethod | undefin
     return 'browser';
   }
   if (requested === 'device' || !deps.canPrompt()) return 'device';
-  const { hasBrowser } = await import('../cli/browser.js');
-  return hasBrowser(deps.env) ? 'browser' : 'device';
+  return (await deps.browser.available()) ? 'browser' : 'device';
 }
 
 export async function signIn(deps: Deps, opts: SignInOptions): Promise<StoredSession> {
@@ -106,7 +105,7 @@ export async function completePending(deps: Deps, waitSeconds: number): Promise<
   }
 }
 
-async function waitForDevice(deps: Deps, config: oidc.Configuration, vault: Vault, pending: PendingSignIn, openBrowser: boolean): Promise<StoredSession> {
+async function waitForDevice(deps: Deps, config: oidc.Configuration, vault: SecretVault, pending: PendingSignIn, openBrowser: boolean): Promise<StoredSession> {
   const target = pending.verification_uri_complete ?? pending.verification_uri;
   deps.io.err(`To sign in, open ${pending.verification_uri} and enter the code ${pending.user_code}\n`);
   if (openBrowser && (await deps.browser.open(target))) deps.io.err('Opened your browser.\n');
@@ -142,7 +141,7 @@ function pendingError(p: PendingSignIn): AgentprovError {
  * Writes the new session (and drops any pending device sign-in) under the
  * session lock, and the identity file `whoami` reads (identity.ts).
  */
-async function saveSession(deps: Deps, vault: Vault, session: StoredSession): Promise<StoredSession> {
+async function saveSession(deps: Deps, vault: SecretVault, session: StoredSession): Promise<StoredSession> {
   rememberSecrets(deps.io.redactor, session);
   await withSessionLock(deps.paths.state, async () => {
     await vault.update((entries) => {

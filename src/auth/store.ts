@@ -19,8 +19,8 @@ import { withFileLock } from '../util/file-lock.js';
 // The subpath keeps the rest of jose (verify, JWE, keys) out of whoami's start-up.
 import { decodeJwt } from 'jose/jwt/decode';
 import * as z from 'zod';
-import { AgentprovError } from '../cli/errors.js';
-import type { Vault } from '../vault/vault.js';
+import { AgentprovError } from '../core/errors.js';
+import type { SecretVault } from '../core/deps.js';
 
 export const SESSION_ENTRY = 'session';
 export const PENDING_ENTRY = 'pending_sign_in';
@@ -88,7 +88,7 @@ export function sessionClaims(session: StoredSession): SessionClaims {
   };
 }
 
-export async function readSession(vault: Vault): Promise<StoredSession | undefined> {
+export async function readSession(vault: SecretVault): Promise<StoredSession | undefined> {
   const raw = await vault.get(SESSION_ENTRY);
   if (raw === undefined) return undefined;
   const parsed = StoredSession.safeParse(raw);
@@ -97,7 +97,7 @@ export async function readSession(vault: Vault): Promise<StoredSession | undefin
 }
 
 /** A stored device authorization: the sign-in's (`entry` = PENDING_ENTRY) or a provider consent's. */
-export async function readPending(vault: Vault, entry = PENDING_ENTRY): Promise<PendingSignIn | undefined> {
+export async function readPending(vault: SecretVault, entry = PENDING_ENTRY): Promise<PendingSignIn | undefined> {
   const raw = await vault.get(entry);
   if (raw === undefined) return undefined;
   const parsed = StoredPending.safeParse(raw);

@@ -4,8 +4,8 @@
  * when a session needs one of them, so `whoami` never loads openid-client.
  */
 import * as oidc from 'openid-client';
-import { AgentprovError } from '../cli/errors.js';
-import type { Redactor } from '../cli/io.js';
+import { AgentprovError } from '../core/errors.js';
+import type { Redactor } from '../core/io.js';
 import { oauthError } from './errors.js';
 import { discoverIssuer } from './issuer.js';
 import { lostSession, sessionClaims, type StoredSession } from './store.js';

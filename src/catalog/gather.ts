@@ -4,8 +4,8 @@
  * failure: exit 5 (PROVIDER_UNREACHABLE) only when every provider failed and
  * nothing could be shown; otherwise the failures are warnings.
  */
-import type { Deps } from '../cli/deps.js';
-import { AgentprovError } from '../cli/errors.js';
+import type { Deps } from '../core/deps.js';
+import { AgentprovError } from '../core/errors.js';
 import type { ProviderEntry } from '../providers/registry.js';
 import { aggregateCatalogs, type AggregateResult, type ProviderReport } from './aggregate.js';
 import { readRegistryIndex, registryFingerprint, writeRegistryIndex } from './registry-index.js';

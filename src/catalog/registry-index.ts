@@ -8,7 +8,7 @@
  */
 import { currentFingerprint } from '../util/file-fingerprint.js';
 import { join } from 'node:path';
-import { configFilePath, type Paths } from '../paths.js';
+import { configFilePath, type Paths } from '../core/paths.js';
 import { findManifest } from '../project/locate.js';
 import type { ProviderEntry } from '../providers/registry.js';
 import { cacheDir, nameHash } from './cache.js';

@@ -1,46 +1,17 @@
 /**
- * Everything a command needs from the outside world, in one object, so a
- * test can hand a command buffers, a fixed clock or a fake browser without
- * mocking modules. Heavy pieces (vault, HTTP, even node:child_process) are
- * loaded on first use: this module is on every command's start-up path.
+ * The real Deps (src/core/deps.ts) of a CLI process. Heavy pieces (vault,
+ * HTTP, even node:child_process) are loaded on first use: this module is on
+ * every command's start-up path.
  */
 import type { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { AgentprovError } from './errors.js';
-import { processIO, type IO } from './io.js';
-import { resolvePaths, type Paths } from '../paths.js';
-import type { Vault } from '../vault/vault.js';
+import type { Deps, GlobalOptions, SecretVault } from '../core/deps.js';
+import { AgentprovError } from '../core/errors.js';
+import type { IO } from '../core/io.js';
+import { resolvePaths } from '../core/paths.js';
+import { processIO } from './io.js';
 
-export interface GlobalOptions {
-  json: boolean;
-  /** False with --no-input. */
-  input: boolean;
-  verbose: boolean;
-}
-
-export interface Prompter {
-  confirm(message: string, defaultValue?: boolean): Promise<boolean>;
-  password(message: string): Promise<string>;
-}
-
-export interface Deps {
-  io: IO;
-  env: NodeJS.ProcessEnv;
-  cwd: string;
-  clock: { now(): Date };
-  paths: Paths;
-  globals: GlobalOptions;
-  /** agentprov's own arguments, as given (e.g. where `--` stands for `run`). */
-  argv: string[];
-  /** True only when a human can answer a prompt right now (DESIGN §4). */
-  canPrompt(): boolean;
-  vault(): Promise<Vault>;
-  browser: { open(url: string): Promise<boolean> };
-  prompter: Prompter;
-  spawn: typeof spawn;
-  /** Diagnostics on stderr when --verbose; never data. */
-  debug(message: string): void;
-}
+export type { Deps, GlobalOptions } from '../core/deps.js';
 
 export function canPrompt(io: IO, env: NodeJS.ProcessEnv, globals: GlobalOptions): boolean {
   if (globals.json || !globals.input) return false;
@@ -49,7 +20,7 @@ export function canPrompt(io: IO, env: NodeJS.ProcessEnv, globals: GlobalOptions
 }
 
 export function createDeps(globals: GlobalOptions, env: NodeJS.ProcessEnv = process.env, io: IO = processIO(env), argv: string[] = process.argv.slice(2)): Deps {
-  let vault: Promise<Vault> | undefined;
+  let vault: Promise<SecretVault> | undefined;
   const deps: Deps = {
     io,
     env,
@@ -72,6 +43,10 @@ export function createDeps(globals: GlobalOptions, env: NodeJS.ProcessEnv = proc
         }),
       )),
     browser: {
+      async available() {
+        const { hasBrowser } = await import('./browser.js');
+        return hasBrowser(env);
+      },
       async open(url) {
         const { openBrowser } = await import('./browser.js');
         return openBrowser(url, env);

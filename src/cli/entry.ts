@@ -4,8 +4,8 @@
  * and process.exit() drops whatever is still queued (a 1.6 MB
  * `catalog --json` used to arrive cut at 65,536 bytes).
  */
-import { AgentprovError, EXIT } from './errors.js';
-import { dispatchInterrupt } from './interrupt.js';
+import { AgentprovError, EXIT } from '../core/errors.js';
+import { dispatchInterrupt } from '../core/interrupt.js';
 import { processIO } from './io.js';
 import { main, ownArgs } from './main.js';
 import { renderError } from './output.js';

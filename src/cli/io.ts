@@ -1,43 +1,9 @@
 /**
- * Where output goes. stdout carries data, stderr carries talk (gh's
- * IOStreams). Every write passes through the redactor, so a secret that
- * slipped into a message is masked before it leaves the process.
+ * The process-backed IO (src/core/io.ts): the CLI's stdout, stderr and
+ * stdin, every write through the redactor.
  */
 import type { Readable, Writable } from 'node:stream';
-
-export interface IO {
-  stdout: Writable;
-  stderr: Writable;
-  stdin: Readable;
-  stdoutIsTTY: boolean;
-  stderrIsTTY: boolean;
-  stdinIsTTY: boolean;
-  /** Terminal width for tables; 80 when unknown. */
-  columns: number;
-  /** False when NO_COLOR is set or stderr/stdout is not a terminal. */
-  color: boolean;
-  redactor: Redactor;
-  out(text: string): void;
-  err(text: string): void;
-}
-
-export const MASK = '****';
-
-/** Remembers secrets seen by this process and masks them in any text. */
-export class Redactor {
-  #secrets = new Set<string>();
-
-  /** Secrets shorter than 8 characters are not tracked: masking them would garble ordinary text. */
-  add(secret: string | undefined | null): void {
-    if (secret && secret.length >= 8) this.#secrets.add(secret);
-  }
-
-  redact(text: string): string {
-    let out = text;
-    for (const s of this.#secrets) if (out.includes(s)) out = out.split(s).join(MASK);
-    return out;
-  }
-}
+import { Redactor, type IO } from '../core/io.js';
 
 /**
  * The process's streams. Node creates process.stdin/stdout/stderr on first

@@ -5,8 +5,9 @@
  */
 import { CommanderError } from 'commander';
 import { createDeps, type Deps } from './deps.js';
-import { AgentprovError, EXIT, isAgentprovError } from './errors.js';
-import { processIO, type IO } from './io.js';
+import { AgentprovError, EXIT, isAgentprovError } from '../core/errors.js';
+import type { IO } from '../core/io.js';
+import { processIO } from './io.js';
 import { renderError, renderSuccess } from './output.js';
 import { buildProgram, COMMANDS, type CommandSpec } from './program.js';
 

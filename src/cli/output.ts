@@ -4,8 +4,8 @@
  * terminal, and the bare value when stdout is piped.
  */
 import { createRequire } from 'node:module';
-import type { AgentprovError } from './errors.js';
-import type { IO } from './io.js';
+import type { AgentprovError } from '../core/errors.js';
+import type { IO } from '../core/io.js';
 
 export interface CommandResult<T = unknown> {
   data: T;

@@ -8,9 +8,9 @@
  * dependency (signal-exit) re-raises a signal once no other listener is left.
  */
 import { constants } from 'node:os';
-import type { Deps } from '../cli/deps.js';
-import { AgentprovError } from '../cli/errors.js';
-import { handleInterruptWith } from '../cli/interrupt.js';
+import type { Deps } from '../core/deps.js';
+import { AgentprovError } from '../core/errors.js';
+import { handleInterruptWith } from '../core/interrupt.js';
 import { StreamMasker } from './mask.js';
 
 export interface ChildOutcome {

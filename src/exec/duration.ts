@@ -3,7 +3,7 @@
  * minutes, at most 60 (issue 8); at least the 30 seconds the provider
  * protocol allows (docs/protocol-auth.md §6).
  */
-import { AgentprovError } from '../cli/errors.js';
+import { AgentprovError } from '../core/errors.js';
 
 export const DEFAULT_TTL_SECONDS = 10 * 60;
 export const MAX_TTL_SECONDS = 60 * 60;

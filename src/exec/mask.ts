@@ -36,7 +36,7 @@
  * characters whole), so it can hand text to the redacting IO.
  */
 import { StringDecoder } from 'node:string_decoder';
-import { MASK } from '../cli/io.js';
+import { MASK } from '../core/io.js';
 
 /** The shortest run of a secret, or of one of its encoded forms, masked on its own. */
 export const MIN_RUN = 12;

@@ -4,8 +4,8 @@
  * credential per provider; for each named provider, the names its services
  * map to the access token or the account id.
  */
-import type { Deps } from '../cli/deps.js';
-import { AgentprovError } from '../cli/errors.js';
+import type { Deps } from '../core/deps.js';
+import { AgentprovError } from '../core/errors.js';
 import type { Gathered } from '../catalog/gather.js';
 import type { CatalogService } from '../catalog/validate.js';
 import type { ManifestResource } from '../project/manifest.js';

@@ -4,8 +4,8 @@
  * run the command, then revoke every credential — on every path — and
  * write one audit record for the invocation.
  */
-import type { Deps } from '../cli/deps.js';
-import { AgentprovError } from '../cli/errors.js';
+import type { Deps } from '../core/deps.js';
+import { AgentprovError } from '../core/errors.js';
 import type { Provider, ShortLivedCredential } from '../providers/provider.js';
 import { startChild, type ChildOutcome } from './child.js';
 import { childCredential, revokeWithRetry, type RevokeOutcome } from './credentials.js';

@@ -2,7 +2,7 @@
  * What `token` and `run` name on the command line: a provider id, or a
  * resource of this project's agentprov.json (which names its provider).
  */
-import type { Deps } from '../cli/deps.js';
+import type { Deps } from '../core/deps.js';
 import type { ManifestResource } from '../project/manifest.js';
 import { findResource, loadManifest, manifestPathFor, resourceNotFound } from '../provision/manifest.js';
 

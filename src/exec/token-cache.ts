@@ -14,7 +14,7 @@ import { nameHash } from '../catalog/cache.js';
 import { currentFingerprint } from '../util/file-fingerprint.js';
 import { writeJsonAtomic } from '../util/atomic-file.js';
 import { findManifest } from '../project/locate.js';
-import type { Vault } from '../vault/vault.js';
+import type { SecretVault } from '../core/deps.js';
 
 /** A cached token is reused only while it has more than this many seconds left. */
 export const REUSE_MARGIN_SECONDS = 60;
@@ -52,7 +52,7 @@ export function usableCachedToken(raw: unknown, nowSeconds: number): CachedToken
 }
 
 /** Store a fresh token and drop expired entries of every provider. */
-export async function writeCachedToken(vault: Vault, name: string, token: CachedToken, nowSeconds: number): Promise<void> {
+export async function writeCachedToken(vault: SecretVault, name: string, token: CachedToken, nowSeconds: number): Promise<void> {
   const entry = { v: 1 as const, access_token: token.access_token, expires_at: token.expires_at, ...(token.id !== undefined ? { id: token.id } : {}) };
   if (!narrowCachedToken(entry)) throw new Error('refusing to cache a token outside the cache bounds');
   await vault.update((entries) => {

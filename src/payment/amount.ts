@@ -2,7 +2,7 @@
  * Amounts: integer minor units on the wire, major units ("12.00") on the
  * command line (DESIGN §4).
  */
-import { AgentprovError } from '../cli/errors.js';
+import { AgentprovError } from '../core/errors.js';
 import { MAX_MINOR_AMOUNT } from '../protocol/rail.js';
 
 const MAJOR = /^(\d{1,10})(?:\.(\d{1,2}))?$/;

@@ -45,8 +45,8 @@ import { join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import * as z from 'zod';
 import { EXTERNALLY_BILLED } from '../providers/builtin.js';
-import type { Deps } from '../cli/deps.js';
-import { AgentprovError } from '../cli/errors.js';
+import type { Deps } from '../core/deps.js';
+import { AgentprovError } from '../core/errors.js';
 import {
   Currency,
   DEFAULT_PROVIDER_CAP,

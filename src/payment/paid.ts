@@ -18,8 +18,8 @@
  * is agentprov's ledger (src/payment/ledger.ts), and the human's yes is asked
  * the same way, naming what is bought and who bills it.
  */
-import type { Deps } from '../cli/deps.js';
-import { AgentprovError, isAgentprovError } from '../cli/errors.js';
+import type { Deps } from '../core/deps.js';
+import { AgentprovError, isAgentprovError } from '../core/errors.js';
 import type { CatalogService } from '../catalog/validate.js';
 import type { AuditRecord } from '../audit/log.js';
 import { sanitizeLine } from '../util/sanitize.js';

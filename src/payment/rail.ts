@@ -5,8 +5,8 @@
  * the bounded HTTP client and is parsed with the rail schemas; refusals
  * become AgentprovErrors with the codes of DESIGN §4.
  */
-import type { Deps } from '../cli/deps.js';
-import { AgentprovError } from '../cli/errors.js';
+import type { Deps } from '../core/deps.js';
+import { AgentprovError } from '../core/errors.js';
 import { getSession } from '../auth/session.js';
 import { configuredIssuer } from '../auth/config.js';
 import { createFetcher, FetchError } from '../http/fetch.js';

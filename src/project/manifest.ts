@@ -6,8 +6,8 @@
 import { readFile } from 'node:fs/promises';
 import writeFileAtomic from 'write-file-atomic';
 import * as z from 'zod';
-import { AgentprovError } from '../cli/errors.js';
-import type { Redactor } from '../cli/io.js';
+import { AgentprovError } from '../core/errors.js';
+import type { Redactor } from '../core/io.js';
 
 export { findManifest, MANIFEST_FILE } from './locate.js';
 const MAX_MANIFEST_BYTES = 1024 * 1024;

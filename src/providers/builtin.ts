@@ -14,7 +14,7 @@
  * built-in services without loading any Cloudflare code. The implementation
  * is imported only when a command needs the provider.
  */
-import type { Deps } from '../cli/deps.js';
+import type { Deps } from '../core/deps.js';
 import type { ProviderReport } from '../catalog/aggregate.js';
 import type { CatalogService } from '../catalog/validate.js';
 import { CLOUDFLARE_CATALOG_VERSION, CLOUDFLARE_SERVICES } from './cloudflare/catalog.js';

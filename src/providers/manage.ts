@@ -4,9 +4,9 @@
  * has), and remove one by id or URL. Reads through the registry, writes
  * through `conf` under the config lock (updateConfig).
  */
-import { AgentprovError } from '../cli/errors.js';
+import { AgentprovError } from '../core/errors.js';
 import { updateConfig } from '../config/config.js';
-import type { Paths } from '../paths.js';
+import type { Paths } from '../core/paths.js';
 import { readCachedCatalog, removeCacheEntry } from '../catalog/cache.js';
 import { forgetDescriptor } from '../catalog/descriptor-cache.js';
 import { loadRegistry, normalizeProviderUrl, type ProviderEntry, type Registry } from './registry.js';

@@ -10,10 +10,10 @@
  * so `catalog` from a warm cache stays cheap. Writes go through updateConfig
  * (config/config.ts), under the config's lock.
  */
-import { AgentprovError } from '../cli/errors.js';
+import { AgentprovError } from '../core/errors.js';
 import { readConfigFile, type Config } from '../config/config.js';
 import { findManifest, readManifest } from '../project/manifest.js';
-import { configFilePath, type Paths } from '../paths.js';
+import { configFilePath, type Paths } from '../core/paths.js';
 
 export const DESCRIPTOR_PATH = '/.well-known/agent-provisioning';
 

@@ -38,8 +38,8 @@
  */
 import * as z from 'zod';
 import { appendAudit, type AuditRecord } from '../audit/log.js';
-import type { Deps } from '../cli/deps.js';
-import { AgentprovError, EXIT, isAgentprovError } from '../cli/errors.js';
+import type { Deps } from '../core/deps.js';
+import { AgentprovError, EXIT, isAgentprovError } from '../core/errors.js';
 import type { CatalogService } from '../catalog/validate.js';
 import type { ManifestResource } from '../project/manifest.js';
 import type { Provision } from '../protocol/provider.js';

@@ -7,7 +7,7 @@
  * types the schema declares (`--param size=3` for an integer).
  */
 import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
-import { AgentprovError } from '../cli/errors.js';
+import { AgentprovError } from '../core/errors.js';
 import type { CatalogService } from '../catalog/validate.js';
 import { sanitizeLine } from '../util/sanitize.js';
 

@@ -20,7 +20,7 @@ import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import * as z from 'zod';
-import type { Deps } from '../cli/deps.js';
+import type { Deps } from '../core/deps.js';
 import { openLedger, type Ledger, type LedgerEntry } from '../payment/ledger.js';
 
 export const JOURNAL_STATES = ['intended', 'sent', 'pending', 'active', 'failed'] as const;

@@ -7,8 +7,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { withFileLock } from '../util/file-lock.js';
-import type { Deps } from '../cli/deps.js';
-import { AgentprovError } from '../cli/errors.js';
+import type { Deps } from '../core/deps.js';
+import { AgentprovError } from '../core/errors.js';
 import { emptyManifest, findManifest, MANIFEST_FILE, readManifest, writeManifest, type Manifest, type ManifestResource } from '../project/manifest.js';
 
 /** The project's manifest path: the nearest agentprov.json upward, else one in the working directory (created on first write). */

@@ -4,7 +4,7 @@
  * An ora spinner shows on stderr only when stderr is a terminal and --json
  * is off; agents see nothing until the one result document.
  */
-import type { Deps } from '../cli/deps.js';
+import type { Deps } from '../core/deps.js';
 import type { Provision } from '../protocol/provider.js';
 import type { Provider } from '../providers/provider.js';
 

@@ -6,8 +6,8 @@
  * provider protocol client, or a built-in provider with its own REST API
  * (Cloudflare, issue 9; which one is decided in src/providers/builtin.ts).
  */
-import type { Deps } from '../cli/deps.js';
-import { AgentprovError } from '../cli/errors.js';
+import type { Deps } from '../core/deps.js';
+import { AgentprovError } from '../core/errors.js';
 import { MAX_DESCRIPTOR_BYTES, recallDescriptor, rememberDescriptor } from '../catalog/descriptor-cache.js';
 import { gatherCatalog, type Gathered } from '../catalog/gather.js';
 import type { CatalogService } from '../catalog/validate.js';

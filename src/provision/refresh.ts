@@ -5,8 +5,8 @@
  * with a warning: one provider's failure never hides another's resources.
  * Changed statuses are written back to the manifest.
  */
-import type { Deps } from '../cli/deps.js';
-import { isAgentprovError } from '../cli/errors.js';
+import type { Deps } from '../core/deps.js';
+import { isAgentprovError } from '../core/errors.js';
 import { gatherCatalog, type Gathered } from '../catalog/gather.js';
 import type { Provider } from '../providers/provider.js';
 import { sanitizeLine } from '../util/sanitize.js';

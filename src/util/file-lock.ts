@@ -22,11 +22,11 @@ import { mkdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import lockfile from 'proper-lockfile';
-import { AgentprovError } from '../cli/errors.js';
+import { AgentprovError, type ErrorCode } from '../core/errors.js';
 
 export interface FileLockOptions {
   /** Error code when the lock cannot be had, e.g. VAULT_LOCKED. */
-  code: string;
+  code: ErrorCode;
   /** What is locked, for the message ("the vault", "the audit log"). */
   what: string;
   /** A lock older than this is taken over (its holder died). Default 15 s. */

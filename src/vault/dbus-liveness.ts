@@ -7,7 +7,7 @@
  * sends a NUL byte and AUTH; a live bus answers OK, REJECTED or ERROR).
  */
 import { connect } from 'node:net';
-import type { AgentprovError } from '../cli/errors.js';
+import type { AgentprovError } from '../core/errors.js';
 import { keychainTimeout } from './keychain.js';
 
 export function busSocketPath(address: string | undefined): string | undefined {

@@ -12,7 +12,7 @@
  * is what agentprov itself wrote.
  */
 import { createCipheriv, createDecipheriv, randomBytes, scrypt as scryptCb, type BinaryLike, type ScryptOptions } from 'node:crypto';
-import { AgentprovError } from '../cli/errors.js';
+import { AgentprovError } from '../core/errors.js';
 
 export const KEY_BYTES = 32;
 const IV_BYTES = 12;

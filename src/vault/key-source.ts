@@ -4,7 +4,7 @@
  * There is no silent fallback and never a plaintext store.
  */
 import { randomBytes } from 'node:crypto';
-import { AgentprovError } from '../cli/errors.js';
+import { AgentprovError } from '../core/errors.js';
 import { deriveKey, KEY_BYTES, newScryptParams, type EnvelopeFile, type ScryptParams } from './envelope.js';
 import { keyAccountFor, openKeychain, type Keychain } from './keychain.js';
 

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { AgentprovError } from '../cli/errors.js';
+import { AgentprovError } from '../core/errors.js';
 import { assertBusAnswers } from './dbus-liveness.js';
 
 type Binding = typeof import('@napi-rs/keyring');

@@ -9,8 +9,9 @@
  * cache) does not pay for them at start-up.
  */
 import { open as openFile, rm, stat } from 'node:fs/promises';
-import { AgentprovError } from '../cli/errors.js';
-import type { Redactor } from '../cli/io.js';
+import { AgentprovError } from '../core/errors.js';
+import type { SecretVault, VaultStatus } from '../core/deps.js';
+import type { Redactor } from '../core/io.js';
 import { corrupt, MAX_VAULT_BYTES, open, parseEnvelope, seal, type VaultDocument } from './envelope.js';
 import { chooseKeySource, type KeySource, type KeySourceOptions } from './key-source.js';
 import { fingerprintOf, vaultPath } from './location.js';
@@ -22,15 +23,9 @@ import { fingerprintOf, vaultPath } from './location.js';
  */
 export type AfterWrite = (entries: Readonly<Record<string, unknown>>) => void | Promise<void>;
 
-export interface VaultStatus {
-  store: KeySource['kind'];
-  location: string;
-  key: string;
-  reason: string;
-  entries: number;
-}
+export type { VaultStatus } from '../core/deps.js';
 
-export class Vault {
+export class Vault implements SecretVault {
   readonly path: string;
   readonly #keys: KeySource;
   readonly #redactor: Redactor | undefined;

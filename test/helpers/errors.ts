@@ -1,6 +1,6 @@
 /** The AgentprovError a promise rejects with; the test fails if it resolves or rejects with anything else. */
 import { expect } from 'vitest';
-import { AgentprovError } from '../../src/cli/errors.js';
+import { AgentprovError } from '../../src/core/errors.js';
 
 export async function rejection(p: Promise<unknown>): Promise<AgentprovError> {
   const outcome = await p.then(

@@ -5,7 +5,7 @@
  * IO does) for `text()`.
  */
 import { PassThrough } from 'node:stream';
-import { Redactor, type IO } from '../../src/cli/io.js';
+import { Redactor, type IO } from '../../src/core/io.js';
 
 export function bufferIO(opts: { stdin?: string; stdinIsTTY?: boolean; columns?: number } = {}): IO & { text(): string } {
   let text = '';

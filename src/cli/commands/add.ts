@@ -16,7 +16,7 @@ import { findService, openProvider, parseQualified } from '../../provision/provi
 import { builtinFor } from '../../providers/builtin.js';
 import { ResourceNameSchema } from '../../protocol/provider.js';
 import type { Deps } from '../deps.js';
-import { AgentprovError, isAgentprovError } from '../errors.js';
+import { AgentprovError, isAgentprovError } from '../../core/errors.js';
 import type { CommandResult } from '../output.js';
 import { secondsOption } from './login.js';
 import { paymentFlags } from '../../payment/amount.js';

@@ -5,7 +5,7 @@
  * naming the first broken line otherwise. No network, no vault.
  */
 import { auditPath, scanAudit, verifyAudit, type AuditEntry, type AuditVerification } from '../../audit/log.js';
-import { AgentprovError } from '../errors.js';
+import { AgentprovError } from '../../core/errors.js';
 import type { Deps } from '../deps.js';
 import type { CommandResult } from '../output.js';
 import { sanitizeLine, truncate } from '../../util/sanitize.js';

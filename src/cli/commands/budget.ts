@@ -30,7 +30,7 @@ import { ledgerFor } from '../../provision/journal.js';
 import type { CapResponse, SpendResponse } from '../../protocol/rail.js';
 import { ProviderId, RAIL_CURRENCY } from '../../protocol/rail.js';
 import type { Deps } from '../deps.js';
-import { AgentprovError, isAgentprovError } from '../errors.js';
+import { AgentprovError, isAgentprovError } from '../../core/errors.js';
 import type { CommandResult } from '../output.js';
 import { DEFAULT_TIMEOUT_SECONDS, secondsOption } from './login.js';
 

@@ -4,7 +4,7 @@
  * full (config schema, price, env-var names).
  */
 import type { Deps } from '../deps.js';
-import { AgentprovError } from '../errors.js';
+import { AgentprovError } from '../../core/errors.js';
 import type { CommandResult } from '../output.js';
 import { gatherCatalog } from '../../catalog/gather.js';
 

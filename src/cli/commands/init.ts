@@ -17,7 +17,7 @@ import { signIn } from '../../auth/signin.js';
 import { emptyManifest, MANIFEST_FILE, writeManifest } from '../../project/manifest.js';
 import { resolveRegistry } from '../../catalog/gather.js';
 import type { Deps } from '../deps.js';
-import { AgentprovError, isAgentprovError } from '../errors.js';
+import { AgentprovError, isAgentprovError } from '../../core/errors.js';
 import type { CommandResult } from '../output.js';
 import { DEFAULT_TIMEOUT_SECONDS, methodOption, secondsOption } from './login.js';
 

@@ -8,7 +8,7 @@ import { describeSession, humanSession } from '../../auth/describe.js';
 import { completePending, signIn, type SignInMethod } from '../../auth/signin.js';
 import { readSession } from '../../auth/store.js';
 import type { Deps } from '../deps.js';
-import { AgentprovError } from '../errors.js';
+import { AgentprovError } from '../../core/errors.js';
 import type { CommandResult } from '../output.js';
 
 export const DEFAULT_TIMEOUT_SECONDS = 300;

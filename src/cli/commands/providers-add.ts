@@ -4,7 +4,7 @@
  * id that another provider already has, and remember the descriptor URL.
  */
 import type { Deps } from '../deps.js';
-import { AgentprovError } from '../errors.js';
+import { AgentprovError } from '../../core/errors.js';
 import type { CommandResult } from '../output.js';
 import { aggregateCatalogs } from '../../catalog/aggregate.js';
 import { removeCacheEntry } from '../../catalog/cache.js';

@@ -10,7 +10,7 @@
  * up in shell history, process listings or a child's environment.
  */
 import type { Deps } from '../deps.js';
-import { AgentprovError } from '../errors.js';
+import { AgentprovError } from '../../core/errors.js';
 import type { CommandResult } from '../output.js';
 import { sanitizeLine } from '../../util/sanitize.js';
 

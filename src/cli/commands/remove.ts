@@ -11,7 +11,7 @@ import { deleteJournal, journalSlot } from '../../provision/journal.js';
 import { findResource, loadManifest, manifestPathFor, resourceNotFound, updateManifest } from '../../provision/manifest.js';
 import { openProvider } from '../../provision/providers.js';
 import type { Deps } from '../deps.js';
-import { AgentprovError, isAgentprovError } from '../errors.js';
+import { AgentprovError, isAgentprovError } from '../../core/errors.js';
 import type { CommandResult } from '../output.js';
 
 export async function run(deps: Deps, args: string[], opts: Record<string, unknown>): Promise<CommandResult> {

@@ -6,7 +6,7 @@
  * when it ends, and agentprov exits with its exit code.
  */
 import type { Deps } from '../deps.js';
-import { AgentprovError } from '../errors.js';
+import { AgentprovError } from '../../core/errors.js';
 import type { CommandResult } from '../output.js';
 import { parseTtl } from '../../exec/duration.js';
 import { executeRun, refuseNested } from '../../exec/run.js';

@@ -5,8 +5,8 @@
  */
 import { join, resolve } from 'node:path';
 import type { Deps } from '../deps.js';
-import { AgentprovError } from '../errors.js';
-import { handleInterruptWith } from '../interrupt.js';
+import { AgentprovError } from '../../core/errors.js';
+import { handleInterruptWith } from '../../core/interrupt.js';
 import { renderSuccess, type CommandResult } from '../output.js';
 
 export async function run(deps: Deps, _args: string[], opts: Record<string, unknown>): Promise<CommandResult> {

@@ -3,7 +3,7 @@
  * well the query matches their id, name, category and description.
  */
 import type { Deps } from '../deps.js';
-import { AgentprovError } from '../errors.js';
+import { AgentprovError } from '../../core/errors.js';
 import type { CommandResult } from '../output.js';
 import { gatherCatalog } from '../../catalog/gather.js';
 import { qualifiedId, renderTable, renderTsv } from '../../catalog/render.js';

@@ -8,7 +8,7 @@
  * never printed; the short-lived token is, on purpose (`reveal`).
  */
 import type { Deps } from '../deps.js';
-import { AgentprovError } from '../errors.js';
+import { AgentprovError } from '../../core/errors.js';
 import type { CommandResult } from '../output.js';
 import { parseTtl } from '../../exec/duration.js';
 import { cacheEntry, providerOfTarget, usableCachedToken, writeCachedToken } from '../../exec/token-cache.js';

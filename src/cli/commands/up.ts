@@ -23,7 +23,7 @@ import { loadManifest, manifestPathFor } from '../../provision/manifest.js';
 import { findService, openProvider } from '../../provision/providers.js';
 import type { Provider } from '../../providers/provider.js';
 import type { Deps } from '../deps.js';
-import { AgentprovError, EXIT, isAgentprovError } from '../errors.js';
+import { AgentprovError, EXIT, isAgentprovError, type ErrorCode } from '../../core/errors.js';
 import type { CommandResult } from '../output.js';
 import { paymentFlags } from '../../payment/amount.js';
 import { secondsOption } from './login.js';
@@ -35,7 +35,7 @@ interface Step {
   action: 'provisioned' | 'resumed' | 'unchanged' | 'pending' | 'failed';
   id: string | null;
   status: string | null;
-  error?: { code: string; message: string; next_steps: string[] };
+  error?: { code: ErrorCode; message: string; next_steps: string[] };
 }
 
 export async function run(deps: Deps, _args: string[], opts: Record<string, unknown>): Promise<CommandResult> {

@@ -39,8 +39,8 @@ import { BaseTokens as BaseUserTokens } from 'cloudflare/resources/user/tokens/t
 import { BaseValue as BaseUserTokenValue } from 'cloudflare/resources/user/tokens/value';
 import { BaseScripts } from 'cloudflare/resources/workers/scripts/scripts';
 import type { z } from 'zod';
-import { AgentprovError } from '../../cli/errors.js';
-import type { Redactor } from '../../cli/io.js';
+import { AgentprovError } from '../../core/errors.js';
+import type { Redactor } from '../../core/io.js';
 import { isLoopbackHost } from '../../util/loopback.js';
 import { sanitizeLine } from '../../util/sanitize.js';
 import { BoundedFetchError, cloudflareError, invalidResponse, isNotFound, REFUSED_HEADER, retryAfterSeconds, statusOf } from './errors.js';

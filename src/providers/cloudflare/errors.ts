@@ -1,5 +1,6 @@
 /**
- * Cloudflare's failures as the stable codes of DESIGN §4. The SDK throws an
+ * Cloudflare's failures as agentprov's stable codes (src/core/errors.ts),
+ * plus the `CLOUDFLARE_*` codes only this provider uses, registered here. The SDK throws an
  * APIError carrying the v4 envelope (`{success:false, errors:[{code,
  * message}]}`); its own message embeds the whole body, so it is never passed
  * on: every message here is built from the parsed `errors[]`, stripped of
@@ -17,10 +18,27 @@
  */
 import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'cloudflare/core/error';
 import * as z from 'zod';
-import { AgentprovError } from '../../cli/errors.js';
-import type { Redactor } from '../../cli/io.js';
+import { AgentprovError, EXIT, registerErrorCodes } from '../../core/errors.js';
+import type { Redactor } from '../../core/io.js';
 import { sanitizeLine } from '../../util/sanitize.js';
 import { CLOUDFLARE_PROVIDER_ID as PROVIDER } from './catalog.js';
+
+/** The codes only Cloudflare uses, with their exit classes. */
+const CLOUDFLARE_CODES = {
+  // The linked (or offered) parent token is invalid, expired or disabled: link again.
+  CLOUDFLARE_LINK_INVALID: EXIT.HUMAN_ACTION,
+  // The parent token lacks a permission a call needs (Cloudflare error 9109).
+  CLOUDFLARE_PERMISSION_DENIED: EXIT.HUMAN_ACTION,
+  // The parent token may not create (or delete) API tokens: agentprov could never hand out child tokens.
+  CLOUDFLARE_TOKEN_CANNOT_CREATE_TOKENS: EXIT.HUMAN_ACTION,
+  // Registration needs the account's default registrant contact (address book), set in the dashboard.
+  CLOUDFLARE_REGISTRANT_CONTACT_REQUIRED: EXIT.HUMAN_ACTION,
+} as const;
+
+declare module '../../core/errors.js' {
+  interface ProviderErrorCodes extends Record<keyof typeof CLOUDFLARE_CODES, true> {}
+}
+registerErrorCodes(CLOUDFLARE_CODES);
 
 /** Cloudflare's "bad credentials" codes (1000 Invalid API Token, 10000 Authentication error). */
 const BAD_TOKEN_CODES = new Set([1000, 10000]);

@@ -4,7 +4,7 @@
  * SDK, which no other command should pay for at start-up. The catalog
  * (catalog.ts) is separate and loads nothing.
  */
-import type { Deps } from '../../cli/deps.js';
+import type { Deps } from '../../core/deps.js';
 import type { Provider } from '../provider.js';
 import { CloudflareProvider } from './provider.js';
 

@@ -24,10 +24,10 @@
 import * as z from 'zod';
 import { appendAudit } from '../../audit/log.js';
 import { getSession } from '../../auth/session.js';
-import type { Deps } from '../../cli/deps.js';
-import { AgentprovError } from '../../cli/errors.js';
+import type { Deps } from '../../core/deps.js';
+import { AgentprovError } from '../../core/errors.js';
 import { sanitizeLine } from '../../util/sanitize.js';
-import type { Vault } from '../../vault/vault.js';
+import type { SecretVault } from '../../core/deps.js';
 import { CLOUDFLARE_PROVIDER_ID as PROVIDER, PROBE_PERMISSION_GROUP, SCOPE_PERMISSION_GROUPS } from './catalog.js';
 import { callOptions, cloudflareClient, collect, parseResult, type ClientContext } from './client.js';
 import { cloudflareError, RELINK } from './errors.js';
@@ -61,7 +61,7 @@ export interface AccountChoice {
 }
 
 /** The stored link, or undefined when there is none (an unreadable one counts as none). */
-export async function readLink(vault: Vault): Promise<Link | undefined> {
+export async function readLink(vault: SecretVault): Promise<Link | undefined> {
   const raw = await vault.get(LINK_ENTRY);
   if (raw === undefined) return undefined;
   const parsed = LinkSchema.safeParse(raw);

@@ -19,8 +19,8 @@
  * the moment they are read or created; no error carries either.
  */
 import { getSession } from '../../auth/session.js';
-import type { Deps } from '../../cli/deps.js';
-import { AgentprovError } from '../../cli/errors.js';
+import type { Deps } from '../../core/deps.js';
+import { AgentprovError } from '../../core/errors.js';
 import { MAX_TTL_SECONDS, MIN_TTL_SECONDS } from '../../exec/duration.js';
 import type { Provision, Service } from '../../protocol/provider.js';
 import type { Authorization, AuthorizeOptions, ExternalQuote, Provider, ProvisionInput, ShortLivedCredential } from '../provider.js';

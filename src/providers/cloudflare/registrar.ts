@@ -22,7 +22,7 @@
  */
 import * as z from 'zod';
 import { APIError } from 'cloudflare/core/error';
-import { AgentprovError } from '../../cli/errors.js';
+import { AgentprovError } from '../../core/errors.js';
 import { sanitizeLine } from '../../util/sanitize.js';
 import type { ExternalQuote } from '../provider.js';
 import { CLOUDFLARE_PROVIDER_ID as PROVIDER, HOSTNAME_PATTERN } from './catalog.js';

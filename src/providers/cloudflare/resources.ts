@@ -12,7 +12,7 @@
  */
 import { toFile } from 'cloudflare/core/uploads';
 import * as z from 'zod';
-import { AgentprovError } from '../../cli/errors.js';
+import { AgentprovError } from '../../core/errors.js';
 import type { Provision } from '../../protocol/provider.js';
 import { sanitizeLine } from '../../util/sanitize.js';
 import { LOCATION_HINTS } from './catalog.js';

@@ -13,7 +13,7 @@
  * `com.cloudflare.api.account.zone.*` inside that account only.
  */
 import * as z from 'zod';
-import { AgentprovError } from '../../cli/errors.js';
+import { AgentprovError } from '../../core/errors.js';
 import { callOptions, collect, once, orAbsent, parsed, parseResult, type ClientContext } from './client.js';
 
 export type TokenOwner = 'user' | 'account';

@@ -27,8 +27,8 @@ import { getSession } from '../../auth/session.js';
 import { pendingEntry, readPending, withStateLock, type PendingSignIn } from '../../auth/store.js';
 import { MAX_CATALOG_BYTES } from '../../catalog/aggregate.js';
 import { readCacheEntry } from '../../catalog/cache.js';
-import type { Deps } from '../../cli/deps.js';
-import { AgentprovError } from '../../cli/errors.js';
+import type { Deps } from '../../core/deps.js';
+import { AgentprovError } from '../../core/errors.js';
 // RFC 8693 `requested_expires_in` bounds the protocol allows (docs/protocol-auth.md §6), the same as --ttl's.
 import { MAX_TTL_SECONDS, MIN_TTL_SECONDS } from '../../exec/duration.js';
 import { createFetcher, type Fetcher } from '../../http/fetch.js';

@@ -22,7 +22,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as oidc from 'openid-client';
 import * as z from 'zod';
-import { AgentprovError } from '../../cli/errors.js';
+import { AgentprovError } from '../../core/errors.js';
 import { writeJsonAtomic } from '../../util/atomic-file.js';
 import { HTTP_TIMEOUT_SECONDS, boundedFetch } from '../../auth/issuer.js';
 import { freshFor, type Fetcher } from '../../http/fetch.js';

@@ -4,7 +4,7 @@
  * short before it reaches a message or `details`.
  */
 import * as oidc from 'openid-client';
-import { AgentprovError } from '../../cli/errors.js';
+import { AgentprovError } from '../../core/errors.js';
 import { FetchError } from '../../http/fetch.js';
 import { ProviderTokenErrorSchema } from '../../protocol/provider-auth.js';
 import { sanitizeLine } from '../../util/sanitize.js';

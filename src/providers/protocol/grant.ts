@@ -13,7 +13,7 @@
  * fields), so the account id beside them stays printable.
  */
 import * as z from 'zod';
-import type { Vault } from '../../vault/vault.js';
+import type { SecretVault } from '../../core/deps.js';
 
 export const grantEntry = (providerId: string): string => `provider-grant:${providerId}`;
 export const consentEntry = (providerId: string): string => `provider-consent:${providerId}`;
@@ -37,7 +37,7 @@ const StoredGrant = z.object({
 
 export type Grant = Omit<z.infer<typeof StoredGrant>, 'v'>;
 
-export async function readGrant(vault: Vault, providerId: string): Promise<Grant | undefined> {
+export async function readGrant(vault: SecretVault, providerId: string): Promise<Grant | undefined> {
   const raw = await vault.get(grantEntry(providerId));
   if (raw === undefined) return undefined;
   const parsed = StoredGrant.safeParse(raw);

@@ -3,7 +3,7 @@
  * docs/protocol-auth.md) as a `Provider`. Commands get it through
  * src/provision/providers.ts, never directly.
  */
-import type { Deps } from '../../cli/deps.js';
+import type { Deps } from '../../core/deps.js';
 import type { Provider } from '../provider.js';
 import { ProtocolProvider } from './client.js';
 import type { ProviderRef } from './discovery.js';

@@ -5,7 +5,7 @@
  * protocol: usage errors, money refusals, provider failures). Failures that
  * may be retried with the same key say so with `details.retryable: true`.
  */
-import { AgentprovError } from '../../cli/errors.js';
+import { AgentprovError } from '../../core/errors.js';
 import { FetchError, type Fetcher, type HttpResponse } from '../../http/fetch.js';
 import {
   IdempotencyKeySchema,

@@ -1,6 +1,13 @@
 /**
- * The one error type every command throws, and the one table that turns an
- * error code into an exit code (DESIGN §4). Nothing else decides exit codes.
+ * The one error type every layer throws, and the one table that turns an
+ * error code into an exit code (docs/architecture.md, "Errors"). Nothing
+ * else decides exit codes.
+ *
+ * The codes are a closed union: `AgentprovError` takes an `ErrorCode`, so
+ * the compiler refuses a code that has no exit class. A code that belongs to
+ * one provider (the `CLOUDFLARE_*` ones) is declared and registered by that
+ * provider's module (`registerErrorCodes` plus a `ProviderErrorCodes`
+ * augmentation), not listed here.
  */
 
 export const EXIT = {
@@ -13,7 +20,9 @@ export const EXIT = {
   INTERRUPTED: 130,
 } as const;
 
-const CODE_CLASS: Record<string, number> = {
+export type ExitClass = (typeof EXIT)[keyof typeof EXIT];
+
+const CODE_CLASS = {
   USAGE: EXIT.USAGE,
   SERVICE_NOT_FOUND: EXIT.USAGE,
   INVALID_CONFIG: EXIT.USAGE,
@@ -75,16 +84,8 @@ const CODE_CLASS: Record<string, number> = {
   // `run` could not start the command (not found, not executable).
   SPAWN_FAILED: EXIT.OTHER,
 
-  // Cloudflare (issue 9). A human links the account once, with a parent API token.
+  // A built-in provider (Cloudflare) the human has not linked yet: `agentprov providers link`.
   PROVIDER_NOT_LINKED: EXIT.HUMAN_ACTION,
-  // The linked (or offered) parent token is invalid, expired or disabled: link again.
-  CLOUDFLARE_LINK_INVALID: EXIT.HUMAN_ACTION,
-  // The parent token lacks a permission a call needs (Cloudflare error 9109).
-  CLOUDFLARE_PERMISSION_DENIED: EXIT.HUMAN_ACTION,
-  // The parent token may not create (or delete) API tokens: agentprov could never hand out child tokens.
-  CLOUDFLARE_TOKEN_CANNOT_CREATE_TOKENS: EXIT.HUMAN_ACTION,
-  // Registration needs the account's default registrant contact (address book), set in the dashboard.
-  CLOUDFLARE_REGISTRANT_CONTACT_REQUIRED: EXIT.HUMAN_ACTION,
   // The registrar will not register this domain (taken, premium, extension not supported via the API).
   DOMAIN_UNAVAILABLE: EXIT.USAGE,
   // The provider cannot do this at all (e.g. unregister a domain).
@@ -93,19 +94,61 @@ const CODE_CLASS: Record<string, number> = {
   // agentprov's own spending ledger (src/payment/ledger.ts), for providers billed outside the rail.
   LEDGER_CORRUPT: EXIT.OTHER,
   LEDGER_LOCKED: EXIT.OTHER,
-  // Another agentprov process held the config file's lock for too long.
+  // Another agentprov process held a lock for too long.
   CONFIG_LOCKED: EXIT.OTHER,
+  AUDIT_LOCKED: EXIT.OTHER,
+  SESSION_LOCKED: EXIT.OTHER,
+  MANIFEST_LOCKED: EXIT.OTHER,
+  VAULT_LOCKED: EXIT.OTHER,
   LEDGER_FULL: EXIT.OTHER,
   LEDGER_NO_HOLD: EXIT.OTHER,
   LEDGER_CHARGE_CONFLICT: EXIT.OTHER,
   LEDGER_CHARGE_ABOVE_HOLD: EXIT.OTHER,
   // A quote in another currency than the caps are kept in (USD): nothing held, nothing sent.
   CURRENCY_UNSUPPORTED: EXIT.MONEY_REFUSED,
-};
 
-/** Exit code for an error code; anything unlisted is "other failure" (1). */
-export function exitCodeFor(code: string): number {
-  return CODE_CLASS[code] ?? EXIT.OTHER;
+  // Failures of this machine's own state: "other failure".
+  INTERNAL: EXIT.OTHER,
+  KEYCHAIN_UNAVAILABLE: EXIT.OTHER,
+  KEYCHAIN_LOCKED: EXIT.OTHER,
+  KEYCHAIN_TIMEOUT: EXIT.OTHER,
+  VAULT_CORRUPT: EXIT.OTHER,
+  // The vault file exists but its key is not in the keychain, or the file was written with the other store.
+  VAULT_KEY_MISSING: EXIT.OTHER,
+  VAULT_STORE_MISMATCH: EXIT.OTHER,
+  VAULT_PASSPHRASE_REQUIRED: EXIT.OTHER,
+  VAULT_PASSPHRASE_INVALID: EXIT.OTHER,
+  AUDIT_TAMPERED: EXIT.OTHER,
+  // The sign-in redirect came back with another `state` than the one sent.
+  AUTHORIZATION_STATE_MISMATCH: EXIT.OTHER,
+  // A journal entry's Idempotency-Key was offered for another request body.
+  IDEMPOTENCY_KEY_REUSED: EXIT.OTHER,
+} as const satisfies Record<string, ExitClass>;
+
+/**
+ * Codes a provider module adds (module augmentation), e.g.
+ * `declare module '../../core/errors.js' { interface ProviderErrorCodes { MY_CODE: true } }`,
+ * together with `registerErrorCodes({ MY_CODE: EXIT.USAGE })` at its top level.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface ProviderErrorCodes {}
+
+export type ErrorCode = keyof typeof CODE_CLASS | keyof ProviderErrorCodes;
+
+const registered = new Map<string, ExitClass>(Object.entries(CODE_CLASS));
+
+/** A provider module's own codes and their exit classes; a code already taken with another class is a programming error. */
+export function registerErrorCodes<C extends keyof ProviderErrorCodes>(codes: Record<C, ExitClass>): void {
+  for (const [code, exit] of Object.entries(codes) as Array<[string, ExitClass]>) {
+    const had = registered.get(code);
+    if (had !== undefined && had !== exit) throw new Error(`error code ${code} is already registered with exit ${had}`);
+    registered.set(code, exit);
+  }
+}
+
+/** Exit code for an error code. */
+export function exitCodeFor(code: ErrorCode): number {
+  return registered.get(code) ?? EXIT.OTHER;
 }
 
 export interface ErrorInit {
@@ -116,11 +159,11 @@ export interface ErrorInit {
 
 export class AgentprovError extends Error {
   override readonly name = 'AgentprovError';
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly details: Record<string, unknown>;
   readonly nextSteps: string[];
 
-  constructor(code: string, message: string, init: ErrorInit = {}) {
+  constructor(code: ErrorCode, message: string, init: ErrorInit = {}) {
     super(message, init.cause === undefined ? undefined : { cause: init.cause });
     this.code = code;
     this.details = init.details ?? {};
