@@ -2,12 +2,12 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { CatalogService } from '../src/catalog/validate.js';
-import { readConfigFile, updateConfig } from '../src/config/config.js';
+import type { CatalogService } from '../src/catalog/service.js';
+import { readConfigFile, updateConfig } from '../src/config/settings.js';
 import { resolvePaths } from '../src/core/paths.js';
-import { addUserProvider } from '../src/providers/manage.js';
-import { loadRegistry } from '../src/providers/registry.js';
-import { checkConfig, parseConfigInput } from '../src/provision/config.js';
+import { addUserProvider } from '../src/catalog/manage.js';
+import { loadRegistry } from '../src/catalog/registry.js';
+import { checkConfig, parseConfigInput } from '../src/provision/service-config.js';
 import { sameConfig } from '../src/provision/add.js';
 import { advanceJournal, isUnfinished, journalSlot, listJournal, newIdempotencyKey, readJournal, writeJournal, type JournalEntry } from '../src/provision/journal.js';
 import { closeMatches, parseQualified } from '../src/provision/providers.js';
@@ -132,7 +132,7 @@ import { AgentprovError } from '../src/core/errors.js';
 import { bufferIO } from './helpers/io.js';
 import { provisionOne, type AddRequest } from '../src/provision/add.js';
 import { openLedger } from '../src/payment/ledger.js';
-import type { Provision } from '../src/protocol/provider.js';
+import type { Provision } from '../src/wire/provider.js';
 import type { Authorization, ExternalQuote, Provider, ProvisionInput, ShortLivedCredential } from '../src/providers/provider.js';
 
 /** A test double of the Provider interface that bills its own payment method (like Cloudflare). */

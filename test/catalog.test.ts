@@ -15,7 +15,8 @@ import { readRegistryIndex, registryFingerprint } from '../src/catalog/registry-
 import { renderTable } from '../src/catalog/render.js';
 import { resolvePaths } from '../src/core/paths.js';
 import { forgetDescriptor, peekCatalogUrl, readRememberedDescriptor, recallDescriptor, rememberDescriptor, validRemembered } from '../src/catalog/descriptor-cache.js';
-import { parseDescriptorValue, primeValidators, type CatalogService } from '../src/catalog/validate.js';
+import { parseDescriptorValue, primeValidators } from '../src/catalog/validate.js';
+import type { CatalogService } from '../src/catalog/service.js';
 import { startSandbox, type Sandbox } from '../src/sandbox/index.js';
 import { isolatedEnv, runCli, tempDir } from './helpers/cli.js';
 

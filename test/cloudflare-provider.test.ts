@@ -21,8 +21,8 @@ import { SESSION_ENTRY } from '../src/auth/store.js';
 import { linkCommand } from '../src/cli/commands/providers-link.js';
 import { createDeps, type Deps } from '../src/cli/deps.js';
 import { AgentprovError } from '../src/core/errors.js';
-import { checkConfig } from '../src/provision/config.js';
-import { CLOUDFLARE_SERVICES } from '../src/providers/cloudflare/catalog.js';
+import { checkConfig } from '../src/provision/service-config.js';
+import { CLOUDFLARE_SERVICES } from '../src/catalog/builtin/cloudflare.js';
 import { checkApiUrl } from '../src/providers/cloudflare/client.js';
 import { openCloudflareProvider } from '../src/providers/cloudflare/index.js';
 import { LINK_ENTRY, linkCloudflare, readLink } from '../src/providers/cloudflare/link.js';
@@ -98,7 +98,7 @@ describe('the Cloudflare catalog', () => {
     expect(checkConfig(domain, { domain: 'example.com', years: 11 }, false).map((i) => i.field)).toEqual(['config.years']);
     expect(checkConfig(byId['r2:bucket']!, { location_hint: 'mars' }, false).map((i) => i.field)).toEqual(['config.location_hint']);
     // The catalog module loads no SDK code (the catalog command lists it without Cloudflare's client).
-    expect(readFileSync(join(ROOT, 'src/providers/cloudflare/catalog.ts'), 'utf8')).not.toMatch(/from ['"]cloudflare/);
+    expect(readFileSync(join(ROOT, 'src/catalog/builtin/cloudflare.ts'), 'utf8')).not.toMatch(/from ['"]cloudflare/);
   });
 
   it('accepts https API URLs and http only on loopback, never with userinfo', () => {
@@ -602,9 +602,9 @@ describe.runIf(haveKeyring)('Cloudflare against the API double', () => {
   });
 });
 
-describe('the built-in switch (src/providers/builtin.ts)', () => {
+describe('the built-in switch (src/catalog/builtin/, src/providers/builtin.ts)', () => {
   const listed = async (claimed: Array<string | null>, env: NodeJS.ProcessEnv = {}) => {
-    const { unclaimedBuiltins } = await import('../src/providers/builtin.js');
+    const { unclaimedBuiltins } = await import('../src/catalog/builtin/index.js');
     const builtins = unclaimedBuiltins(claimed, env);
     return { services: builtins.flatMap((b) => b.services), providers: builtins.map((b) => b.report) };
   };

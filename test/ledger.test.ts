@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../src/core/errors.js';
 import { billedByLedger, LEDGER_PROVIDERS, ledgerPath, MAX_LEDGER_BYTES, openLedger, type HoldRequest, type Ledger } from '../src/payment/ledger.js';
-import { DEFAULT_PROVIDER_CAP, FRESH_AUTH_MAX_AGE_SECONDS } from '../src/protocol/rail.js';
+import { DEFAULT_PROVIDER_CAP, FRESH_AUTH_MAX_AGE_SECONDS } from '../src/wire/rail.js';
 import { journalAbandons, journalSlot, newIdempotencyKey, writeJournal } from '../src/provision/journal.js';
 import { run as budget } from '../src/cli/commands/budget.js';
 import { run as spend } from '../src/cli/commands/spend.js';

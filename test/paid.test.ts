@@ -10,7 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetch } from 'undici';
-import { PAYMENT_TOKEN_PREFIX, RailErrorBody } from '../src/protocol/rail.js';
+import { PAYMENT_TOKEN_PREFIX, RailErrorBody } from '../src/wire/rail.js';
 import { startRail } from '../src/sandbox/rail/index.js';
 import { completeDeviceFlow, launchBrowser, type TestBrowser } from './helpers/browser.js';
 import { expectNoSecretLeaks, vaultSecrets } from './helpers/canary.js';

@@ -1,5 +1,5 @@
 /**
- * The provider protocol client (src/providers/protocol/) against the real
+ * The provider protocol client (src/providers/agentprov/) against the real
  * counterparts: the sandbox (identity provider, rail, localcloud,
  * othercloud) in this process, the user signed in through the bundled CLI
  * as in signin.test.ts, headless Chromium for the human's consent, the real
@@ -15,9 +15,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getSession } from '../src/auth/session.js';
 import { createDeps, type Deps } from '../src/cli/deps.js';
 import { AgentprovError } from '../src/core/errors.js';
-import { ProviderDescriptorSchema, type ProviderDescriptor } from '../src/protocol/provider.js';
-import { cachedServer, metadataTtl } from '../src/providers/protocol/discovery.js';
-import { openProtocolProvider } from '../src/providers/protocol/index.js';
+import { ProviderDescriptorSchema, type ProviderDescriptor } from '../src/wire/provider.js';
+import { cachedServer, metadataTtl } from '../src/providers/agentprov/discovery.js';
+import { openProtocolProvider } from '../src/providers/agentprov/index.js';
 import type { Provider } from '../src/providers/provider.js';
 import { openVault } from '../src/vault/vault.js';
 import { approveConsent, completeDeviceFlow, enterDeviceCode, launchBrowser, signIn, type TestBrowser } from './helpers/browser.js';

@@ -12,7 +12,7 @@ import { generateKeyPair, createRemoteJWKSet, jwtVerify, SignJWT, decodeJwt } fr
 import * as oidc from 'openid-client';
 import { fetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { OrchestratorDescriptor } from '../src/protocol/orchestrator.js';
+import { OrchestratorDescriptor } from '../src/wire/orchestrator.js';
 import { startIdp, type SandboxIdp } from '../src/sandbox/idp/index.js';
 import { approveConsent, completeDeviceFlow, launchBrowser, signIn, type TestBrowser } from './helpers/browser.js';
 

@@ -21,7 +21,7 @@ import {
   TermsAcceptanceRequiredSchema,
   TOKEN_TYPE_ACCESS_TOKEN,
   TokenExchangeResponseSchema,
-} from '../src/protocol/provider-auth.js';
+} from '../src/wire/provider-auth.js';
 import { createProviderAuth, type ProviderAuth, type ProviderAuthOptions } from '../src/sandbox/provider/auth/index.js';
 import { approveConsent, enterDeviceCode, launchBrowser, signIn, type TestBrowser } from './helpers/browser.js';
 

@@ -21,7 +21,7 @@ import {
   ProviderErrorBodySchema,
   ProvisionListSchema,
   ProvisionSchema,
-} from '../src/protocol/provider.js';
+} from '../src/wire/provider.js';
 import { localcloudCatalog, othercloudCatalog, startProvider, type ProviderOptions, type StartedProvider } from '../src/sandbox/provider/index.js';
 import { startRail, type RunningRail } from '../src/sandbox/rail/index.js';
 

@@ -16,7 +16,7 @@ import {
   RailErrorBody,
   RedemptionResponse,
   SpendResponse,
-} from '../src/protocol/rail.js';
+} from '../src/wire/rail.js';
 import { startRail, type RailOptions, type RunningRail } from '../src/sandbox/rail/index.js';
 
 const START = Date.UTC(2026, 10, 22, 12, 0, 0);

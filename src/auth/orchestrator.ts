@@ -3,7 +3,7 @@
  * schema in protocol/orchestrator.ts): size-, time- and schema-bounded.
  */
 import { AgentprovError } from '../core/errors.js';
-import { ORCHESTRATOR_DESCRIPTOR_PATH, OrchestratorDescriptor } from '../protocol/orchestrator.js';
+import { ORCHESTRATOR_DESCRIPTOR_PATH, OrchestratorDescriptor } from '../wire/orchestrator.js';
 import { parseIssuerUrl } from './issuer.js';
 
 const MAX_BYTES = 64 * 1024;

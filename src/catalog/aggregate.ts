@@ -8,14 +8,14 @@
  * the network path needs (validators, the HTTP client, sanitizing) is
  * imported there, off the warm path.
  */
-import type { ProviderEntry } from '../providers/registry.js';
+import type { ProviderEntry } from './registry.js';
 import { describeAge, isFresh, newCachedCatalog, readCachedCatalog, withHeader, writeCachedCatalog, type CachedCatalog } from './cache.js';
 import type { FetchedDocument, Fetcher } from '../http/fetch.js';
-import type { CatalogService } from './validate.js';
+import type { CatalogService } from './service.js';
 
 export const MAX_CATALOG_BYTES = 8 * 1024 * 1024;
 
-/** `builtin`: a provider built into agentprov (src/providers/builtin.ts), listed from its versioned catalog, never fetched. */
+/** `builtin`: a provider built into agentprov (src/catalog/builtin/), listed from its versioned catalog, never fetched. */
 export type ProviderState = 'cached' | 'fetched' | 'revalidated' | 'stale' | 'failed' | 'skipped' | 'builtin';
 
 export interface ProviderReport {
@@ -85,7 +85,7 @@ export async function aggregateCatalogs(opts: AggregateOptions): Promise<Aggrega
   let net: NetPath | undefined;
   if (needNetwork.length > 0) {
     // What sending needs, loaded only here: a warm run loads none of it.
-    const [{ createFetcher }, memory, origin] = await Promise.all([import('../http/fetch.js'), import('./descriptor-cache.js'), import('../protocol/origin.js')]);
+    const [{ createFetcher }, memory, origin] = await Promise.all([import('../http/fetch.js'), import('./descriptor-cache.js'), import('../wire/origin.js')]);
     fetcher ??= ownFetcher = createFetcher({ headersTimeoutMs: opts.deadlineMs, bodyTimeoutMs: opts.deadlineMs });
     net = { memory, origin };
   }
@@ -127,7 +127,7 @@ export async function aggregateCatalogs(opts: AggregateOptions): Promise<Aggrega
 /** What refreshOne needs before the validators: the descriptor memory and the origin rule. */
 interface NetPath {
   memory: typeof import('./descriptor-cache.js');
-  origin: typeof import('../protocol/origin.js');
+  origin: typeof import('../wire/origin.js');
 }
 
 type Helpers = typeof import('./validate.js') & typeof import('../http/fetch.js') & typeof import('../util/sanitize.js');
@@ -189,7 +189,7 @@ async function refreshOne(
     }
     descriptorId = descriptor.provider_id;
     assertFetchableUrl(new URL(descriptor.catalog_url));
-    // One origin per provider (src/protocol/origin.ts), for a remembered descriptor as for a fetched one.
+    // One origin per provider (src/wire/origin.ts), for a remembered descriptor as for a fetched one.
     const off = origin.offOriginMember(entry.url, descriptor, entry.authorizationServers);
     if (off) throw new Error(origin.describeViolation(off));
     // Remembered only once it passed those checks: a refused descriptor is asked for again next time.

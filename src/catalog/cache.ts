@@ -25,7 +25,7 @@
 import { readFileSync, unlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import type { CatalogService } from './validate.js';
+import type { CatalogService } from './service.js';
 import { writeTextAtomic } from '../util/atomic-file.js';
 
 /** What the last successful fetch or revalidation of one provider left, without its services. */

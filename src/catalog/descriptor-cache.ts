@@ -16,7 +16,7 @@ import { readFileSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { isFresh, nameHash } from './cache.js';
 import { writeJsonAtomic } from '../util/atomic-file.js';
-import { offOriginMember, originOf, type REQUEST_MEMBERS } from '../protocol/origin.js';
+import { offOriginMember, originOf, type REQUEST_MEMBERS } from '../wire/origin.js';
 
 export const MAX_DESCRIPTOR_BYTES = 64 * 1024;
 const MAX_AGE_S = 24 * 3600;
@@ -68,7 +68,7 @@ export function validRemembered<D extends UrlMembers>(r: RememberedDescriptor, u
   return onOrigin(descriptor, url) ? descriptor : undefined;
 }
 
-/** Whether every URL `descriptor` sends requests to is on `url`'s origin (src/protocol/origin.ts; nothing vouched for is remembered). */
+/** Whether every URL `descriptor` sends requests to is on `url`'s origin (src/wire/origin.ts; nothing vouched for is remembered). */
 function onOrigin(descriptor: UrlMembers | Record<string, unknown>, url: string): boolean {
   return offOriginMember(url, descriptor) === undefined;
 }

@@ -6,11 +6,11 @@
  */
 import type { Deps } from '../core/deps.js';
 import { AgentprovError } from '../core/errors.js';
-import type { ProviderEntry } from '../providers/registry.js';
+import type { ProviderEntry } from './registry.js';
 import { aggregateCatalogs, type AggregateResult, type ProviderReport } from './aggregate.js';
 import { readRegistryIndex, registryFingerprint, writeRegistryIndex } from './registry-index.js';
-import type { CatalogService } from './validate.js';
-import { unclaimedBuiltins } from '../providers/builtin.js';
+import type { CatalogService } from './service.js';
+import { unclaimedBuiltins } from './builtin/index.js';
 
 export const ADD_PROVIDER_HINT = 'agentprov providers add <descriptor-url>';
 
@@ -28,7 +28,7 @@ export async function resolveRegistry(deps: Pick<Deps, 'paths' | 'cwd'>): Promis
   const { fingerprint, file } = registryFingerprint(deps.paths, deps.cwd);
   const index = readRegistryIndex(file, fingerprint);
   if (index) return { entries: index.entries, deadlineMs: index.deadline_ms, warnings: [...index.warnings] };
-  const { loadRegistry } = await import('../providers/registry.js');
+  const { loadRegistry } = await import('./registry.js');
   const registry = await loadRegistry({ paths: deps.paths, cwd: deps.cwd });
   const resolved = { entries: registry.entries, deadlineMs: registry.config.catalog_deadline_ms, warnings: registry.warnings };
   writeRegistryIndex(file, { v: 1, fingerprint, entries: resolved.entries, deadline_ms: resolved.deadlineMs, warnings: resolved.warnings });

@@ -10,7 +10,7 @@ import { currentFingerprint } from '../util/file-fingerprint.js';
 import { join } from 'node:path';
 import { configFilePath, type Paths } from '../core/paths.js';
 import { findManifest } from '../project/locate.js';
-import type { ProviderEntry } from '../providers/registry.js';
+import type { ProviderEntry } from './registry.js';
 import { cacheDir, nameHash } from './cache.js';
 import { writeJsonAtomic } from '../util/atomic-file.js';
 import { readIndexFile } from '../util/index-file.js';

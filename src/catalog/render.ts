@@ -5,7 +5,7 @@
  * sanitized on the way in; it is folded to one line and cut here.
  */
 import { sanitizeLine, truncate } from '../util/sanitize.js';
-import type { CatalogService } from './validate.js';
+import type { CatalogService } from './service.js';
 
 export function formatAmount(amount: number | undefined, currency: string | undefined): string {
   if (amount === undefined) return '?';

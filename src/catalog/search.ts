@@ -4,7 +4,7 @@
  * `search <query..>` scores each service by where each query term occurs:
  * id > name > category > description; every term must match somewhere.
  */
-import type { CatalogService } from './validate.js';
+import type { CatalogService } from './service.js';
 
 export function filterServices(services: CatalogService[], filter: string): CatalogService[] {
   const f = filter.toLowerCase();

@@ -8,24 +8,10 @@
  */
 import * as z from 'zod';
 import { sanitizeLine, sanitizeText } from '../util/sanitize.js';
-import { ProviderDescriptorSchema, ProviderIdSchema, ServiceSchema, type ProviderDescriptor, type Service } from '../protocol/provider.js';
+import { ProviderDescriptorSchema, ProviderIdSchema, ServiceSchema, type ProviderDescriptor } from '../wire/provider.js';
+import type { CatalogService } from './service.js';
 
 export const MAX_SERVICES = 500;
-
-/** A service as agentprov shows it: DESIGN §4 fields plus the wire fields it needs later. */
-export interface CatalogService {
-  provider: string;
-  id: string;
-  name: string;
-  description: string;
-  categories: string[];
-  pricing: Service['pricing'];
-  config_schema: Record<string, unknown>;
-  env: Record<string, string>;
-  scopes: string[];
-  kind: Service['kind'];
-  async: boolean;
-}
 
 export class InvalidDocument extends Error {
   override readonly name = 'InvalidDocument';
@@ -108,7 +94,7 @@ export function parseCatalog(buf: Buffer, providerId: string): ParsedCatalog {
       name: sanitizeLine(s.name),
       description: sanitizeText(s.description).trim(),
       categories: s.categories.map(sanitizeLine).filter(Boolean),
-      pricing: sanitizeDeep(s.pricing) as Service['pricing'],
+      pricing: sanitizeDeep(s.pricing) as CatalogService['pricing'],
       config_schema: sanitizeDeep(s.config_schema) as Record<string, unknown>,
       env: { ...s.env },
       scopes: [...s.scopes],

@@ -7,6 +7,13 @@ import { createRequire } from 'node:module';
 import type { AgentprovError } from '../core/errors.js';
 import type { IO } from '../core/io.js';
 
+/** One thing that stands in the way, as `--preflight` reports it: a code and what the human or agent can do about it. */
+export interface Blocker {
+  code: string;
+  message: string;
+  remedy: string;
+}
+
 export interface CommandResult<T = unknown> {
   data: T;
   warnings?: string[];

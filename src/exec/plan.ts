@@ -7,7 +7,7 @@
 import type { Deps } from '../core/deps.js';
 import { AgentprovError } from '../core/errors.js';
 import type { Gathered } from '../catalog/gather.js';
-import type { CatalogService } from '../catalog/validate.js';
+import type { CatalogService } from '../catalog/service.js';
 import type { ManifestResource } from '../project/manifest.js';
 import { prefixed } from './env.js';
 import { resolveResources } from './targets.js';

@@ -4,7 +4,7 @@
  */
 import type { Deps } from '../core/deps.js';
 import type { ManifestResource } from '../project/manifest.js';
-import { findResource, loadManifest, manifestPathFor, resourceNotFound } from '../provision/manifest.js';
+import { findResource, loadManifest, manifestPathFor, resourceNotFound } from '../project/manifest.js';
 
 /** Resources by name, the manifest read once (RESOURCE_NOT_FOUND for the first unknown name). */
 export async function resolveResources(deps: Pick<Deps, 'cwd'>, names: Iterable<string>): Promise<ManifestResource[]> {

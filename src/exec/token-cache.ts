@@ -85,7 +85,7 @@ export async function providerOfTarget(deps: { cwd: string; paths: { cache: stri
     const provider = known.get(target);
     return provider !== undefined ? { provider, resource: target } : { provider: target };
   }
-  const { loadManifest } = await import('../provision/manifest.js');
+  const { loadManifest } = await import('../project/manifest.js');
   const m = await loadManifest(manifest);
   if (fingerprint && fingerprint === statKey(manifest)) {
     writeJsonAtomic(file, { v: 1, fingerprint, resources: m.resources.map((r) => [r.name, r.provider]) });

@@ -3,7 +3,7 @@
  * command line (DESIGN §4).
  */
 import { AgentprovError } from '../core/errors.js';
-import { MAX_MINOR_AMOUNT } from '../protocol/rail.js';
+import { MAX_MINOR_AMOUNT } from '../wire/rail.js';
 
 const MAJOR = /^(\d{1,10})(?:\.(\d{1,2}))?$/;
 

@@ -44,7 +44,7 @@ import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import * as z from 'zod';
-import { EXTERNALLY_BILLED } from '../providers/builtin.js';
+import { EXTERNALLY_BILLED } from '../catalog/builtin/index.js';
 import type { Deps } from '../core/deps.js';
 import { AgentprovError } from '../core/errors.js';
 import {
@@ -60,7 +60,7 @@ import {
   ServiceId,
   type CapResponse,
   type SpendResponse,
-} from '../protocol/rail.js';
+} from '../wire/rail.js';
 import { withFileLock } from '../util/file-lock.js';
 import { capExceeded } from './rail.js';
 
@@ -75,7 +75,7 @@ const KEEP_CHARGED_MONTHS = 13;
 
 /**
  * Providers whose built-in implementation bills a payment method of its own:
- * their caps live in this ledger, not at the rail (src/providers/builtin.ts
+ * their caps live in this ledger, not at the rail (src/catalog/builtin/index.ts
  * says which).
  */
 export const LEDGER_PROVIDERS: ReadonlySet<string> = EXTERNALLY_BILLED;

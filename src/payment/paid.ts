@@ -20,14 +20,14 @@
  */
 import type { Deps } from '../core/deps.js';
 import { AgentprovError, isAgentprovError } from '../core/errors.js';
-import type { CatalogService } from '../catalog/validate.js';
+import type { CatalogService } from '../catalog/service.js';
 import type { AuditRecord } from '../audit/log.js';
 import { sanitizeLine } from '../util/sanitize.js';
 import { formatMinor } from './amount.js';
 import { checkSpend, openRail, remainingFor, type RailClient } from './rail.js';
 import { checkLedgerSpend, type Ledger } from './ledger.js';
 import type { ExternalQuote } from '../providers/provider.js';
-import { MAX_MINOR_AMOUNT, RAIL_CURRENCY } from '../protocol/rail.js';
+import { MAX_MINOR_AMOUNT, RAIL_CURRENCY } from '../wire/rail.js';
 
 export interface Price {
   amount: number;

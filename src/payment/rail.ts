@@ -1,6 +1,6 @@
 /**
  * The orchestrator's payment rail, user side (DESIGN §3.7; wire shapes in
- * src/protocol/rail.ts): mint a payment token, read the month's spend, set a
+ * src/wire/rail.ts): mint a payment token, read the month's spend, set a
  * cap. Every call carries the signed-in user's access token, goes through
  * the bounded HTTP client and is parsed with the rail schemas; refusals
  * become AgentprovErrors with the codes of DESIGN §4.
@@ -8,7 +8,7 @@
 import type { Deps } from '../core/deps.js';
 import { AgentprovError } from '../core/errors.js';
 import { getSession } from '../auth/session.js';
-import { configuredIssuer } from '../auth/config.js';
+import { configuredIssuer } from '../auth/orchestrator-config.js';
 import { createFetcher, FetchError } from '../http/fetch.js';
 import {
   CapExceededDetails,
@@ -19,7 +19,7 @@ import {
   RailErrorBody,
   SpendResponse,
   type CreatePaymentTokenRequest,
-} from '../protocol/rail.js';
+} from '../wire/rail.js';
 import { sanitizeLine } from '../util/sanitize.js';
 import type { z } from 'zod';
 import { formatMinor } from './amount.js';

@@ -1,13 +1,22 @@
 /**
  * The project manifest, `agentprov.json`: which resources this project uses,
  * so `agentprov up` can replay it. Checked in; it never holds a secret.
- * Versioned, parsed with zod, written atomically.
+ * Versioned, parsed with zod, written atomically. Updates (add, remove, up)
+ * are read-modify-write under a cross-process lock, so concurrent agentprov
+ * processes in one project never lose each other's resources; writeManifest
+ * refuses any text that holds a secret. Finding the file is locate.ts (on
+ * the warm catalog path, without zod).
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import * as z from 'zod';
+import type { Deps } from '../core/deps.js';
 import { AgentprovError } from '../core/errors.js';
 import type { Redactor } from '../core/io.js';
+import { withFileLock } from '../util/file-lock.js';
+import { findManifest, MANIFEST_FILE } from './locate.js';
 
 export { findManifest, MANIFEST_FILE } from './locate.js';
 const MAX_MANIFEST_BYTES = 1024 * 1024;
@@ -74,5 +83,41 @@ function invalid(path: string, field: string, why: string): AgentprovError {
   return new AgentprovError('INVALID_MANIFEST', `${path} is invalid at "${field}": ${why}`, {
     details: { path, field },
     nextSteps: [`fix ${path} by hand; agentprov left it untouched`],
+  });
+}
+
+/** The project's manifest path: the nearest agentprov.json upward, else one in the working directory (created on first write). */
+export function manifestPathFor(deps: Pick<Deps, 'cwd'>): string {
+  return findManifest(deps.cwd) ?? join(deps.cwd, MANIFEST_FILE);
+}
+
+export async function loadManifest(path: string): Promise<Manifest> {
+  return existsSync(path) ? readManifest(path) : emptyManifest();
+}
+
+export async function updateManifest<R>(deps: Pick<Deps, 'io'>, path: string, fn: (m: Manifest) => R): Promise<R> {
+  return withFileLock(path, { code: 'MANIFEST_LOCKED', what: 'the project manifest' }, async () => {
+    const manifest = await loadManifest(path);
+    const result = fn(manifest);
+    await writeManifest(path, manifest, deps.io.redactor);
+    return result;
+  });
+}
+
+/** Insert or replace the resource with this name. */
+export function upsertResource(m: Manifest, r: ManifestResource): void {
+  const i = m.resources.findIndex((x) => x.name === r.name);
+  if (i >= 0) m.resources[i] = r;
+  else m.resources.push(r);
+}
+
+export function findResource(m: Manifest, name: string): ManifestResource | undefined {
+  return m.resources.find((r) => r.name === name);
+}
+
+export function resourceNotFound(name: string, path: string): AgentprovError {
+  return new AgentprovError('RESOURCE_NOT_FOUND', `no resource named "${name}" in ${path}`, {
+    details: { name, manifest: path },
+    nextSteps: ['agentprov list'],
   });
 }

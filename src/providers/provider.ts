@@ -1,6 +1,6 @@
 /**
  * What agentprov needs from a provider, whatever its wire protocol. The
- * agentprov provider protocol client (src/providers/protocol/) is one
+ * agentprov provider protocol client (src/providers/agentprov/) is one
  * implementation; a provider with its own REST API (Cloudflare, issue 9) is
  * another. Commands talk only to this interface.
  *
@@ -9,7 +9,7 @@
  * PAYMENT_REQUIRED_QUOTE (402 with a quote; paid services, issue 7),
  * PROVIDER_UNREACHABLE, PROVIDER_ERROR, INVALID_PROVIDER_RESPONSE, ...
  */
-import type { Provision, Service } from '../protocol/provider.js';
+import type { Provision, Service } from '../wire/provider.js';
 
 export interface AuthorizeOptions {
   /** The human accepted this provider's current terms (--accept-tos or a prompt answered yes). */

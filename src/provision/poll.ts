@@ -5,7 +5,7 @@
  * is off; agents see nothing until the one result document.
  */
 import type { Deps } from '../core/deps.js';
-import type { Provision } from '../protocol/provider.js';
+import type { Provision } from '../wire/provider.js';
 import type { Provider } from '../providers/provider.js';
 
 const FIRST_DELAY_MS = 500;

@@ -10,10 +10,10 @@ import type { Deps } from '../core/deps.js';
 import { AgentprovError } from '../core/errors.js';
 import { MAX_DESCRIPTOR_BYTES, recallDescriptor, rememberDescriptor } from '../catalog/descriptor-cache.js';
 import { gatherCatalog, type Gathered } from '../catalog/gather.js';
-import type { CatalogService } from '../catalog/validate.js';
+import type { CatalogService } from '../catalog/service.js';
 import type { ProviderReport } from '../catalog/aggregate.js';
-import { describeViolation, offOriginMember } from '../protocol/origin.js';
-import type { ProviderDescriptor } from '../protocol/provider.js';
+import { describeViolation, offOriginMember } from '../wire/origin.js';
+import type { ProviderDescriptor } from '../wire/provider.js';
 import { builtinFor } from '../providers/builtin.js';
 import type { Provider } from '../providers/provider.js';
 import { sanitizeLine } from '../util/sanitize.js';
@@ -176,6 +176,6 @@ export async function openProvider(deps: Deps, providerId: string, gathered?: Ga
   const descriptorUrl = report.url;
   const vouchedIssuers = report.authorization_servers ?? [];
   const descriptor = await fetchDescriptor(descriptorUrl, providerId, { root: deps.paths.cache, nowMs: deps.clock.now().getTime() }, vouchedIssuers);
-  const { openProtocolProvider } = await import('../providers/protocol/index.js');
+  const { openProtocolProvider } = await import('../providers/agentprov/index.js');
   return openProtocolProvider(deps, { id: providerId, descriptorUrl, descriptor, vouchedIssuers });
 }

@@ -11,7 +11,7 @@ import { gatherCatalog, type Gathered } from '../catalog/gather.js';
 import type { Provider } from '../providers/provider.js';
 import { sanitizeLine } from '../util/sanitize.js';
 import { listJournal } from './journal.js';
-import { findResource, loadManifest, manifestPathFor, updateManifest } from './manifest.js';
+import { findResource, loadManifest, manifestPathFor, updateManifest } from '../project/manifest.js';
 import { openProvider } from './providers.js';
 
 export interface ResourceView {

@@ -8,7 +8,7 @@
  */
 import { connect } from 'node:net';
 import type { AgentprovError } from '../core/errors.js';
-import { keychainTimeout } from './keychain.js';
+import { keychainTimeout } from './keychain-errors.js';
 
 export function busSocketPath(address: string | undefined): string | undefined {
   if (!address) return undefined;

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { AgentprovError } from '../core/errors.js';
 import { assertBusAnswers } from './dbus-liveness.js';
+import { keychainRemedies, keychainTimeout } from './keychain-errors.js';
 
 type Binding = typeof import('@napi-rs/keyring');
 
@@ -102,21 +103,6 @@ async function bounded<T>(backend: string, timeoutMs: number, call: (signal: Abo
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** The one KEYCHAIN_TIMEOUT error, for a call that hung or a bus that never answered. */
-export function keychainTimeout(backend: string, timeoutMs: number, why?: string): AgentprovError {
-  return new AgentprovError('KEYCHAIN_TIMEOUT', `the keychain (${backend}) did not answer within ${timeoutMs} ms${why ? `: ${why}` : ''}`, {
-    details: { reason: 'timeout', backend, timeout_ms: timeoutMs },
-    nextSteps: ['restart your keyring daemon (or D-Bus session) and unlock it', ...keychainRemedies().slice(1)],
-  });
-}
-
-export function keychainRemedies(): string[] {
-  return [
-    'start a Secret Service (e.g. gnome-keyring-daemon) and unlock it',
-    'or use the passphrase file store: AGENTPROV_CREDENTIAL_STORE=file AGENTPROV_VAULT_PASSPHRASE=...',
-  ];
 }
 
 function classifyKeychainError(err: unknown, backend: string): AgentprovError {

@@ -9,19 +9,20 @@ import { readSession } from '../../auth/store.js';
 import { gatherCatalog } from '../../catalog/gather.js';
 import { formatPrice } from '../../catalog/render.js';
 import { DEFAULT_WAIT_SECONDS, defaultName, nameInUse, provisionOne, sameConfig, yesFlags, type AddOutcome } from '../../provision/add.js';
-import { checkConfig, invalid, parseConfigInput } from '../../provision/config.js';
+import { checkConfig, invalid, parseConfigInput } from '../../provision/service-config.js';
 import { isUnfinished, listJournal } from '../../provision/journal.js';
-import { findResource, loadManifest, manifestPathFor } from '../../provision/manifest.js';
+import { findResource, loadManifest, manifestPathFor } from '../../project/manifest.js';
 import { findService, openProvider, parseQualified } from '../../provision/providers.js';
 import { builtinFor } from '../../providers/builtin.js';
-import { ResourceNameSchema } from '../../protocol/provider.js';
+import { ResourceNameSchema } from '../../wire/provider.js';
 import type { Deps } from '../deps.js';
 import { AgentprovError, isAgentprovError } from '../../core/errors.js';
-import type { CommandResult } from '../output.js';
-import { secondsOption } from './login.js';
+import type { Blocker, CommandResult } from '../output.js';
+import { secondsOption } from '../options.js';
 import { paymentFlags } from '../../payment/amount.js';
 import { externalPrice, upfrontPrice, describePrice } from '../../payment/paid.js';
-import { checkLedgerSpend, openLedger } from '../../payment/ledger.js';
+import { checkLedgerSpend } from '../../payment/ledger.js';
+import { ledgerFor } from '../../provision/journal.js';
 import type { Provider } from '../../providers/provider.js';
 import { checkSpend, openRail } from '../../payment/rail.js';
 
@@ -86,12 +87,6 @@ function result(o: AddOutcome, resume: string, catalogWarnings: string[]): Comma
     human: lines.join('\n'),
     bare: o.id,
   };
-}
-
-interface Blocker {
-  code: string;
-  message: string;
-  remedy: string;
 }
 
 /** Every blocker at once, each with a code and a remedy. Writes nothing. */
@@ -178,7 +173,7 @@ async function preflight(
     if (signedIn) {
       try {
         const refusal = external
-          ? checkLedgerSpend(await openLedger(deps).spend({ readOnly: true }), p.providerId, upfront.amount)
+          ? checkLedgerSpend(await ledgerFor(deps).spend({ readOnly: true }), p.providerId, upfront.amount)
           : checkSpend(await (await openRail(deps)).spend(), p.providerId, upfront.amount);
         if (refusal) blockers.push({ code: refusal.code, message: refusal.message, remedy: refusal.nextSteps[0] ?? 'agentprov budget show' });
       } catch (err) {

@@ -19,7 +19,7 @@
  * human approves with a fresh login, and `budget set ... --complete` finishes.
  * A cached session is never enough: `--complete` without a pending sign-in fails.
  */
-import { configuredIssuer } from '../../auth/config.js';
+import { configuredIssuer } from '../../auth/orchestrator-config.js';
 import { getSession } from '../../auth/session.js';
 import { completePending, signIn } from '../../auth/signin.js';
 import { appendAudit } from '../../audit/log.js';
@@ -27,12 +27,12 @@ import { formatMinor, parseMajorAmount } from '../../payment/amount.js';
 import { billedByLedger } from '../../payment/ledger.js';
 import { openRail, railUrl } from '../../payment/rail.js';
 import { ledgerFor } from '../../provision/journal.js';
-import type { CapResponse, SpendResponse } from '../../protocol/rail.js';
-import { ProviderId, RAIL_CURRENCY } from '../../protocol/rail.js';
+import type { CapResponse, SpendResponse } from '../../wire/rail.js';
+import { ProviderId, RAIL_CURRENCY } from '../../wire/rail.js';
 import type { Deps } from '../deps.js';
 import { AgentprovError, isAgentprovError } from '../../core/errors.js';
 import type { CommandResult } from '../output.js';
-import { DEFAULT_TIMEOUT_SECONDS, secondsOption } from './login.js';
+import { DEFAULT_TIMEOUT_SECONDS, secondsOption } from '../options.js';
 
 export type BilledBy = 'rail' | 'provider';
 

@@ -8,7 +8,7 @@
  */
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
-import { configuredIssuer, saveOrchestrator } from '../../auth/config.js';
+import { configuredIssuer, saveOrchestrator } from '../../auth/orchestrator-config.js';
 import { describeSession, humanSession } from '../../auth/describe.js';
 import { discoverIssuer, parseIssuerUrl } from '../../auth/issuer.js';
 import { fetchOrchestratorDescriptor } from '../../auth/orchestrator.js';
@@ -18,8 +18,8 @@ import { emptyManifest, MANIFEST_FILE, writeManifest } from '../../project/manif
 import { resolveRegistry } from '../../catalog/gather.js';
 import type { Deps } from '../deps.js';
 import { AgentprovError, isAgentprovError } from '../../core/errors.js';
-import type { CommandResult } from '../output.js';
-import { DEFAULT_TIMEOUT_SECONDS, methodOption, secondsOption } from './login.js';
+import type { Blocker, CommandResult } from '../output.js';
+import { DEFAULT_TIMEOUT_SECONDS, methodOption, secondsOption } from '../options.js';
 
 interface Target {
   orchestratorUrl?: string;
@@ -111,12 +111,6 @@ export async function run(deps: Deps, _args: string[], opts: Record<string, unkn
 
 function sameIssuer(a: string, b: string): boolean {
   return a.replace(/\/+$/, '') === b.replace(/\/+$/, '');
-}
-
-interface Blocker {
-  code: string;
-  message: string;
-  remedy: string;
 }
 
 /** Every blocker at once, each with a code and a remedy; writes nothing. */

@@ -3,27 +3,14 @@
  * signs in at the configured orchestrator issuer; `login --complete
  * [--wait S]` finishes a device sign-in an agent started (DESIGN §4).
  */
-import { configuredIssuer } from '../../auth/config.js';
+import { configuredIssuer } from '../../auth/orchestrator-config.js';
 import { describeSession, humanSession } from '../../auth/describe.js';
-import { completePending, signIn, type SignInMethod } from '../../auth/signin.js';
+import { completePending, signIn } from '../../auth/signin.js';
+import { DEFAULT_TIMEOUT_SECONDS, methodOption, secondsOption } from '../options.js';
 import { readSession } from '../../auth/store.js';
 import type { Deps } from '../deps.js';
 import { AgentprovError } from '../../core/errors.js';
 import type { CommandResult } from '../output.js';
-
-export const DEFAULT_TIMEOUT_SECONDS = 300;
-
-export function secondsOption(value: unknown, flag: string, fallback: number, max = 3600): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > max) throw new AgentprovError('USAGE', `${flag} must be a whole number of seconds between 0 and ${max}, not "${String(value)}"`);
-  return n;
-}
-
-export function methodOption(opts: Record<string, unknown>): SignInMethod | undefined {
-  if (opts.device && opts.browser) throw new AgentprovError('USAGE', 'choose one of --device and --browser');
-  return opts.device ? 'device' : opts.browser ? 'browser' : undefined;
-}
 
 export async function run(deps: Deps, _args: string[], opts: Record<string, unknown>): Promise<CommandResult> {
   const vault = await deps.vault();

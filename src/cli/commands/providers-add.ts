@@ -10,8 +10,8 @@ import { aggregateCatalogs } from '../../catalog/aggregate.js';
 import { removeCacheEntry } from '../../catalog/cache.js';
 import { forgetDescriptor } from '../../catalog/descriptor-cache.js';
 import { catalogDeadlineMs, resolveRegistry } from '../../catalog/gather.js';
-import { addUserProvider } from '../../providers/manage.js';
-import { loadRegistry, normalizeProviderUrl } from '../../providers/registry.js';
+import { addUserProvider } from '../../catalog/manage.js';
+import { loadRegistry, normalizeProviderUrl } from '../../catalog/registry.js';
 
 export async function run(deps: Deps, args: string[]): Promise<CommandResult> {
   const url = normalizeProviderUrl(args[0] ?? '');

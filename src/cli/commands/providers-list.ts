@@ -6,8 +6,9 @@
  */
 import type { Deps } from '../deps.js';
 import type { CommandResult } from '../output.js';
-import { knownProviders } from '../../providers/manage.js';
-import { unclaimedBuiltins, type BuiltinLink } from '../../providers/builtin.js';
+import { knownProviders } from '../../catalog/manage.js';
+import { unclaimedBuiltins } from '../../catalog/builtin/index.js';
+import { builtinLink, type BuiltinLink } from '../../providers/builtin.js';
 import { truncate } from '../../util/sanitize.js';
 
 export async function run(deps: Deps): Promise<CommandResult> {
@@ -24,7 +25,7 @@ export async function run(deps: Deps): Promise<CommandResult> {
   for (const b of unclaimedBuiltins(providers.map((p) => p.knownId), deps.env)) {
     let linked: BuiltinLink | null = null;
     try {
-      linked = await b.link(deps);
+      linked = await builtinLink(deps, b.id);
     } catch (err) {
       warns.push(`could not read the ${b.id} link from the vault: ${(err as Error).message}`);
     }

@@ -6,7 +6,7 @@
 import type { Deps } from '../deps.js';
 import type { CommandResult } from '../output.js';
 import { resolveRegistry } from '../../catalog/gather.js';
-import { removeProvider } from '../../providers/manage.js';
+import { removeProvider } from '../../catalog/manage.js';
 
 export async function run(deps: Deps, args: string[]): Promise<CommandResult> {
   const removed = await removeProvider(deps.paths, deps.cwd, args[0] ?? '');

@@ -8,7 +8,7 @@
  */
 import { audit, credentialsEntry } from '../../provision/add.js';
 import { deleteJournal, journalSlot } from '../../provision/journal.js';
-import { findResource, loadManifest, manifestPathFor, resourceNotFound, updateManifest } from '../../provision/manifest.js';
+import { findResource, loadManifest, manifestPathFor, resourceNotFound, updateManifest } from '../../project/manifest.js';
 import { openProvider } from '../../provision/providers.js';
 import type { Deps } from '../deps.js';
 import { AgentprovError, isAgentprovError } from '../../core/errors.js';

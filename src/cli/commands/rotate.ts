@@ -4,7 +4,7 @@
  * but the fact: credentials stay in the vault.
  */
 import { audit } from '../../provision/add.js';
-import { findResource, loadManifest, manifestPathFor, resourceNotFound } from '../../provision/manifest.js';
+import { findResource, loadManifest, manifestPathFor, resourceNotFound } from '../../project/manifest.js';
 import { openProvider } from '../../provision/providers.js';
 import type { Deps } from '../deps.js';
 import type { CommandResult } from '../output.js';

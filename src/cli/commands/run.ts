@@ -8,7 +8,7 @@
 import type { Deps } from '../deps.js';
 import { AgentprovError } from '../../core/errors.js';
 import type { CommandResult } from '../output.js';
-import { parseTtl } from '../../exec/duration.js';
+import { parseTtl } from '../../util/duration.js';
 import { executeRun, refuseNested } from '../../exec/run.js';
 
 const list = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : v === undefined ? [] : [String(v)]);

@@ -10,7 +10,7 @@
 import type { Deps } from '../deps.js';
 import { AgentprovError } from '../../core/errors.js';
 import type { CommandResult } from '../output.js';
-import { parseTtl } from '../../exec/duration.js';
+import { parseTtl } from '../../util/duration.js';
 import { cacheEntry, providerOfTarget, usableCachedToken, writeCachedToken } from '../../exec/token-cache.js';
 
 interface TokenData {

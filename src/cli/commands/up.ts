@@ -18,15 +18,15 @@
 import { existsSync } from 'node:fs';
 import { gatherCatalog } from '../../catalog/gather.js';
 import { DEFAULT_WAIT_SECONDS, provisionOne, yesFlags, type AddOutcome } from '../../provision/add.js';
-import { checkConfig, invalid } from '../../provision/config.js';
-import { loadManifest, manifestPathFor } from '../../provision/manifest.js';
+import { checkConfig, invalid } from '../../provision/service-config.js';
+import { loadManifest, manifestPathFor } from '../../project/manifest.js';
 import { findService, openProvider } from '../../provision/providers.js';
 import type { Provider } from '../../providers/provider.js';
 import type { Deps } from '../deps.js';
 import { AgentprovError, EXIT, isAgentprovError, type ErrorCode } from '../../core/errors.js';
 import type { CommandResult } from '../output.js';
 import { paymentFlags } from '../../payment/amount.js';
-import { secondsOption } from './login.js';
+import { secondsOption } from '../options.js';
 
 interface Step {
   name: string;
@@ -127,7 +127,7 @@ export async function run(deps: Deps, _args: string[], opts: Record<string, unkn
  * refuses them with PROVIDER_NOT_TRUSTED and its next steps). Audited.
  */
 async function trustIfAsked(deps: Deps, opts: Record<string, unknown>): Promise<Array<{ url: string; id: string | null }>> {
-  const { loadRegistry } = await import('../../providers/registry.js');
+  const { loadRegistry } = await import('../../catalog/registry.js');
   const untrusted = (await loadRegistry({ paths: deps.paths, cwd: deps.cwd })).entries.filter((e) => e.source === 'manifest');
   if (untrusted.length === 0) return [];
   let yes = Boolean(opts.trustManifestProviders);
@@ -137,7 +137,7 @@ async function trustIfAsked(deps: Deps, opts: Record<string, unknown>): Promise<
     yes = await deps.prompter.confirm('Trust them with your credentials (sign-in assertions, payments)?', false);
   }
   if (!yes) return [];
-  const { trustManifestProviders } = await import('../../providers/manage.js');
+  const { trustManifestProviders } = await import('../../catalog/manage.js');
   const trusted = await trustManifestProviders(deps.paths, deps.cwd);
   const { appendAudit } = await import('../../audit/log.js');
   for (const e of trusted) {

@@ -21,7 +21,7 @@ import * as z from 'zod';
 import { AgentprovError, EXIT, registerErrorCodes } from '../../core/errors.js';
 import type { Redactor } from '../../core/io.js';
 import { sanitizeLine } from '../../util/sanitize.js';
-import { CLOUDFLARE_PROVIDER_ID as PROVIDER } from './catalog.js';
+import { CLOUDFLARE_PROVIDER_ID as PROVIDER } from '../../catalog/builtin/cloudflare.js';
 
 /** The codes only Cloudflare uses, with their exit classes. */
 const CLOUDFLARE_CODES = {

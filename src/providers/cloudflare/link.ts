@@ -28,7 +28,7 @@ import type { Deps } from '../../core/deps.js';
 import { AgentprovError } from '../../core/errors.js';
 import { sanitizeLine } from '../../util/sanitize.js';
 import type { SecretVault } from '../../core/deps.js';
-import { CLOUDFLARE_PROVIDER_ID as PROVIDER, PROBE_PERMISSION_GROUP, SCOPE_PERMISSION_GROUPS } from './catalog.js';
+import { CLOUDFLARE_PROVIDER_ID as PROVIDER, PROBE_PERMISSION_GROUP, SCOPE_PERMISSION_GROUPS } from '../../catalog/builtin/cloudflare.js';
 import { callOptions, cloudflareClient, collect, parseResult, type ClientContext } from './client.js';
 import { cloudflareError, RELINK } from './errors.js';
 import { createToken, deleteToken, heldGroups, permissionGroups, TokenValueSchema, unusable, verifyToken, type TokenApi, type TokenOwner } from './tokens.js';

@@ -21,10 +21,10 @@
 import { getSession } from '../../auth/session.js';
 import type { Deps } from '../../core/deps.js';
 import { AgentprovError } from '../../core/errors.js';
-import { MAX_TTL_SECONDS, MIN_TTL_SECONDS } from '../../exec/duration.js';
-import type { Provision, Service } from '../../protocol/provider.js';
+import { MAX_TTL_SECONDS, MIN_TTL_SECONDS } from '../../util/duration.js';
+import type { Provision, Service } from '../../wire/provider.js';
 import type { Authorization, AuthorizeOptions, ExternalQuote, Provider, ProvisionInput, ShortLivedCredential } from '../provider.js';
-import { BASE_SCOPES, CLOUDFLARE_PROVIDER_ID, CLOUDFLARE_SERVICES, SCOPE_PERMISSION_GROUPS } from './catalog.js';
+import { BASE_SCOPES, CLOUDFLARE_PROVIDER_ID, CLOUDFLARE_SERVICES, SCOPE_PERMISSION_GROUPS } from '../../catalog/builtin/cloudflare.js';
 import { cloudflareClient } from './client.js';
 import { linkInvalid, RELINK } from './errors.js';
 import { LINK_ENTRY, notLinked, readLink, type Link } from './link.js';

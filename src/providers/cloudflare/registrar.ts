@@ -25,7 +25,7 @@ import { APIError } from 'cloudflare/core/error';
 import { AgentprovError } from '../../core/errors.js';
 import { sanitizeLine } from '../../util/sanitize.js';
 import type { ExternalQuote } from '../provider.js';
-import { CLOUDFLARE_PROVIDER_ID as PROVIDER, HOSTNAME_PATTERN } from './catalog.js';
+import { CLOUDFLARE_PROVIDER_ID as PROVIDER, HOSTNAME_PATTERN } from '../../catalog/builtin/cloudflare.js';
 import { callOptions, once, orAbsent, parsed, parseResult } from './client.js';
 import { clean, cloudflareError, errorItems, invalidResponse } from './errors.js';
 import { iso, type Draft } from './resources.js';

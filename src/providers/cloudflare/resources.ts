@@ -13,9 +13,9 @@
 import { toFile } from 'cloudflare/core/uploads';
 import * as z from 'zod';
 import { AgentprovError } from '../../core/errors.js';
-import type { Provision } from '../../protocol/provider.js';
+import type { Provision } from '../../wire/provider.js';
 import { sanitizeLine } from '../../util/sanitize.js';
-import { LOCATION_HINTS } from './catalog.js';
+import { LOCATION_HINTS } from '../../catalog/builtin/cloudflare.js';
 import { callOptions, collect, once, orAbsent, parsed, parseResult } from './client.js';
 import type { TokenApi } from './tokens.js';
 

@@ -6,7 +6,7 @@
  * fresh sign-in), and the HTML pages from pages.ts.
  */
 import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
-import { GRANT_DEVICE_CODE, GRANT_TOKEN_EXCHANGE } from '../../protocol/provider-auth.js';
+import { GRANT_DEVICE_CODE, GRANT_TOKEN_EXCHANGE } from '../../wire/provider-auth.js';
 import { revocationPolicy } from '../shared/revocation.js';
 import type { IdpKeys } from './keys.js';
 import { deviceConfirmPage, deviceInputPage, deviceSuccessPage, errorPage } from './pages.js';

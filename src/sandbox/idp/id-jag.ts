@@ -22,7 +22,7 @@ import { createLocalJWKSet, importJWK, jwtVerify, SignJWT, type JWK } from 'jose
 import type Provider from 'oidc-provider';
 import { errors, type TokenEndpointGrantContext } from 'oidc-provider';
 import * as z from 'zod';
-import { GRANT_TOKEN_EXCHANGE, ID_JAG_TYP, TOKEN_TYPE_ID_JAG, TOKEN_TYPE_ID_TOKEN } from '../../protocol/provider-auth.js';
+import { GRANT_TOKEN_EXCHANGE, ID_JAG_TYP, TOKEN_TYPE_ID_JAG, TOKEN_TYPE_ID_TOKEN } from '../../wire/provider-auth.js';
 import { findUserBySub } from './users.js';
 
 const ID_JAG_TTL_SECONDS = 300;

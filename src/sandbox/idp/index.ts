@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import Provider from 'oidc-provider';
-import { ORCHESTRATOR_DESCRIPTOR_PATH, OrchestratorDescriptor } from '../../protocol/orchestrator.js';
+import { ORCHESTRATOR_DESCRIPTOR_PATH, OrchestratorDescriptor } from '../../wire/orchestrator.js';
 import { createAdapterFactory } from '../shared/oidc-adapter.js';
 import { buildConfiguration, CLI_CLIENT_ID, SCOPES } from './config.js';
 import { deviceAuthorizationHook, offlineAccessPromptHook } from './hooks.js';

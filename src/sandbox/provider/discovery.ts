@@ -4,7 +4,7 @@
  * protected resource metadata and the catalog (strong ETag, 304 on match).
  */
 import { createHash } from 'node:crypto';
-import type { Catalog, ProtectedResourceMetadata, ProviderDescriptor, Service } from '../../protocol/provider.js';
+import type { Catalog, ProtectedResourceMetadata, ProviderDescriptor, Service } from '../../wire/provider.js';
 import { escapeHtml } from '../shared/http.js';
 import { metadataUrl } from './bearer.js';
 import { send, sendJson, type Exchange } from './http.js';

@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { z } from 'zod';
-import type { ProviderErrorCode } from '../../protocol/provider.js';
+import type { ProviderErrorCode } from '../../wire/provider.js';
 import * as shared from '../shared/http.js';
 
 export interface Exchange {

@@ -6,7 +6,7 @@
  *   GET    /v1/provisions/<id>  current state (poll target of a 202)
  *   DELETE /v1/provisions/<id>  → { id, status: "deleted" }
  */
-import { IdempotencyKeySchema, MAX_PROVISION_BODY_BYTES, ProvisionRequestSchema } from '../../protocol/provider.js';
+import { IdempotencyKeySchema, MAX_PROVISION_BODY_BYTES, ProvisionRequestSchema } from '../../wire/provider.js';
 import { requireScope, type Bearer } from './bearer.js';
 import { ApiError, methodNotAllowed, readJson, sendJson, type Exchange } from './http.js';
 import type { Provisioner } from './provisions.js';

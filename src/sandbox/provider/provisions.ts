@@ -5,7 +5,7 @@
  * crash or a retry never redeems a payment token twice for one provision.
  */
 import { randomBytes } from 'node:crypto';
-import type { Provision, ProvisionRequest } from '../../protocol/provider.js';
+import type { Provision, ProvisionRequest } from '../../wire/provider.js';
 import type { JsonState } from '../shared/json-state.js';
 import type { ConfigValidator } from './config-validator.js';
 import { ApiError } from './http.js';

@@ -4,7 +4,7 @@
  * HTTP Basic `provider_id:secret` (RFC 7617, raw). The payment token is never logged.
  */
 import { fetch } from 'undici';
-import { RailErrorBody, RedemptionResponse, type RedemptionRequest } from '../../protocol/rail.js';
+import { RailErrorBody, RedemptionResponse, type RedemptionRequest } from '../../wire/rail.js';
 import { ApiError } from './http.js';
 
 const RAIL_TIMEOUT_MS = 10_000;

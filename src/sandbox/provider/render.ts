@@ -3,7 +3,7 @@
  * attributes built from the current base URL (so they survive a restart on
  * another port), the charge, and `poll_url` while pending.
  */
-import type { Provision } from '../../protocol/provider.js';
+import type { Provision } from '../../wire/provider.js';
 import { currentStatus, type StoredProvision } from './store.js';
 import type { ServiceDefinition } from './types.js';
 

@@ -6,7 +6,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ProviderIdSchema, ServiceSchema } from '../../protocol/provider.js';
+import { ProviderIdSchema, ServiceSchema } from '../../wire/provider.js';
 import { authenticate } from './bearer.js';
 import { ConfigValidator } from './config-validator.js';
 import { catalogOf, CatalogResponse, serveDescriptor, serveProtectedResourceMetadata, serveTerms, type DiscoveryInfo } from './discovery.js';

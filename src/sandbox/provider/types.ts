@@ -4,7 +4,7 @@
  * `AuthPort`, so this server does not depend on how it is built.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Service } from '../../protocol/provider.js';
+import type { Service } from '../../wire/provider.js';
 
 /** How the sandbox implements a service (never sent on the wire). */
 export type Engine =

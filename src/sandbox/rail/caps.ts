@@ -10,7 +10,7 @@ import {
   RAIL_CURRENCY,
   type CapResponse,
   type SpendResponse,
-} from '../../protocol/rail.js';
+} from '../../wire/rail.js';
 import { RailError } from './errors.js';
 import { globalCap, monthOf, providerCap, totalUsage, usageByProvider, type RailState } from './state.js';
 

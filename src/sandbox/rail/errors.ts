@@ -2,7 +2,7 @@
  * The rail's refusals: an HTTP status, a stable code and JSON details,
  * serialized as `{ error: { code, message, details } }` (RailErrorBody).
  */
-import type { RailErrorCode } from '../../protocol/rail.js';
+import type { RailErrorCode } from '../../wire/rail.js';
 
 export class RailError extends Error {
   constructor(

@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as z from 'zod';
-import { RAIL_MAX_BODY_BYTES, type RailErrorBody } from '../../protocol/rail.js';
+import { RAIL_MAX_BODY_BYTES, type RailErrorBody } from '../../wire/rail.js';
 import { parseBasic, parseBearer, readBody, sendJson } from '../shared/http.js';
 import { RailError, invalidRequest } from './errors.js';
 

@@ -4,7 +4,7 @@
  * caps until it is redeemed or expires. Runs inside JsonState.update, so
  * concurrent mints are serialized and can never take the ledger over a cap.
  */
-import type { CreatePaymentTokenRequest, PaymentTokenResponse } from '../../protocol/rail.js';
+import type { CreatePaymentTokenRequest, PaymentTokenResponse } from '../../wire/rail.js';
 import { RailError, invalidRequest } from './errors.js';
 import type { TokenSecrets } from './token-secrets.js';
 import { globalCap, monthOf, providerCap, totalUsage, usageByProvider, type RailState, type StoredToken } from './state.js';

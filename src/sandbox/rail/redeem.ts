@@ -4,7 +4,7 @@
  * it expires. Any refusal changes nothing. Runs inside JsonState.update, so
  * concurrent redemptions of one token are serialized and only one succeeds.
  */
-import type { PaymentTokenStatusResponse, RedemptionRequest, RedemptionResponse } from '../../protocol/rail.js';
+import type { PaymentTokenStatusResponse, RedemptionRequest, RedemptionResponse } from '../../wire/rail.js';
 import { RailError } from './errors.js';
 import type { TokenSecrets } from './token-secrets.js';
 import { tokenStatus, type RailState, type StoredRedemption, type StoredToken } from './state.js';

@@ -1,6 +1,6 @@
 /**
  * The rail's request handler: a tiny router over `node:http` plus the
- * endpoint handlers. Wire shapes are in src/protocol/rail.ts; the ledger
+ * endpoint handlers. Wire shapes are in src/wire/rail.ts; the ledger
  * rules are in mint.ts, redeem.ts and caps.ts. Every state change goes
  * through JsonState.update (serialized, persisted).
  */
@@ -12,7 +12,7 @@ import {
   RedemptionRequest,
   SetGlobalCapRequest,
   SetProviderCapRequest,
-} from '../../protocol/rail.js';
+} from '../../wire/rail.js';
 import type { JsonState } from '../shared/json-state.js';
 import { secretMatches } from '../shared/secret-compare.js';
 import { RailError, invalidRequest, notFound } from './errors.js';

@@ -7,7 +7,7 @@
  * counts redemptions in the current calendar month (UTC).
  */
 import * as z from 'zod';
-import { DEFAULT_PROVIDER_CAP, type PaymentTokenStatus } from '../../protocol/rail.js';
+import { DEFAULT_PROVIDER_CAP, type PaymentTokenStatus } from '../../wire/rail.js';
 
 const StoredToken = z.object({
   id: z.string(),

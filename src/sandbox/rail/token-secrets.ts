@@ -10,7 +10,7 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFileAtomicSync } from '../shared/json-state.js';
-import { PAYMENT_TOKEN_PREFIX } from '../../protocol/rail.js';
+import { PAYMENT_TOKEN_PREFIX } from '../../wire/rail.js';
 
 export interface TokenSecrets {
   newTokenId(): string;

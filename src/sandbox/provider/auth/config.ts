@@ -8,7 +8,7 @@
  */
 import type { Configuration } from 'oidc-provider';
 import { errors } from 'oidc-provider';
-import { GRANT_DEVICE_CODE, GRANT_JWT_BEARER, GRANT_TOKEN_EXCHANGE } from '../../../protocol/provider-auth.js';
+import { GRANT_DEVICE_CODE, GRANT_JWT_BEARER, GRANT_TOKEN_EXCHANGE } from '../../../wire/provider-auth.js';
 import { createAdapterFactory } from '../../shared/oidc-adapter.js';
 import { revocationPolicy } from '../../shared/revocation.js';
 import type { AccountStore } from './accounts.js';

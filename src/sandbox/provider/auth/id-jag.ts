@@ -12,7 +12,7 @@
  * that claims another `iss`, or any other failed check, is `invalid_grant`.
  */
 import { compactVerify, createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors, jwtVerify } from 'jose';
-import { ID_JAG_TYP, IdJagClaimsSchema, type IdJagClaims } from '../../../protocol/provider-auth.js';
+import { ID_JAG_TYP, IdJagClaimsSchema, type IdJagClaims } from '../../../wire/provider-auth.js';
 
 export interface TrustedIssuer {
   issuer: string;

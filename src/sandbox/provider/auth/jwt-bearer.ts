@@ -9,7 +9,7 @@
  */
 import type { Provider, TokenEndpointGrantContext } from 'oidc-provider';
 import * as z from 'zod';
-import { GRANT_JWT_BEARER } from '../../../protocol/provider-auth.js';
+import { GRANT_JWT_BEARER } from '../../../wire/provider-auth.js';
 import type { AccountStore } from './accounts.js';
 import type { IdJagVerifier } from './id-jag.js';
 import { parseParams, TokenError } from './params.js';

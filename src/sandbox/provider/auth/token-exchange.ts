@@ -8,7 +8,7 @@
  */
 import type { AccessToken, Provider, TokenEndpointGrantContext } from 'oidc-provider';
 import * as z from 'zod';
-import { GRANT_TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS_TOKEN } from '../../../protocol/provider-auth.js';
+import { GRANT_TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS_TOKEN } from '../../../wire/provider-auth.js';
 import { parseParams, TokenError } from './params.js';
 import { ACCESS_TOKEN_TTL_S, isResource, mintAccessToken, splitScope, type ResourceConfig } from './tokens.js';
 

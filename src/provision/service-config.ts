@@ -8,7 +8,7 @@
  */
 import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
 import { AgentprovError } from '../core/errors.js';
-import type { CatalogService } from '../catalog/validate.js';
+import type { CatalogService } from '../catalog/service.js';
 import { sanitizeLine } from '../util/sanitize.js';
 
 const MAX_CONFIG_BYTES = 32 * 1024;

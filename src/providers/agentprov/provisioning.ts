@@ -13,7 +13,7 @@ import {
   ProvisionDeletedSchema,
   ProvisionSchema,
   type Provision,
-} from '../../protocol/provider.js';
+} from '../../wire/provider.js';
 import type { ProvisionInput } from '../provider.js';
 import { clean, invalidResponse, unreachable } from './errors.js';
 

@@ -8,7 +8,7 @@
  *    its registered descriptor URL), else PROVIDER_UNTRUSTED_METADATA;
  * 3. the metadata (RFC 9728 §3) names the resource (must be the
  *    descriptor's) and `authorization_servers[0]`, which must be on that
- *    origin too unless the orchestrator vouched for it (src/protocol/
+ *    origin too unless the orchestrator vouched for it (src/wire/
  *    origin.ts), else PROVIDER_UNTRUSTED_METADATA: a provider must never
  *    send its clients to someone else's authorization server (the mix-up);
  * 4. that issuer's RFC 8414 metadata, through openid-client.
@@ -26,8 +26,8 @@ import { AgentprovError } from '../../core/errors.js';
 import { writeJsonAtomic } from '../../util/atomic-file.js';
 import { HTTP_TIMEOUT_SECONDS, boundedFetch } from '../../auth/issuer.js';
 import { freshFor, type Fetcher } from '../../http/fetch.js';
-import { issuerAllowed, originOf } from '../../protocol/origin.js';
-import { ProtectedResourceMetadataSchema, type ProviderDescriptor } from '../../protocol/provider.js';
+import { issuerAllowed, originOf } from '../../wire/origin.js';
+import { ProtectedResourceMetadataSchema, type ProviderDescriptor } from '../../wire/provider.js';
 import { isLoopbackHost } from '../../util/loopback.js';
 import { clean, invalidResponse, providerOAuthError, unreachable } from './errors.js';
 

@@ -4,7 +4,7 @@
  */
 import type { Deps } from '../core/deps.js';
 import { AgentprovError } from '../core/errors.js';
-import { openConfig, updateConfig, type Config } from '../config/config.js';
+import { openConfig, updateConfig, type Config } from '../config/settings.js';
 
 export interface IssuerSettings {
   issuer: string;

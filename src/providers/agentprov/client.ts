@@ -30,7 +30,7 @@ import { readCacheEntry } from '../../catalog/cache.js';
 import type { Deps } from '../../core/deps.js';
 import { AgentprovError } from '../../core/errors.js';
 // RFC 8693 `requested_expires_in` bounds the protocol allows (docs/protocol-auth.md §6), the same as --ttl's.
-import { MAX_TTL_SECONDS, MIN_TTL_SECONDS } from '../../exec/duration.js';
+import { MAX_TTL_SECONDS, MIN_TTL_SECONDS } from '../../util/duration.js';
 import { createFetcher, type Fetcher } from '../../http/fetch.js';
 import {
   GRANT_DEVICE_CODE,
@@ -44,8 +44,8 @@ import {
   TOKEN_TYPE_ID_TOKEN,
   TokenExchangeResponseSchema,
   type ProviderTokenResponse,
-} from '../../protocol/provider-auth.js';
-import type { Provision, Service } from '../../protocol/provider.js';
+} from '../../wire/provider-auth.js';
+import type { Provision, Service } from '../../wire/provider.js';
 import type { Authorization, AuthorizeOptions, Provider, ProvisionInput, ShortLivedCredential } from '../provider.js';
 import {
   configFor,

@@ -6,7 +6,7 @@
 import * as oidc from 'openid-client';
 import { AgentprovError } from '../../core/errors.js';
 import { FetchError } from '../../http/fetch.js';
-import { ProviderTokenErrorSchema } from '../../protocol/provider-auth.js';
+import { ProviderTokenErrorSchema } from '../../wire/provider-auth.js';
 import { sanitizeLine } from '../../util/sanitize.js';
 
 export type Step = 'discovery' | 'registration' | 'authorization' | 'consent' | 'refresh' | 'token_exchange' | 'revocation' | 'provisioning';

@@ -2,7 +2,7 @@
  * The built-in Cloudflare catalog (issue 9): five services on Cloudflare's
  * public REST API, versioned with agentprov. Static data and no imports of
  * the SDK, so `agentprov catalog` lists them without loading any Cloudflare
- * code (src/providers/builtin.ts merges them into the gathered catalog).
+ * code (src/catalog/gather.ts merges them into the gathered catalog).
  *
  * Service ids follow Stripe Projects where the service is the same
  * (`registrar:domain`, `r2:bucket`); the others name product and offering
@@ -13,7 +13,7 @@
  * scope ever grants provisioning to the child: tokens, billing and the
  * registrar stay with the parent token in the vault.
  */
-import type { CatalogService } from '../../catalog/validate.js';
+import type { CatalogService } from '../service.js';
 
 export const CLOUDFLARE_PROVIDER_ID = 'cloudflare';
 /** Bumped whenever a service, schema, price or env mapping below changes. */

@@ -8,10 +8,10 @@
  *
  * Reading needs no `conf`: the config file is read and zod-parsed directly,
  * so `catalog` from a warm cache stays cheap. Writes go through updateConfig
- * (config/config.ts), under the config's lock.
+ * (config/settings.ts), under the config's lock.
  */
 import { AgentprovError } from '../core/errors.js';
-import { readConfigFile, type Config } from '../config/config.js';
+import { readConfigFile, type Config } from '../config/settings.js';
 import { findManifest, readManifest } from '../project/manifest.js';
 import { configFilePath, type Paths } from '../core/paths.js';
 
@@ -25,7 +25,7 @@ export interface ProviderEntry {
   source: ProviderSource;
   /** The catalog URL last seen in its descriptor (config), fetched beside the descriptor when there is no cache. */
   catalogUrl?: string;
-  /** Authorization servers off its origin that the orchestrator vouched for (src/protocol/origin.ts). */
+  /** Authorization servers off its origin that the orchestrator vouched for (src/wire/origin.ts). */
   authorizationServers?: string[];
 }
 

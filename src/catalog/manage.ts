@@ -5,10 +5,10 @@
  * through `conf` under the config lock (updateConfig).
  */
 import { AgentprovError } from '../core/errors.js';
-import { updateConfig } from '../config/config.js';
+import { updateConfig } from '../config/settings.js';
 import type { Paths } from '../core/paths.js';
-import { readCachedCatalog, removeCacheEntry } from '../catalog/cache.js';
-import { forgetDescriptor } from '../catalog/descriptor-cache.js';
+import { readCachedCatalog, removeCacheEntry } from './cache.js';
+import { forgetDescriptor } from './descriptor-cache.js';
 import { loadRegistry, normalizeProviderUrl, type ProviderEntry, type Registry } from './registry.js';
 
 export interface KnownProvider extends ProviderEntry {
