@@ -1,5 +1,5 @@
 /**
- * The two readers of agentprov's output (DESIGN §4): an agent gets exactly
+ * The two readers of agentprov's output (README, "Exit codes"): an agent gets exactly
  * one JSON envelope on stdout with --json; a human gets prose and tables on a
  * terminal, and the bare value when stdout is piped.
  */

@@ -1,6 +1,6 @@
 /**
  * Getting and giving back the short-lived credentials `token` and `run`
- * hand out (DESIGN §3 step 8). A provider with a native child credential
+ * hand out (docs/protocol-auth.md §6). A provider with a native child credential
  * (the optional `childCredential` hook, e.g. Cloudflare API tokens with
  * `expires_on`) is asked for one; otherwise `mint` (RFC 8693 for the
  * protocol client). A static key (`shortLived: false`) is injected but never

@@ -8,7 +8,7 @@
  * another origin is refused (docs/protocol.md §0: https, except on
  * loopback; §0.1: one origin per provider).
  *
- * Built on node:http and node:https, not undici (DESIGN §2 names undici):
+ * Built on node:http and node:https, not undici (the README's "Build" says why):
  * on Node 20, which has no compile cache, the bundled undici is a 1 MB chunk
  * compiled on every command that touches the network, plus its WebAssembly
  * HTTP parser instantiated, about 40 ms of CPU before the first byte, while

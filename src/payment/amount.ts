@@ -1,6 +1,6 @@
 /**
  * Amounts: integer minor units on the wire, major units ("12.00") on the
- * command line (DESIGN §4).
+ * command line (docs/architecture.md; the wire carries minor units).
  */
 import { AgentprovError } from '../core/errors.js';
 import { MAX_MINOR_AMOUNT } from '../wire/rail.js';

@@ -4,7 +4,7 @@
  * implementation; a provider with its own REST API (Cloudflare, issue 9) is
  * another. Commands talk only to this interface.
  *
- * Errors are AgentprovErrors with the stable codes of DESIGN §4:
+ * Errors are AgentprovErrors with the stable codes of src/core/errors.ts:
  * TERMS_ACCEPTANCE_REQUIRED, CONSENT_REQUIRED, AUTHORIZATION_PENDING,
  * PAYMENT_REQUIRED_QUOTE (402 with a quote; paid services, issue 7),
  * PROVIDER_UNREACHABLE, PROVIDER_ERROR, INVALID_PROVIDER_RESPONSE, ...

@@ -1,7 +1,7 @@
 /**
  * `agentprov login [--device | --browser] [--no-browser] [--timeout S]`
  * signs in at the configured orchestrator issuer; `login --complete
- * [--wait S]` finishes a device sign-in an agent started (DESIGN §4).
+ * [--wait S]` finishes a device sign-in an agent started (exit 3 with the code, then `login --complete`).
  */
 import { configuredIssuer } from '../../auth/orchestrator-config.js';
 import { describeSession, humanSession } from '../../auth/describe.js';

@@ -3,7 +3,7 @@
  * (src/providers/provider.ts) for any provider speaking docs/protocol.md and
  * docs/protocol-auth.md.
  *
- * Authorization (DESIGN §3 steps 3-5), in this order:
+ * Authorization (docs/protocol-auth.md §§1-4), in this order:
  * 1. a stored grant in the vault → done;
  * 2. with the client id the descriptor publishes (a pre-registered public
  *    client): the attested path — RFC 8693 token exchange of the user's ID

@@ -1,5 +1,5 @@
 /**
- * Turning a provider's failures into the stable codes of DESIGN §4. Every
+ * Turning a provider's failures into the stable codes of src/core/errors.ts. Every
  * piece of text a provider sent is stripped of control sequences and cut
  * short before it reaches a message or `details`.
  */
