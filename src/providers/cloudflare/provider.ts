@@ -28,7 +28,8 @@ import { BASE_SCOPES, CLOUDFLARE_PROVIDER_ID, CLOUDFLARE_SERVICES, SCOPE_PERMISS
 import { cloudflareClient } from './client.js';
 import { linkInvalid, RELINK } from './errors.js';
 import { LINK_ENTRY, notLinked, readLink, type Link } from './link.js';
-import { currentState, domainConfig, priceDomain, registerDomain, SERVICE as DOMAIN_SERVICE } from './registrar.js';
+import { currentState, registerDomain } from './registrar.js';
+import { domainConfig, priceDomain, SERVICE as DOMAIN_SERVICE } from './registrar-quote.js';
 import { ensureD1, ensureKv, ensureR2, ensureWorker, getD1, getKv, getR2, getWorker, parseId, removeD1, removeKv, removeR2, removeWorker, SERVICE_KIND, type Draft } from './resources.js';
 import { createToken, deleteToken, rollToken, unusable, verifyToken, type TokenApi } from './tokens.js';
 
