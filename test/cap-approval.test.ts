@@ -12,8 +12,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomUUID } from 'node:crypto';
-import { createRemoteJWKSet, exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
+import { createRemoteJWKSet } from 'jose';
 import * as oidc from 'openid-client';
 import type { Page } from 'playwright-core';
 import { fetch } from 'undici';
@@ -34,6 +33,7 @@ import { CapResponse, RailErrorBody } from '../src/protocol/rail.js';
 import { startRail, type RailOptions, type RunningRail } from '../src/sandbox/rail/index.js';
 import { completeDeviceFlow, enterDeviceCode, launchBrowser, signIn, type TestBrowser } from './helpers/browser.js';
 import { expectNoSecretLeaks, vaultSecrets } from './helpers/canary.js';
+import { TEST_ISSUER, testApprover } from './helpers/cap-approval.js';
 import { isolatedEnv, runCli, tempDir, type CliResult } from './helpers/cli.js';
 import { rejection } from './helpers/errors.js';
 import { requireSecretService } from './helpers/keyring.js';
@@ -42,34 +42,8 @@ import { useSandbox } from './helpers/sandbox.js';
 const CLIENT_ID = 'agentprov-cli';
 const DEMO = { email: 'demo@agentprov.test', password: 'demo' };
 const SECOND = { email: 'second@agentprov.test', password: 'second' };
-const ISSUER = 'http://issuer.test';
-
-/** An identity provider of the test's own: an ES256 key whose public half the cap keepers trust, and one they do not. */
-async function testIssuer() {
-  const trusted = await generateKeyPair('ES256');
-  const stranger = await generateKeyPair('ES256');
-  const pub: JWK = { ...(await exportJWK(trusted.publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' };
-  return {
-    jwks: { keys: [pub] },
-    /** An approval token as the identity provider issues them; `over` changes claims or the signing key. */
-    async sign(
-      detail: SpendingCapDetail,
-      audience: string,
-      over: { sub?: string; iat?: number; exp?: number; authTime?: number; issuer?: string; key?: 'stranger'; typ?: string; payload?: Record<string, unknown> } = {},
-    ): Promise<string> {
-      const iat = over.iat ?? Math.floor(Date.now() / 1000);
-      return new SignJWT({ client_id: CLIENT_ID, auth_time: over.authTime ?? iat, scope: 'spending_caps', authorization_details: [detail], ...over.payload })
-        .setProtectedHeader({ alg: 'ES256', kid: 'k1', typ: over.typ ?? 'at+jwt' })
-        .setIssuer(over.issuer ?? ISSUER)
-        .setAudience(audience)
-        .setSubject(over.sub ?? 'user-demo')
-        .setJti(randomUUID())
-        .setIssuedAt(iat)
-        .setExpirationTime(over.exp ?? iat + 120)
-        .sign(over.key === 'stranger' ? stranger.privateKey : trusted.privateKey);
-    },
-  };
-}
+const ISSUER = TEST_ISSUER;
+const testIssuer = testApprover;
 
 const errorOf = (json: unknown) => RailErrorBody.parse(json).error;
 
@@ -199,8 +173,7 @@ describe("agentprov's ledger applies a raise only for the approval of that pendi
     let t = Date.now();
     const clock = { now: () => new Date(t), advance: (ms: number) => void (t += ms) };
     const ledger = openLedger({ paths: { state: join(home, 'state'), config: join(home, 'config'), cache: join(home, 'cache') }, clock });
-    const keys = { issuer: ISSUER, audience: LEDGER_RESOURCE, keys: (async () => (await import('jose')).createLocalJWKSet(issuer.jwks))() };
-    const verify = async (token: string) => verifyCapApproval(token, { issuer: ISSUER, audience: LEDGER_RESOURCE, keys: await keys.keys, now: clock.now() });
+    const verify = issuer.ledgerVerifier(clock.now);
     const subject = async () => 'user-demo';
     const ask = async (provider: string, amount: number) => {
       const e = await rejection(ledger.setCap(provider, amount, { subject }));
