@@ -18,6 +18,9 @@ import type { Page } from 'playwright-core';
 import { fetch } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../src/cli/errors.js';
+import { run as budget } from '../src/cli/commands/budget.js';
+import { createDeps } from '../src/cli/deps.js';
+import { bufferIO } from './helpers/io.js';
 import { openLedger } from '../src/payment/ledger.js';
 import { railError } from '../src/payment/rail.js';
 import {
@@ -457,6 +460,29 @@ describe.runIf(requireSecretService())('budget set by an agent: exit 3 until the
     expect(denied.json().error.message).toContain('the cap is unchanged');
     expect(sb.current.rail.ledger().caps['user-demo']?.global).toBe(50_000);
     expect(readFileSync(join(home, 'state', 'audit.jsonl'), 'utf8')).toContain('"cap_raise_denied"');
+  }, 120_000);
+
+  it('on a terminal: budget set shows the change and the code, opens the browser, and waits until the human approved; then the cap is raised', async () => {
+    const io = bufferIO({ stdinIsTTY: true });
+    Object.assign(io, { stderrIsTTY: true });
+    const deps = createDeps({ json: false, input: true, verbose: false }, { ...env, AGENTPROV_NO_BROWSER: undefined, CI: undefined }, io, []);
+    expect(deps.canPrompt()).toBe(true);
+    let human: Promise<string> | undefined;
+    deps.browser = {
+      open: async (url) => {
+        const u = new URL(url);
+        const code = u.searchParams.get('user_code') ?? '';
+        u.search = '';
+        human = humanOnPage({ verification_uri: u.href, user_code: code }, 'approve');
+        return true;
+      },
+    };
+    const r = await budget(deps, ['set', 'othercloud', '150.00'], {});
+    expect(human).toBeDefined();
+    expect(await human).toContain('Raise the cap of othercloud from 100.00 USD to 150.00 USD a month');
+    expect(r.data).toMatchObject({ provider: 'othercloud', cap: 15_000, previous_cap: 10_000, billed_by: 'rail' });
+    expect(railCap('othercloud')).toBe(15_000);
+    expect(io.text()).toMatch(/Raising the cap of othercloud from 100\.00 USD to 150\.00 USD a month needs your approval: open http:\/\/127\.0\.0\.1:\d+\/\S+ and enter the code \S+/);
   }, 120_000);
 
   it("the ledger's raise (cloudflare) takes the same approval, verified against the identity provider's keys; no secret anywhere", async () => {
