@@ -132,6 +132,7 @@ import { AgentprovError } from '../src/core/errors.js';
 import { bufferIO } from './helpers/io.js';
 import { provisionOne, type AddRequest } from '../src/provision/add.js';
 import { openLedger } from '../src/payment/ledger.js';
+import { testApprover } from './helpers/cap-approval.js';
 import type { Provision } from '../src/wire/provider.js';
 import type { Authorization, ExternalQuote, Provider, ProvisionInput, ShortLivedCredential } from '../src/providers/provider.js';
 
@@ -292,7 +293,7 @@ describe('add, billed by the provider itself (ledger)', () => {
   it('cap exceeded: CAP_EXCEEDED exit 4 from the ledger, the provision is never sent; the hold is the authority when the early view passed', async () => {
     const h = externalHome();
     const p = new ExternalBiller();
-    await h.ledger.setCap('extcloud', 5000, { authTime: async () => undefined }); // lowering: immediate
+    await h.ledger.setCap('extcloud', 5000, { subject: async () => 'user-demo' }); // lowering: immediate
     await provisionOne(h.deps, p, addReq(h.manifest, 'one'));
     expect(await ledgerRow(h.ledger)).toMatchObject({ spent: 3000, held: 0 });
 
@@ -304,7 +305,7 @@ describe('add, billed by the provider itself (ledger)', () => {
     expect(p.calls).toHaveLength(1);
 
     // Another process takes the room between our early check and our hold: the hold refuses, nothing is sent.
-    await h.ledger.setCap('extcloud', 10_000, { authTime: async () => Math.floor(Date.now() / 1000) });
+    await (await testApprover()).raiseLedger(h.ledger, 'extcloud', 10_000); // the human approved this raise
     p.onAuthorize = async () => {
       p.onAuthorize = async () => undefined;
       await h.ledger.hold({ key: 'agentprov-other-process', provider: 'extcloud', service: 'registrar:domain', resource: 'other', description: 'x', amount: 5000, currency: 'USD' });

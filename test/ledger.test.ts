@@ -1,23 +1,25 @@
 /**
  * agentprov's own spending ledger (issue 9 §3): holds, charges, releases, the
- * cap per provider per month, the fresh sign-in for a raise, a corrupt file,
+ * cap per provider per month, the human's approval of a raise, a corrupt file,
  * stale holds of abandoned adds, and 20 concurrent processes against one file.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../src/core/errors.js';
 import { billedByLedger, LEDGER_PROVIDERS, ledgerPath, MAX_LEDGER_BYTES, openLedger, type HoldRequest, type Ledger } from '../src/payment/ledger.js';
-import { DEFAULT_PROVIDER_CAP, FRESH_AUTH_MAX_AGE_SECONDS } from '../src/wire/rail.js';
+import { DEFAULT_PROVIDER_CAP } from '../src/wire/rail.js';
+import { detailFor, LEDGER_RESOURCE, PendingCapChange } from '../src/wire/cap-approval.js';
+import { testApprover } from './helpers/cap-approval.js';
 import { journalAbandons, journalSlot, newIdempotencyKey, writeJournal } from '../src/provision/journal.js';
 import { run as budget } from '../src/cli/commands/budget.js';
 import { run as spend } from '../src/cli/commands/spend.js';
 import { createDeps } from '../src/cli/deps.js';
 import { bufferIO } from './helpers/io.js';
 import { bundleFixture } from './helpers/bundle.js';
-import { completeDeviceFlow, launchBrowser } from './helpers/browser.js';
+import { completeDeviceFlow, enterDeviceCode, launchBrowser, signIn } from './helpers/browser.js';
 import { requireSecretService } from './helpers/keyring.js';
 import { useSandbox } from './helpers/sandbox.js';
 import { isolatedEnv, runCli, tempDir } from './helpers/cli.js';
@@ -124,7 +126,7 @@ describe('spending ledger', () => {
     expect(e.exitCode).toBe(EXIT.MONEY_REFUSED);
     expect(e.message).toBe('the monthly cap for provider cloudflare would be exceeded: cap 100.00 USD, spent 40.00 USD, held 40.00 USD, needed 20.01 USD');
     expect(e.details).toMatchObject({ scope: 'provider', provider: 'cloudflare', cap: 10_000, spent: 4000, held: 4000, needed: 2001, currency: 'USD', month: '2026-03', source: 'ledger' });
-    expect(e.nextSteps[0]).toBe('agentprov budget set cloudflare 100.01   (a human, with a fresh sign-in)');
+    expect(e.nextSteps[0]).toBe('agentprov budget set cloudflare 100.01   (a human approves the raise)');
     expect((await ledger.hold(req('c', 2000))).entry.state).toBe('held'); // exactly at the cap is allowed
     expect(await ledger.get('c')).toBeDefined();
     // caps are per provider
@@ -179,31 +181,35 @@ describe('spending ledger', () => {
     expect(statSync(file).size).toBe(Buffer.byteLength(big));
   });
 
-  it('raising a cap needs a sign-in no older than FRESH_AUTH_MAX_AGE_SECONDS; lowering is immediate and asks nothing', async () => {
+  it("raising a cap needs the human's approval of that raise, never a session; lowering is immediate and asks nothing", async () => {
     const { ledger, clock } = newLedger();
-    const nowS = () => Math.floor(clock.now().getTime() / 1000);
+    const approver = await testApprover();
     let asked = 0;
-    const auth = (t: number | undefined) => ({ authTime: async () => (asked++, t) });
+    const subject = async () => (asked++, 'user-demo');
 
-    const lower = await ledger.setCap('cloudflare', 5000, auth(undefined));
+    const lower = await ledger.setCap('cloudflare', 5000, { subject });
     expect(lower).toEqual({ scope: 'provider', provider: 'cloudflare', cap: 5000, previous_cap: DEFAULT_PROVIDER_CAP, currency: 'USD' });
     expect(asked).toBe(0);
     expect(await row(ledger)).toMatchObject({ cap: 5000, remaining: 5000 });
     expect((await refusal(ledger.hold(req('a', 5001)))).details).toMatchObject({ cap: 5000 });
 
-    for (const t of [undefined, nowS() - FRESH_AUTH_MAX_AGE_SECONDS - 1]) {
-      const e = await refusal(ledger.setCap('cloudflare', 6000, auth(t)));
-      expect(e.code).toBe('FRESH_SIGN_IN_REQUIRED');
-      expect(e.exitCode).toBe(EXIT.HUMAN_ACTION);
-      expect(e.details).toMatchObject({ source: 'ledger', max_age: FRESH_AUTH_MAX_AGE_SECONDS });
-    }
+    // However fresh the session: a raise is only a pending change.
+    const e = await refusal(ledger.setCap('cloudflare', 6000, { subject }));
+    expect([e.code, e.exitCode]).toEqual(['CAP_RAISE_APPROVAL_REQUIRED', EXIT.HUMAN_ACTION]);
+    expect(PendingCapChange.parse(e.details)).toMatchObject({ provider: 'cloudflare', amount: 6000, previous_cap: 5000, resource: LEDGER_RESOURCE });
+    expect(e.details.source).toBe('ledger');
     expect(await row(ledger)).toMatchObject({ cap: 5000 });
-    expect(asked).toBe(2);
+    expect(asked).toBe(1);
+    // An approval of that 60.00 does not raise to 250.00.
+    const sixty = await approver.sign(detailFor(PendingCapChange.parse(e.details)), LEDGER_RESOURCE, { iat: Math.floor(clock.now().getTime() / 1000) });
+    const over = await refusal(ledger.setCap('cloudflare', 25_000, { subject, approval: { token: sixty, verify: approver.ledgerVerifier(clock.now) } }));
+    expect([over.code, over.details.reason]).toEqual(['CAP_APPROVAL_INVALID', 'mismatch']);
+    expect(await row(ledger)).toMatchObject({ cap: 5000 });
 
-    const raised = await ledger.setCap('cloudflare', 25_000, auth(nowS() - 10));
+    const raised = await approver.raiseLedger(ledger, 'cloudflare', 25_000, clock.now);
     expect(raised).toMatchObject({ cap: 25_000, previous_cap: 5000 });
     expect(await row(ledger)).toMatchObject({ cap: 25_000 });
-    expect(await ledger.setCap('cloudflare', 25_000, auth(undefined))).toMatchObject({ cap: 25_000, previous_cap: 25_000 }); // the same value is no raise
+    expect(await ledger.setCap('cloudflare', 25_000, { subject })).toMatchObject({ cap: 25_000, previous_cap: 25_000 }); // the same value is no raise
   });
 
   it('a hold older than 24 h whose add was abandoned is released on read; a live add keeps its hold', async () => {
@@ -268,7 +274,7 @@ describe('budget and spend with the ledger', () => {
   const depsFor = (home: string) =>
     createDeps({ json: true, input: false, verbose: false }, { AGENTPROV_HOME: home, PATH: process.env.PATH }, bufferIO({ columns: 80 }), []);
 
-  it('no payment rail configured: ledger rows only, each saying who bills; budget set lowers the ledger cap at once, a raise wants a sign-in', async () => {
+  it('no payment rail configured: ledger rows only, each saying who bills; budget set lowers the ledger cap at once, a raise wants a signed-in human', async () => {
     const home = tempDir();
     const deps = depsFor(home);
     const ledger = openLedger(deps);
@@ -287,7 +293,7 @@ describe('budget and spend with the ledger', () => {
     expect((s.data as { providers: unknown[] }).providers).toEqual([{ provider: 'cloudflare', cap: 5000, spent: 1200, held: 0, remaining: 3800, billed_by: 'provider' }]);
     expect(((await spend(deps, [], { provider: 'localcloud' })).data as { providers: unknown[] }).providers).toEqual([]);
 
-    // Raising: no session here, so no fresh sign-in either; without an orchestrator the next step is to set one up.
+    // Raising: no session here, so nobody who could approve it; without an orchestrator the next step is to set one up.
     const e = await refusal(budget(deps, ['set', 'cloudflare', '150'], {}));
     expect(e.code).toBe('NOT_SIGNED_IN');
     expect(e.nextSteps.join(' ')).toContain('agentprov init');
@@ -303,7 +309,7 @@ describe('budget and spend with the ledger', () => {
 describe.runIf(requireSecretService())('budget and spend with the payment rail and the ledger, on the sandbox', () => {
   const sb = useSandbox();
 
-  it('rows from both, each saying who bills; a fresh sign-in (the ID token\'s auth_time) raises the ledger cap, which the rail never sees', async () => {
+  it('rows from both, each saying who bills; the human\'s approval (not the fresh sign-in) raises the ledger cap, which the rail never sees', async () => {
     const home = tempDir();
     const env = isolatedEnv(home, { AGENTPROV_NO_BROWSER: '1' });
     const init = await runCli(['init', '--orchestrator', sb.current.orchestrator, '--json'], { env });
@@ -314,16 +320,27 @@ describe.runIf(requireSecretService())('budget and spend with the payment rail a
       const d = init.json().error.details;
       await completeDeviceFlow(page, { verificationUri: d.verification_uri, userCode: d.user_code, email: 'demo@agentprov.test', password: 'demo', decision: 'approve' });
       await page.close();
+      const login = await runCli(['login', '--complete', '--wait', '10', '--json'], { env });
+      expect(login.code, login.stdout + login.stderr).toBe(0);
+
+      // Signed in just now, yet the raise waits for the human's approval of it.
+      const raise = await runCli(['budget', 'set', 'cloudflare', '250.00', '--json'], { env });
+      expect(raise.code, raise.stdout + raise.stderr).toBe(3);
+      expect(raise.json().error).toMatchObject({ code: 'CAP_RAISE_APPROVAL_REQUIRED', details: { provider: 'cloudflare', previous_cap: 10_000, new_cap: 25_000, billed_by: 'provider' } });
+      expect(existsSync(join(home, 'state', 'ledger.json')) ? JSON.parse(readFileSync(join(home, 'state', 'ledger.json'), 'utf8')).caps : {}).toEqual({});
+      const approval = await browser.newPage();
+      await enterDeviceCode(approval, raise.json().error.details.verification_uri, raise.json().error.details.user_code);
+      await signIn(approval, 'demo@agentprov.test', 'demo');
+      const decided = approval.waitForURL((url) => !url.pathname.includes('/interaction/'));
+      await approval.click('[data-action="approve"]');
+      await decided;
+      await approval.close();
     } finally {
       await browser.close();
     }
-    const login = await runCli(['login', '--complete', '--wait', '10', '--json'], { env });
-    expect(login.code, login.stdout + login.stderr).toBe(0);
-
-    // Signed in just now: the session's auth_time is fresh, so the raise is accepted (a cached one is refused: see above).
-    const raise = await runCli(['budget', 'set', 'cloudflare', '250.00', '--json'], { env });
-    expect(raise.code, raise.stdout + raise.stderr).toBe(0);
-    expect(raise.json().data).toMatchObject({ provider: 'cloudflare', cap: 25_000, previous_cap: 10_000, billed_by: 'provider' });
+    const raised = await runCli(['budget', 'set', 'cloudflare', '250.00', '--complete', '--wait', '15', '--json'], { env });
+    expect(raised.code, raised.stdout + raised.stderr).toBe(0);
+    expect(raised.json().data).toMatchObject({ provider: 'cloudflare', cap: 25_000, previous_cap: 10_000, billed_by: 'provider' });
     expect(JSON.parse(readFileSync(join(home, 'state', 'ledger.json'), 'utf8')).caps).toEqual({ cloudflare: 25_000 });
     const lower = await runCli(['budget', 'set', 'localcloud', '90.00', '--json'], { env });
     expect(lower.json().data).toMatchObject({ provider: 'localcloud', cap: 9000, billed_by: 'rail' });

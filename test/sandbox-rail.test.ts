@@ -18,6 +18,8 @@ import {
   SpendResponse,
 } from '../src/wire/rail.js';
 import { startRail, type RailOptions, type RunningRail } from '../src/sandbox/rail/index.js';
+import { detailFor, PendingCapChange } from '../src/wire/cap-approval.js';
+import { TEST_ISSUER, testApprover } from './helpers/cap-approval.js';
 
 const START = Date.UTC(2026, 10, 22, 12, 0, 0);
 let now = START;
@@ -190,28 +192,46 @@ describe('sandbox payment rail', () => {
     expect(r.ledger().tokens).toHaveLength(0);
   });
 
-  it('needs a fresh sign-in to raise a cap, never to lower one', async () => {
-    const r = await rail();
-    const put = (path: string, amount: number | null, bearer = 'at-demo') => call(r, 'PUT', path, { bearer, body: { amount } });
+  it("raises a cap only with the approval of that raise, however fresh the sign-in; never needs one to lower", async () => {
+    const approver = await testApprover();
+    const r = await rail({ capApprovals: { issuer: TEST_ISSUER, jwks: approver.jwks } });
+    const put = (path: string, body: Record<string, unknown>, bearer = 'at-demo') => call(r, 'PUT', path, { bearer, body });
+    /** Asks for the raise (403 with the pending change), then presents the approval the human gave for it. */
+    const approved = async (path: string, amount: number | null, bearer = 'at-demo-fresh') => {
+      const asked = await put(path, { amount }, bearer);
+      expect([asked.status, errorOf(asked.json).code]).toEqual([403, 'CAP_RAISE_APPROVAL_REQUIRED']);
+      const change = PendingCapChange.parse(errorOf(asked.json).details);
+      expect(change).toMatchObject({ amount, currency: 'USD', resource: r.url });
+      return put(path, { amount, approval: await approver.sign(detailFor(change), r.url, { iat: Math.floor(now / 1000) }) }, bearer);
+    };
 
-    const stale = await put('/v1/caps/registry', 20000);
-    expect([stale.status, errorOf(stale.json).code]).toEqual([403, 'FRESH_AUTHENTICATION_REQUIRED']);
-    expect(errorOf(stale.json).details).toEqual({ max_age: 300 });
-    const lowered = await put('/v1/caps/registry', 5000);
+    const stale = await put('/v1/caps/registry', { amount: 20000 }, 'at-demo-fresh');
+    expect([stale.status, errorOf(stale.json).code]).toEqual([403, 'CAP_RAISE_APPROVAL_REQUIRED']);
+    expect(errorOf(stale.json).details).toMatchObject({ provider: 'registry', amount: 20000, previous_cap: 10000 });
+    const lowered = await put('/v1/caps/registry', { amount: 5000 });
     expect(CapResponse.parse(lowered.json)).toMatchObject({ scope: 'provider', cap: 5000, previous_cap: 10000 });
-    expect((await put('/v1/caps/registry', 5000)).status).toBe(200);
-    expect((await put('/v1/caps/registry', 20000, 'at-demo-fresh')).status).toBe(200);
+    expect((await put('/v1/caps/registry', { amount: 5000 })).status).toBe(200);
+    expect((await approved('/v1/caps/registry', 20000)).status).toBe(200);
     expect(registryOf(await spend(r))?.cap).toBe(20000);
 
-    expect((await put('/v1/caps/global', 8000)).status).toBe(200); // from "no limit": a lowering
-    expect(errorOf((await put('/v1/caps/global', 9000)).json).code).toBe('FRESH_AUTHENTICATION_REQUIRED');
-    expect(errorOf((await put('/v1/caps/global', null)).json).code).toBe('FRESH_AUTHENTICATION_REQUIRED');
+    expect((await put('/v1/caps/global', { amount: 8000 })).status).toBe(200); // from "no limit": a lowering
+    expect(errorOf((await put('/v1/caps/global', { amount: 9000 }, 'at-demo-fresh')).json).code).toBe('CAP_RAISE_APPROVAL_REQUIRED');
+    expect(errorOf((await put('/v1/caps/global', { amount: null }, 'at-demo-fresh')).json).code).toBe('CAP_RAISE_APPROVAL_REQUIRED');
     expect((await spend(r)).global_cap).toBe(8000);
     expect((await mint(r, 6000)).status).toBe(201);
     const overGlobal = await mint(r, 3000, { provider: 'kv', service: 'kv:namespace' });
     expect(CapExceededDetails.parse(errorOf(overGlobal.json).details)).toMatchObject({ scope: 'global', cap: 8000, held: 6000 });
-    expect((await put('/v1/caps/global', null, 'at-demo-fresh')).status).toBe(200);
+    expect((await approved('/v1/caps/global', null)).status).toBe(200);
     expect((await mint(r, 3000, { provider: 'kv', service: 'kv:namespace' })).status).toBe(201);
+  });
+
+  it('without a trusted identity provider for approvals, no cap can be raised', async () => {
+    const r = await rail();
+    const asked = await call(r, 'PUT', '/v1/caps/registry', { bearer: 'at-demo-fresh', body: { amount: 20000 } });
+    expect(errorOf(asked.json).code).toBe('CAP_RAISE_APPROVAL_REQUIRED');
+    const forged = await call(r, 'PUT', '/v1/caps/registry', { bearer: 'at-demo-fresh', body: { amount: 20000, approval: 'a.b.c' } });
+    expect([forged.status, errorOf(forged.json).code]).toEqual([403, 'CAP_APPROVAL_INVALID']);
+    expect(registryOf(await spend(r))).toBeUndefined();
   });
 
   it('keeps the ledger, caps and token secrets across a restart', async () => {

@@ -12,12 +12,7 @@ export interface BrowserFlowOptions {
   timeoutMs: number;
   /** Shows the URL to the human and/or opens their browser. */
   present(url: string): Promise<void>;
-  /** Ask the issuer for a new authentication (`prompt=login`, `max_age=0`; OIDC Core §3.1.2.1), e.g. to raise a cap. */
-  fresh?: boolean;
 }
-
-/** OIDC Core §3.1.2.1: a new authentication of the human, whatever session the issuer holds. */
-export const FRESH_AUTHENTICATION = { prompt: 'login', max_age: '0' } as const;
 
 export async function authorizationCodeFlow(
   config: oidc.Configuration,
@@ -33,8 +28,7 @@ export async function authorizationCodeFlow(
       redirect_uri: listener.redirectUri,
       scope: SCOPES,
       // Refresh tokens (offline_access) need consent (OIDC Core §11).
-      prompt: opts.fresh ? 'login consent' : 'consent',
-      ...(opts.fresh ? { max_age: FRESH_AUTHENTICATION.max_age } : {}),
+      prompt: 'consent',
       code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
       code_challenge_method: 'S256',
       state,

@@ -16,7 +16,7 @@ import type * as oidc from 'openid-client';
 import type { Deps } from '../core/deps.js';
 import { AgentprovError } from '../core/errors.js';
 import type { SecretVault } from '../core/deps.js';
-import { authorizationCodeFlow, FRESH_AUTHENTICATION } from './browser-flow.js';
+import { authorizationCodeFlow } from './browser-flow.js';
 import { deviceCodeExpired, pollDeviceAuthorization, startDeviceAuthorization } from './device.js';
 import { describeSession } from './describe.js';
 import { writeIdentity } from './identity.js';
@@ -37,8 +37,6 @@ export interface SignInOptions {
   openBrowser: boolean;
   /** Upper bound for waiting on the human (browser callback). */
   timeoutSeconds: number;
-  /** Demand a new authentication (prompt=login, max_age=0), never a cached issuer session: raising a cap (DESIGN §8). */
-  fresh?: boolean;
 }
 
 const now = (deps: Deps): number => Math.floor(deps.clock.now().getTime() / 1000);
@@ -64,7 +62,6 @@ export async function signIn(deps: Deps, opts: SignInOptions): Promise<StoredSes
   if (method === 'browser') {
     const tokens = await authorizationCodeFlow(config, {
       timeoutMs: opts.timeoutSeconds * 1000,
-      ...(opts.fresh ? { fresh: true } : {}),
       present: async (url) => {
         deps.io.err(`sign-in URL: ${url}\n`);
         const opened = opts.openBrowser && (await deps.browser.open(url));
@@ -74,7 +71,7 @@ export async function signIn(deps: Deps, opts: SignInOptions): Promise<StoredSes
     return saveSession(deps, vault, storedSessionFrom(tokens, now(deps)));
   }
 
-  const pending = await startDeviceAuthorization(config, now(deps), SCOPES, opts.fresh ? { ...FRESH_AUTHENTICATION } : {});
+  const pending = await startDeviceAuthorization(config, now(deps), SCOPES);
   deps.io.redactor.add(pending.device_code);
   if (!deps.canPrompt()) {
     await vault.set(PENDING_ENTRY, pendingEntry(pending));

@@ -207,14 +207,14 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     path: ['budget'],
-    summary: 'budget [show]: monthly caps, spent and held per provider; budget set <provider|--global> <amount>: lowering is immediate, raising needs a fresh human sign-in',
+    summary: 'budget [show]: monthly caps, spent and held per provider; budget set <provider|--global> <amount>: lowering is immediate, raising needs the human to approve that raise at the identity provider',
     configure: (c) =>
       c
         .argument('[action]', 'show (default) or set')
         .argument('[target]', 'with set: a provider id (or, with --global, the amount)')
         .argument('[amount]', 'with set: the cap in major units, e.g. 150.00')
         .option('--global', 'with set: the cap across all providers')
-        .option('--complete', 'with set: finish the fresh sign-in started by an earlier budget set, then set the cap')
+        .option('--complete', 'with set: finish the approval started by an earlier budget set of the same raise, then apply it')
         .option('--wait <seconds>', 'with --complete: keep polling up to this long (default 0: one poll)'),
     load: () => import('./commands/budget.js'),
   },

@@ -44,7 +44,10 @@ const CODE_CLASS = {
   TERMS_ACCEPTANCE_REQUIRED: EXIT.HUMAN_ACTION,
   PAID_CONFIRMATION_REQUIRED: EXIT.HUMAN_ACTION,
   PAYMENT_METHOD_REQUIRED: EXIT.HUMAN_ACTION,
-  FRESH_SIGN_IN_REQUIRED: EXIT.HUMAN_ACTION,
+  // A cap raise waits for the human's approval of that change at the identity provider (docs/protocol-auth.md §10).
+  CAP_RAISE_APPROVAL_REQUIRED: EXIT.HUMAN_ACTION,
+  // The cap keeper refused the approval presented (not for this change, replayed, forged): the cap is unchanged.
+  CAP_APPROVAL_INVALID: EXIT.HUMAN_ACTION,
   CONFIRMATION_REQUIRED: EXIT.HUMAN_ACTION,
   AUTHORIZATION_DENIED: EXIT.HUMAN_ACTION,
   AUTHORIZATION_EXPIRED: EXIT.HUMAN_ACTION,

@@ -13,9 +13,17 @@
  *   lower than the hold, never higher); release(key) gives it back;
  * - "spent" counts charges made in the current UTC calendar month, "held"
  *   counts every live hold (as on the rail); caps persist across months;
- *   default DEFAULT_PROVIDER_CAP (100.00 USD); lowering a cap is immediate,
- *   raising one needs a sign-in no older than FRESH_AUTH_MAX_AGE_SECONDS
- *   (the session's ID token `auth_time`), else FRESH_SIGN_IN_REQUIRED.
+ *   default DEFAULT_PROVIDER_CAP (100.00 USD); lowering a cap is immediate.
+ *   A raise is never applied on the strength of a session
+ *   (docs/protocol-auth.md §10): asked without an approval, it becomes a
+ *   pending change in `cap_changes` (CAP_RAISE_APPROVAL_REQUIRED, whose
+ *   details the human approves at the orchestrator's identity provider);
+ *   asked with the identity provider's approval token, the caller's verifier
+ *   checks its signature, issuer, audience (LEDGER_RESOURCE) and expiry, and
+ *   under the lock the token must approve exactly that pending change (target,
+ *   new and old cap, the same user, issued after the request) and the change
+ *   must not have been applied before: single use is recorded here, with
+ *   who approved it and when, never the token.
  *
  * Holds: there are no payment tokens here, so nothing expires on its own.
  * An add that got a definite answer charges (active) or releases (refused,
@@ -31,7 +39,7 @@
  * side, each row saying who bills.
  *
  * Trust: this is a guard on every agentprov command (an agent driving the CLI
- * cannot spend past the cap or raise it without a fresh human sign-in), not a
+ * cannot spend past the cap or raise it without the human's approval), not a
  * structural bound like the rail: whoever can rewrite files in agentprov's
  * state directory can rewrite this one too.
  *
@@ -48,9 +56,20 @@ import { EXTERNALLY_BILLED } from '../catalog/builtin/index.js';
 import type { Deps } from '../core/deps.js';
 import { AgentprovError } from '../core/errors.js';
 import {
+  appliedChange,
+  CapApprovalError,
+  CapChangeId,
+  checkApproval,
+  LEDGER_RESOURCE,
+  newChange,
+  pendingView,
+  pruneChanges,
+  StoredCapChange,
+  type CapApprovalClaims,
+} from '../wire/cap-approval.js';
+import {
   Currency,
   DEFAULT_PROVIDER_CAP,
-  FRESH_AUTH_MAX_AGE_SECONDS,
   IdempotencyKey,
   IsoDateTime,
   MinorAmount,
@@ -62,7 +81,8 @@ import {
   type SpendResponse,
 } from '../wire/rail.js';
 import { withFileLock } from '../util/file-lock.js';
-import { capExceeded } from './rail.js';
+import { capApprovalRefused, capExceeded, capRaiseApprovalRequired } from './rail.js';
+import { randomBytes } from 'node:crypto';
 
 export const LEDGER_FILE = 'ledger.json';
 export const MAX_LEDGER_BYTES = 4 * 1024 * 1024;
@@ -121,10 +141,15 @@ export const LedgerFileSchema = z
     /** Monthly cap per provider, minor units (USD); absent → DEFAULT_PROVIDER_CAP. */
     caps: z.record(ProviderId, MinorAmount),
     entries: z.record(IdempotencyKey, LedgerEntrySchema),
+    /** Cap raises waiting for (or applied with) the human's approval, by change id. */
+    cap_changes: z.record(CapChangeId, StoredCapChange).optional(),
   })
   .superRefine((l, ctx) => {
     for (const [k, e] of Object.entries(l.entries)) {
       if (e.key !== k) ctx.addIssue({ code: 'custom', path: ['entries', k, 'key'], message: 'does not match the entry it is stored under' });
+    }
+    for (const [k, c] of Object.entries(l.cap_changes ?? {})) {
+      if (c.id !== k) ctx.addIssue({ code: 'custom', path: ['cap_changes', k, 'id'], message: 'does not match the change it is stored under' });
     }
   });
 export type LedgerFile = z.infer<typeof LedgerFileSchema>;
@@ -151,14 +176,18 @@ export interface HoldResult {
 }
 
 export interface SetCapOptions {
+  /** The signed-in user's subject at the identity provider: who asks for a raise (and must approve it). Asked only for a raise. */
+  subject(): Promise<string>;
   /**
-   * `auth_time` (epoch seconds) of the signed-in session's ID token, or
-   * undefined when there is none. Asked only when the change is a raise.
+   * The approval token of a pending raise, with the verifier the caller
+   * trusts (src/payment/cap-approval.ts: the identity provider's issuer and
+   * keys, audience LEDGER_RESOURCE). Without it a raise becomes a pending change.
    */
-  authTime(): Promise<number | undefined>;
-  /** Raising needs a sign-in at most this old; default FRESH_AUTH_MAX_AGE_SECONDS. */
-  maxAuthAgeSeconds?: number;
+  approval?: { token: string; verify(token: string): Promise<CapApprovalClaims> };
 }
+
+/** A lowering, or a raise applied with its approval (then `change` says which, and who approved it when). */
+export type LedgerCapResult = CapResponse;
 
 export interface LedgerOptions {
   /** Is the add that made this (stale) hold abandoned? Without it, holds are only ended by charge or release. */
@@ -180,7 +209,8 @@ export interface Ledger {
    * no sweep of stale holds, nothing written.
    */
   spend(opts?: { readOnly?: boolean }): Promise<SpendResponse>;
-  setCap(provider: string, amount: number, opts: SetCapOptions): Promise<CapResponse>;
+  /** Lowering: immediate. Raising: CAP_RAISE_APPROVAL_REQUIRED (a new pending change) without an approval, applied with one. */
+  setCap(provider: string, amount: number, opts: SetCapOptions): Promise<LedgerCapResult>;
 }
 
 export const monthOf = (d: Date): string => d.toISOString().slice(0, 7);
@@ -428,21 +458,48 @@ export function openLedger(deps: Pick<Deps, 'paths' | 'clock'>, opts: LedgerOpti
     async setCap(provider, amount, capOpts) {
       if (!ProviderId.safeParse(provider).success) throw new AgentprovError('USAGE', `not a provider id: "${provider.slice(0, 64)}"`);
       if (!MinorAmount.safeParse(amount).success) throw new AgentprovError('USAGE', 'a cap is a non-negative whole number of minor units');
-      const maxAge = capOpts.maxAuthAgeSeconds ?? FRESH_AUTH_MAX_AGE_SECONDS;
-      // The session is read outside the ledger lock (it may refresh over the network); the raise test is repeated inside.
-      let fresh = false;
+      // The session and the identity provider's keys are read outside the ledger lock (network); the raise test is repeated inside.
+      let user: string | undefined;
+      let claims: CapApprovalClaims | undefined;
       if (amount > capOf(await readLedgerFile(path), provider)) {
-        const authTime = await capOpts.authTime();
-        fresh = authTime !== undefined && deps.clock.now().getTime() / 1000 - authTime <= maxAge;
-      }
-      return mutate((l) => {
-        const previous = capOf(l, provider);
-        if (amount > previous && !fresh) {
-          throw new AgentprovError('FRESH_SIGN_IN_REQUIRED', 'raising a cap needs a fresh sign-in by the human', { details: { source: 'ledger', max_age: maxAge } });
+        user = await capOpts.subject();
+        if (capOpts.approval) {
+          try {
+            claims = await capOpts.approval.verify(capOpts.approval.token);
+          } catch (err) {
+            if (err instanceof CapApprovalError) throw capApprovalRefused(err.reason, err.message, 'ledger');
+            throw err;
+          }
         }
+      }
+      const outcome = await mutate((l, now) => {
+        const previous = capOf(l, provider);
+        const response: LedgerCapResult = { scope: 'provider', provider, cap: amount, previous_cap: previous, currency: RAIL_CURRENCY };
+        if (amount <= previous) {
+          l.caps[provider] = amount;
+          return { kind: 'changed' as const, response };
+        }
+        const changes = Object.fromEntries(pruneChanges(Object.values(l.cap_changes ?? {}), now.getTime()).map((c) => [c.id, c]));
+        l.cap_changes = changes;
+        if (!user) return { kind: 'raced' as const };
+        if (!claims) {
+          const change = newChange(`capchg_${randomBytes(18).toString('base64url')}`, user, provider, amount, previous, now.getTime());
+          changes[change.id] = change;
+          return { kind: 'approval_required' as const, change };
+        }
+        const refused = checkApproval(changes[claims.detail.identifier], claims, { provider, amount }, previous, now.getTime());
+        if (refused) return { kind: 'refused' as const, refused };
+        const applied = appliedChange(changes[claims.detail.identifier]!, claims, now.getTime());
+        changes[applied.id] = applied;
         l.caps[provider] = amount;
-        return { scope: 'provider' as const, provider, cap: amount, previous_cap: previous, currency: RAIL_CURRENCY };
+        const change = { id: applied.id, approved_by: applied.approved_by!, approved_at: applied.approved_at!, authenticated_at: applied.authenticated_at! };
+        return { kind: 'changed' as const, response: { ...response, change } };
       });
+      if (outcome.kind === 'changed') return outcome.response;
+      if (outcome.kind === 'refused') throw capApprovalRefused(outcome.refused.reason, outcome.refused.message, 'ledger');
+      if (outcome.kind === 'approval_required') throw capRaiseApprovalRequired(pendingView(outcome.change, LEDGER_RESOURCE), 'ledger');
+      // The cap was lowered by another process between the two reads: ask again.
+      return this.setCap(provider, amount, capOpts);
     },
   };
 }

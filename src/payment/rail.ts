@@ -3,7 +3,7 @@
  * src/wire/rail.ts): mint a payment token, read the month's spend, set a
  * cap. Every call carries the signed-in user's access token, goes through
  * the bounded HTTP client and is parsed with the rail schemas; refusals
- * become AgentprovErrors with the codes of DESIGN §4.
+ * become AgentprovErrors with stable codes (src/cli/errors.ts).
  */
 import type { Deps } from '../core/deps.js';
 import { AgentprovError } from '../core/errors.js';
@@ -20,6 +20,7 @@ import {
   SpendResponse,
   type CreatePaymentTokenRequest,
 } from '../wire/rail.js';
+import { describeAmount, describeTarget, PendingCapChange } from '../wire/cap-approval.js';
 import { sanitizeLine } from '../util/sanitize.js';
 import type { z } from 'zod';
 import { formatMinor } from './amount.js';
@@ -31,8 +32,12 @@ export interface RailClient {
   readonly url: string;
   spend(): Promise<SpendResponse>;
   mint(req: CreatePaymentTokenRequest): Promise<PaymentTokenResponse>;
-  /** `provider` null: the global cap; `amount` null removes the global cap. */
-  setCap(provider: string | null, amount: number | null): Promise<CapResponse>;
+  /**
+   * `provider` null: the global cap; `amount` null removes the global cap. A
+   * raise needs `approval`, the identity provider's approval token of the
+   * pending change; without it the rail answers CAP_RAISE_APPROVAL_REQUIRED.
+   */
+  setCap(provider: string | null, amount: number | null, approval?: string): Promise<CapResponse>;
 }
 
 export async function railUrl(deps: Deps): Promise<string> {
@@ -79,7 +84,8 @@ export async function openRail(deps: Deps): Promise<RailClient> {
     url,
     spend: () => call('GET', '/v1/spend', SpendResponse),
     mint: (req) => call('POST', '/v1/payment_tokens', PaymentTokenResponse, req),
-    setCap: (provider, amount) => call('PUT', `/v1/caps/${provider === null ? 'global' : encodeURIComponent(provider)}`, CapResponse, { amount }),
+    setCap: (provider, amount, approval) =>
+      call('PUT', `/v1/caps/${provider === null ? 'global' : encodeURIComponent(provider)}`, CapResponse, { amount, ...(approval !== undefined ? { approval } : {}) }),
   };
 }
 
@@ -113,10 +119,14 @@ export function railError(url: string, status: number, json: unknown): Agentprov
       nextSteps: [`open ${where} and add a payment method, then run the same command again`],
     });
   }
-  if (code === 'FRESH_AUTHENTICATION_REQUIRED') {
-    return new AgentprovError('FRESH_SIGN_IN_REQUIRED', 'raising a cap needs a fresh sign-in by the human', {
-      details: { rail: url, max_age: typeof details.max_age === 'number' ? details.max_age : null },
-    });
+  if (code === 'CAP_RAISE_APPROVAL_REQUIRED') {
+    const change = PendingCapChange.safeParse(details);
+    if (change.success) return capRaiseApprovalRequired(change.data, 'rail');
+    return new AgentprovError('PAYMENT_RAIL_ERROR', 'the payment rail asked for an approval of a cap change it did not describe', { details: { rail: url, status } });
+  }
+  if (code === 'CAP_APPROVAL_INVALID' || code === 'CAP_APPROVAL_EXPIRED' || code === 'CAP_APPROVAL_USED') {
+    const reason = typeof details.reason === 'string' ? sanitizeLine(details.reason).slice(0, 32) : 'invalid';
+    return capApprovalRefused(code === 'CAP_APPROVAL_EXPIRED' ? 'expired' : reason, text, 'rail');
   }
   if (code === 'UNAUTHORIZED') {
     return new AgentprovError('NOT_SIGNED_IN', 'the payment rail did not accept the session', { nextSteps: ['agentprov login'] });
@@ -142,8 +152,28 @@ export function capExceeded(d: CapView | undefined, message: string, source: 'ra
   const suggested = d ? formatMinor(d.spent + d.held + d.needed, d.currency).split(' ')[0] : '<amount>';
   return new AgentprovError('CAP_EXCEEDED', d ? `${message}: cap ${formatMinor(d.cap, d.currency)}, spent ${formatMinor(d.spent, d.currency)}, held ${formatMinor(d.held, d.currency)}, needed ${formatMinor(d.needed, d.currency)}` : message, {
     details: { ...(d ? { scope: d.scope, provider: d.provider, cap: d.cap, spent: d.spent, held: d.held, needed: d.needed, currency: d.currency } : {}), ...extra, source },
-    nextSteps: [`agentprov budget set ${target} ${suggested}   (a human, with a fresh sign-in)`, 'agentprov spend'],
+    nextSteps: [`agentprov budget set ${target} ${suggested}   (a human approves the raise)`, 'agentprov spend'],
   });
+}
+
+/**
+ * A raise the cap keeper (rail or ledger) will apply only with the human's
+ * approval of this pending change (docs/protocol-auth.md §10). The budget
+ * command turns it into a device authorization at the identity provider.
+ */
+export function capRaiseApprovalRequired(change: PendingCapChange, source: 'rail' | 'ledger'): AgentprovError {
+  return new AgentprovError('CAP_RAISE_APPROVAL_REQUIRED', `raising ${describeTarget(change.provider)} from ${describeAmount(change.previous_cap, change.currency)} to ${describeAmount(change.amount, change.currency)} needs the human's approval`, {
+    details: { ...change, source },
+  });
+}
+
+/** An approval the cap keeper refused: expired (AUTHORIZATION_EXPIRED) or not for this change (CAP_APPROVAL_INVALID). The cap is unchanged. */
+export function capApprovalRefused(reason: string, message: string, source: 'rail' | 'ledger'): AgentprovError {
+  const who = source === 'rail' ? 'the payment rail' : "agentprov's spending ledger";
+  if (reason === 'expired') {
+    return new AgentprovError('AUTHORIZATION_EXPIRED', `${who} refused the approval: ${message}; the cap is unchanged`, { details: { reason, source } });
+  }
+  return new AgentprovError('CAP_APPROVAL_INVALID', `${who} refused the approval: ${message}; the cap is unchanged`, { details: { reason, source } });
 }
 
 /** The rail's own view, checked before asking it for a token: would `needed` fit under the caps? */

@@ -23,8 +23,8 @@ export interface SandboxOptions {
   port?: number;
   autoApprove?: boolean;
   faults?: Partial<Record<string, FaultSwitches>>;
-  /** Rail knobs for tests: payment token lifetime (default 900 s), max age of a sign-in that may raise a cap (default 300 s). */
-  rail?: { tokenTtlSeconds?: number; freshAuthMaxAgeSeconds?: number };
+  /** Rail knobs for tests: payment token lifetime (default 900 s). */
+  rail?: { tokenTtlSeconds?: number };
 }
 
 export interface Sandbox {
@@ -78,6 +78,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       verifyAccessToken: (token) => idp.verifyAccessToken(token),
       providerClients,
       usersWithoutPaymentMethod: ['user-second'],
+      // Cap raises are approved by the human at the orchestrator's identity provider (docs/protocol-auth.md §10).
+      capApprovals: { issuer: idp.issuer, jwksUri: `${idp.issuer}/jwks` },
       ...options.rail,
     });
     started.push(rail);

@@ -13,6 +13,9 @@
  * - `GET  /v1/spend` (user Bearer)                 → 200 SpendResponse
  * - `PUT  /v1/caps/:provider` (user Bearer)        SetProviderCapRequest → 200 CapResponse
  * - `PUT  /v1/caps/global` (user Bearer)           SetGlobalCapRequest → 200 CapResponse
+ *   A raise without `approval` → 403 CAP_RAISE_APPROVAL_REQUIRED whose details
+ *   are the pending change (cap-approval.ts PendingCapChange); with the
+ *   approval token the identity provider issued for that change → 200.
  * Every refusal: RailErrorBody `{ error: { code, message, details } }`.
  */
 import * as z from 'zod';
@@ -22,8 +25,6 @@ export const RAIL_CURRENCY = 'USD';
 export const PAYMENT_TOKEN_PREFIX = 'pt_';
 /** Default monthly cap per provider: 100.00 USD (DESIGN §3.7). */
 export const DEFAULT_PROVIDER_CAP = 10_000;
-/** Raising a cap needs a sign-in no older than this (DESIGN §8). */
-export const FRESH_AUTH_MAX_AGE_SECONDS = 300;
 /** Upper bound of any amount on the wire (1,000,000,000.00 USD). */
 export const MAX_MINOR_AMOUNT = 100_000_000_000;
 /** Request bodies larger than this are refused with 413. */
@@ -120,9 +121,11 @@ export const SpendResponse = z.object({
 });
 export type SpendResponse = z.infer<typeof SpendResponse>;
 
-export const SetProviderCapRequest = z.strictObject({ amount: MinorAmount });
+/** The approval token of a pending raise (cap-approval.ts); never needed to lower a cap. */
+const Approval = z.string().min(1).max(8192);
+export const SetProviderCapRequest = z.strictObject({ amount: MinorAmount, approval: Approval.optional() });
 /** `amount: null` removes the global cap (a raise). */
-export const SetGlobalCapRequest = z.strictObject({ amount: MinorAmount.nullable() });
+export const SetGlobalCapRequest = z.strictObject({ amount: MinorAmount.nullable(), approval: Approval.optional() });
 export type SetProviderCapRequest = z.infer<typeof SetProviderCapRequest>;
 export type SetGlobalCapRequest = z.infer<typeof SetGlobalCapRequest>;
 
@@ -132,6 +135,10 @@ export const CapResponse = z.object({
   cap: z.int().nullable(),
   previous_cap: z.int().nullable(),
   currency: Currency,
+  /** A raise: the approved change it applied, and who approved it when (the approval token's `sub`, `iat`, `auth_time`). */
+  change: z
+    .object({ id: z.string().max(80), approved_by: z.string().max(255), approved_at: IsoDateTime, authenticated_at: IsoDateTime })
+    .optional(),
 });
 export type CapResponse = z.infer<typeof CapResponse>;
 
@@ -143,7 +150,10 @@ export const RailErrorCode = z.enum([
   'METHOD_NOT_ALLOWED',
   'CAP_EXCEEDED',
   'PAYMENT_METHOD_REQUIRED',
-  'FRESH_AUTHENTICATION_REQUIRED',
+  'CAP_RAISE_APPROVAL_REQUIRED',
+  'CAP_APPROVAL_INVALID',
+  'CAP_APPROVAL_EXPIRED',
+  'CAP_APPROVAL_USED',
   'IDEMPOTENCY_KEY_REUSED',
   'TOKEN_UNKNOWN',
   'TOKEN_EXPIRED',

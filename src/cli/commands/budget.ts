@@ -11,18 +11,34 @@
  * rail; `--global` is the rail's (the ledger has no global cap, and its
  * spending does not count against the rail's).
  *
- * Lowering a cap is immediate. Raising one needs a fresh human sign-in: the
- * rail answers FRESH_AUTHENTICATION_REQUIRED (it checks `auth_time`), the
- * ledger checks the session's ID token `auth_time` the same way; on a
- * terminal agentprov signs the human in again (prompt=login, max_age=0) and
- * retries; an agent gets exit 3 FRESH_SIGN_IN_REQUIRED with a device code the
- * human approves with a fresh login, and `budget set ... --complete` finishes.
- * A cached session is never enough: `--complete` without a pending sign-in fails.
+ * Lowering a cap is immediate. A raise is applied only with the human's
+ * approval of that very change (docs/protocol-auth.md §10): the cap keeper
+ * (rail or ledger) answers CAP_RAISE_APPROVAL_REQUIRED with a pending change,
+ * agentprov asks the orchestrator's identity provider for a device
+ * authorization carrying it (src/payment/cap-approval.ts), the human signs in
+ * on the approval page and approves what it says (target, old and new cap),
+ * and the approval token goes back to the cap keeper, which applies exactly
+ * that change, once. On a terminal agentprov shows the code, opens the
+ * browser and waits; an agent gets exit 3 CAP_RAISE_APPROVAL_REQUIRED with
+ * the code, the old and new cap, and `budget set … --complete` to finish.
+ * A session is never enough: `--complete` without a pending approval fails.
+ * The audit log records the request, the approval (who, when, what) and the
+ * change, or the denial, expiry or refusal; never a token.
  */
-import { configuredIssuer } from '../../auth/orchestrator-config.js';
 import { getSession } from '../../auth/session.js';
-import { completePending, signIn } from '../../auth/signin.js';
 import { appendAudit } from '../../audit/log.js';
+import { describeAmount, describeTarget, GLOBAL_CAP, PendingCapChange } from '../../wire/cap-approval.js';
+import { discoverIssuer } from '../../auth/issuer.js';
+import {
+  ledgerApprovalVerifier,
+  PENDING_CAP_ENTRY,
+  pendingOf,
+  pendingRaiseEntry,
+  pollApproval,
+  readPendingRaise,
+  startApproval,
+  type StoredPendingRaise,
+} from '../../payment/cap-approval.js';
 import { formatMinor, parseMajorAmount } from '../../payment/amount.js';
 import { billedByLedger } from '../../payment/ledger.js';
 import { openRail, railUrl } from '../../payment/rail.js';
@@ -32,7 +48,7 @@ import { ProviderId, RAIL_CURRENCY } from '../../wire/rail.js';
 import type { Deps } from '../deps.js';
 import { AgentprovError, isAgentprovError } from '../../core/errors.js';
 import type { CommandResult } from '../output.js';
-import { DEFAULT_TIMEOUT_SECONDS, secondsOption } from '../options.js';
+import { secondsOption } from '../options.js';
 
 export type BilledBy = 'rail' | 'provider';
 
@@ -114,8 +130,16 @@ export function spendTable(s: SpendView, providers = s.providers): string {
   return [head, ...(providers.length ? lines : ['no spend or caps yet (default cap 100.00 USD per provider)'])].join('\n');
 }
 
-/** Sets one cap: at the rail or in the ledger. */
-type CapSetter = (provider: string | null, amount: number) => Promise<CapResponse>;
+/** Sets one cap: at the rail or in the ledger; a raise with the approval token of its pending change. */
+type CapSetter = (provider: string | null, amount: number, approval?: string) => Promise<CapResponse>;
+
+interface Target {
+  provider: string | null;
+  amount: number;
+  amountText: string;
+  billedBy: BilledBy;
+  command: string;
+}
 
 async function set(deps: Deps, rest: string[], opts: Record<string, unknown>): Promise<CommandResult> {
   const global = Boolean(opts.global);
@@ -127,84 +151,166 @@ async function set(deps: Deps, rest: string[], opts: Record<string, unknown>): P
   const provider = global ? null : first!;
   if (provider !== null && !ProviderId.safeParse(provider).success) throw new AgentprovError('USAGE', `not a provider id: "${provider.slice(0, 64)}"`);
   const amount = parseMajorAmount(amountText, 'amount');
-  const target = provider ?? '--global';
-  const command = `agentprov budget set ${target} ${amountText}`;
-
+  const command = `agentprov budget set ${provider ?? '--global'} ${amountText}`;
   const billedBy: BilledBy = provider !== null && billedByLedger(provider) ? 'provider' : 'rail';
+  const t: Target = { provider, amount, amountText, billedBy, command };
   const setCap: CapSetter = billedBy === 'provider' ? ledgerSetter(deps) : (await openRail(deps)).setCap;
-  if (opts.complete) {
-    // The human approved the fresh sign-in started earlier: this makes the new session, then the cap is set with it.
-    const session = await completePending(deps, secondsOption(opts.wait, '--wait', 0));
-    if (!session) {
-      throw new AgentprovError('NO_PENDING_AUTHORIZATION', 'there is no pending fresh sign-in to complete; a cached session cannot raise a cap', { nextSteps: [command] });
-    }
-    return done(await attempt(deps, setCap, billedBy, provider, amount, command, true), amountText, billedBy);
-  }
+
+  if (opts.complete) return complete(deps, setCap, t, secondsOption(opts.wait, '--wait', 0));
   try {
-    return done(await attempt(deps, setCap, billedBy, provider, amount, command, false), amountText, billedBy);
+    return done(await apply(deps, setCap, t), t);
   } catch (err) {
-    if (!isAgentprovError(err) || err.code !== 'FRESH_SIGN_IN_REQUIRED') throw err;
-    const { issuer, clientId } = await configuredIssuer(deps);
-    if (deps.canPrompt()) {
-      deps.io.err('Raising a cap needs a fresh sign-in: the identity provider will ask you to sign in again.\n');
-      await signIn(deps, { issuer, clientId, fresh: true, openBrowser: deps.env.AGENTPROV_NO_BROWSER !== '1', timeoutSeconds: DEFAULT_TIMEOUT_SECONDS });
-      return done(await attempt(deps, setCap, billedBy, provider, amount, command, true), amountText, billedBy);
+    if (!isAgentprovError(err) || err.code !== 'CAP_RAISE_APPROVAL_REQUIRED') throw err;
+    const change = PendingCapChange.parse(err.details);
+    await audit(deps, t, 'cap_raise_requested', { ...changeFacts(change) });
+    const started = await startApproval(deps, change);
+    const stored = pendingRaiseEntry(started.pending, change, billedBy);
+    if (!deps.canPrompt()) {
+      await (await deps.vault()).set(PENDING_CAP_ENTRY, stored);
+      throw approvalRequired(stored, t);
     }
-    // An agent: start a device sign-in that demands a new login, and hand the human the step.
-    try {
-      await signIn(deps, { issuer, clientId, method: 'device', fresh: true, openBrowser: false, timeoutSeconds: DEFAULT_TIMEOUT_SECONDS });
-    } catch (pending) {
-      if (isAgentprovError(pending) && pending.code === 'AUTHORIZATION_PENDING') {
-        throw new AgentprovError('FRESH_SIGN_IN_REQUIRED', `raising the cap needs a fresh sign-in by the human: open ${String(pending.details.verification_uri)} and enter the code ${String(pending.details.user_code)}, signing in again`, {
-          details: { ...pending.details, ...err.details, target, amount },
-          nextSteps: [`${command} --complete --wait 120`],
-        });
-      }
-      throw pending;
-    }
-    throw err; // a device sign-in never completes without a human
+    // A human at a terminal: show the change and the code, open the browser, wait for the decision.
+    deps.io.err(`${describeChange(change)} needs your approval: open ${stored.verification_uri} and enter the code ${stored.user_code}, sign in again and approve it.\n`);
+    if (deps.env.AGENTPROV_NO_BROWSER !== '1' && (await deps.browser.open(stored.verification_uri_complete ?? stored.verification_uri))) deps.io.err('Opened your browser.\n');
+    return done(await approveAndApply(deps, setCap, t, stored, stored.expires_at - nowSeconds(deps), started.config), t);
   }
 }
 
-/** The ledger's cap for a provider it keeps; a raise is checked against the signed-in session's `auth_time`. */
-function ledgerSetter(deps: Deps): CapSetter {
-  const ledger = ledgerFor(deps);
-  const authTime = async (): Promise<number | undefined> => {
-    try {
-      return (await getSession(deps)).claims.authTime;
-    } catch (err) {
-      if (isAgentprovError(err) && err.code === 'NOT_SIGNED_IN') return undefined; // no session: a raise needs a (fresh) sign-in
-      throw err;
-    }
-  };
-  return (provider, amount) => {
-    if (provider === null) throw new AgentprovError('USAGE', 'the spending ledger has no global cap');
-    return ledger.setCap(provider, amount, { authTime });
-  };
+const nowSeconds = (deps: Deps): number => Math.floor(deps.clock.now().getTime() / 1000);
+
+function describeChange(c: PendingCapChange): string {
+  return `Raising ${describeTarget(c.provider)} from ${describeAmount(c.previous_cap, c.currency)} to ${describeAmount(c.amount, c.currency)} a month`;
 }
 
-async function attempt(deps: Deps, setCap: CapSetter, billedBy: BilledBy, provider: string | null, amount: number, command: string, afterFreshSignIn: boolean): Promise<CapResponse> {
+/** Audit facts of a change (never a token). */
+function changeFacts(c: PendingCapChange): Record<string, string | number | null> {
+  return { change_id: c.change_id, target: c.provider, previous_cap: c.previous_cap, new_cap: c.amount, currency: c.currency };
+}
+
+function approvalRequired(p: StoredPendingRaise, t: Target): AgentprovError {
+  const c = p.change;
+  return new AgentprovError('CAP_RAISE_APPROVAL_REQUIRED', `${describeChange(c)} needs the human's approval: open ${p.verification_uri} and enter the code ${p.user_code}, sign in and approve it; the cap is unchanged until then`, {
+    details: {
+      verification_uri: p.verification_uri,
+      verification_uri_complete: p.verification_uri_complete ?? null,
+      user_code: p.user_code,
+      expires_at: new Date(p.expires_at * 1000).toISOString(),
+      interval: p.interval,
+      issuer: p.issuer,
+      change_id: c.change_id,
+      provider: c.provider,
+      previous_cap: c.previous_cap,
+      new_cap: c.amount,
+      currency: c.currency,
+      billed_by: t.billedBy,
+    },
+    nextSteps: [`${t.command} --complete --wait 120`],
+  });
+}
+
+/** `--complete`: the pending approval of exactly this raise, polled (up to `wait` seconds), then applied. */
+async function complete(deps: Deps, setCap: CapSetter, t: Target, wait: number): Promise<CommandResult> {
+  const stored = await readPendingRaise(deps);
+  if (!stored) {
+    throw new AgentprovError('NO_PENDING_AUTHORIZATION', 'there is no pending cap raise to complete; a session alone never raises a cap', { nextSteps: [t.command] });
+  }
+  const c = stored.change;
+  if (c.provider !== (t.provider ?? GLOBAL_CAP) || c.amount !== t.amount || (stored.billed_by !== t.billedBy)) {
+    const pendingTarget = c.provider === GLOBAL_CAP ? '--global' : c.provider;
+    throw new AgentprovError('NO_PENDING_AUTHORIZATION', `the pending approval is for ${describeTarget(c.provider)} at ${describeAmount(c.amount, c.currency)}, not for this change; nothing was changed`, {
+      details: { change_id: c.change_id, provider: c.provider, new_cap: c.amount },
+      nextSteps: [`agentprov budget set ${pendingTarget} ${describeAmount(c.amount, c.currency).split(' ')[0]} --complete`, t.command],
+    });
+  }
+  return done(await approveAndApply(deps, setCap, t, stored, wait), t);
+}
+
+/** Polls the approval; once approved, presents it to the cap keeper. Denied or expired: the pending approval is dropped, the cap unchanged. */
+async function approveAndApply(deps: Deps, setCap: CapSetter, t: Target, stored: StoredPendingRaise, wait: number, known?: Awaited<ReturnType<typeof discoverIssuer>>): Promise<CapResponse> {
+  const vault = await deps.vault();
+  const drop = () => vault.delete(PENDING_CAP_ENTRY).catch(() => undefined);
+  deps.io.redactor.add(stored.device_code);
+  const spinner = deps.canPrompt() && deps.io.stderrIsTTY
+    ? (await import('ora')).default({ text: 'Waiting for the approval…', stream: deps.io.stderr }).start()
+    : undefined;
+  let token: string | undefined;
   try {
-    const r = await setCap(provider, amount);
-    await appendAudit(deps, { command: 'budget', ...(provider ? { provider } : {}), decision: 'cap_changed', details: { scope: r.scope, cap: r.cap, previous_cap: r.previous_cap, currency: r.currency, fresh_sign_in: afterFreshSignIn, billed_by: billedBy } });
+    if (stored.expires_at <= nowSeconds(deps)) throw new AgentprovError('AUTHORIZATION_EXPIRED', 'the approval code expired', { details: { issuer: stored.issuer } });
+    const config = known ?? (await discoverIssuer(stored.issuer, stored.client_id));
+    token = await pollApproval(deps, config, pendingOf(stored), stored.change, Math.max(0, wait));
+  } catch (err) {
+    spinner?.fail('The raise was not approved.');
+    const code = (err as { code?: string }).code;
+    if (code === 'AUTHORIZATION_DENIED' || code === 'AUTHORIZATION_EXPIRED') {
+      await drop();
+      const denied = code === 'AUTHORIZATION_DENIED';
+      await audit(deps, t, denied ? 'cap_raise_denied' : 'cap_raise_expired', changeFacts(stored.change));
+      throw new AgentprovError(code, `${describeChange(stored.change)} was ${denied ? 'denied at the identity provider' : 'not approved in time'}; the cap is unchanged`, {
+        details: { ...changeFacts(stored.change), billed_by: t.billedBy },
+        nextSteps: [t.command],
+        cause: err,
+      });
+    }
+    throw err;
+  }
+  if (token === undefined) {
+    spinner?.stop();
+    throw approvalRequired(stored, t);
+  }
+  spinner?.succeed('Approved.');
+  try {
+    const r = await apply(deps, setCap, t, token, stored.change);
+    await drop();
     return r;
   } catch (err) {
-    if (isAgentprovError(err)) {
-      await appendAudit(deps, { command: 'budget', ...(provider ? { provider } : {}), decision: 'cap_change_refused', details: { code: err.code, amount, billed_by: billedBy } }).catch(() => undefined);
-      if (err.code === 'FRESH_SIGN_IN_REQUIRED' && afterFreshSignIn) {
-        const who = billedBy === 'rail' ? 'the payment rail' : "agentprov's spending ledger";
-        throw new AgentprovError('FRESH_SIGN_IN_REQUIRED', `${who} still wants a fresher sign-in; sign in and set the cap within a few minutes`, { details: err.details, nextSteps: [command] });
-      }
+    // A refused approval will not become valid: a new raise starts over.
+    if (isAgentprovError(err) && err.code !== 'PAYMENT_RAIL_UNREACHABLE' && err.code !== 'LEDGER_LOCKED') await drop();
+    throw err;
+  }
+}
+
+/** The ledger's cap for a provider it keeps; a raise is verified against the identity provider's keys and matched to its pending change. */
+function ledgerSetter(deps: Deps): CapSetter {
+  const ledger = ledgerFor(deps);
+  const subject = async (): Promise<string> => (await getSession(deps)).claims.subject;
+  const verify = ledgerApprovalVerifier(deps);
+  return (provider, amount, approval) => {
+    if (provider === null) throw new AgentprovError('USAGE', 'the spending ledger has no global cap');
+    return ledger.setCap(provider, amount, { subject, ...(approval !== undefined ? { approval: { token: approval, verify } } : {}) });
+  };
+}
+
+async function audit(deps: Deps, t: Target, decision: string, details: Record<string, string | number | boolean | null>): Promise<void> {
+  await appendAudit(deps, { command: 'budget', ...(t.provider ? { provider: t.provider } : {}), decision, details: { ...details, billed_by: t.billedBy } });
+}
+
+async function apply(deps: Deps, setCap: CapSetter, t: Target, approval?: string, change?: PendingCapChange): Promise<CapResponse> {
+  try {
+    const r = await setCap(t.provider, t.amount, approval);
+    if (r.change) {
+      // Who approved what, and when (from the cap keeper, which verified the approval).
+      await audit(deps, t, 'cap_raise_approved', {
+        ...(change ? changeFacts(change) : { change_id: r.change.id }),
+        approved_by: r.change.approved_by,
+        approved_at: r.change.approved_at,
+        authenticated_at: r.change.authenticated_at,
+      });
+    }
+    await audit(deps, t, 'cap_changed', { scope: r.scope, cap: r.cap, previous_cap: r.previous_cap, currency: r.currency, change_id: r.change?.id ?? null });
+    return r;
+  } catch (err) {
+    if (isAgentprovError(err) && err.code !== 'CAP_RAISE_APPROVAL_REQUIRED') {
+      await audit(deps, t, 'cap_change_refused', { code: err.code, amount: t.amount, change_id: change?.change_id ?? null, reason: typeof err.details.reason === 'string' ? err.details.reason : null }).catch(() => undefined);
     }
     throw err;
   }
 }
 
-function done(r: CapResponse, amountText: string, billedBy: BilledBy): CommandResult {
+function done(r: CapResponse, t: Target): CommandResult {
   const m = (n: number | null) => (n === null ? 'none' : formatMinor(n, r.currency));
   return {
-    data: { ...r, billed_by: billedBy },
+    data: { ...r, billed_by: t.billedBy },
     nextSteps: ['agentprov budget show'],
-    human: `${r.scope === 'global' ? 'global cap' : `cap for ${r.provider}`}${billedBy === 'provider' ? " (agentprov's ledger)" : ''}: ${m(r.previous_cap)} → ${m(r.cap)} (${amountText})`,
+    human: `${r.scope === 'global' ? 'global cap' : `cap for ${r.provider}`}${t.billedBy === 'provider' ? " (agentprov's ledger)" : ''}: ${m(r.previous_cap)} → ${m(r.cap)} (${t.amountText})`,
   };
 }

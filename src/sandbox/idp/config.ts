@@ -2,12 +2,16 @@
  * oidc-provider configuration of the sandbox identity provider: the static
  * public native client `agentprov-cli`, PKCE (S256, required for public
  * clients), device flow, revocation, refresh token rotation, opaque access
- * tokens that carry the real `auth_time` (so the payment rail can demand a
- * fresh sign-in), and the HTML pages from pages.ts.
+ * tokens that carry the real `auth_time`, approvals of spending cap changes
+ * (RFC 9396 authorization details on a device authorization, JWT access tokens
+ * for the payment rail or agentprov's ledger as RFC 8707 resources; see
+ * cap-approval.ts), and the HTML pages from pages.ts.
  */
 import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import { GRANT_DEVICE_CODE, GRANT_TOKEN_EXCHANGE } from '../../wire/provider-auth.js';
+import { SPENDING_CAP_TYPE } from '../../wire/cap-approval.js';
 import { revocationPolicy } from '../shared/revocation.js';
+import { capApprovalResourceServer, describeChange, interactionPolicyWithCapLogin, requestedCapChanges, richAuthorizationRequests } from './cap-approval.js';
 import type { IdpKeys } from './keys.js';
 import { deviceConfirmPage, deviceInputPage, deviceSuccessPage, errorPage } from './pages.js';
 import { findUserBySub } from './users.js';
@@ -40,7 +44,7 @@ function deviceInputError(err: unknown): string | undefined {
   return 'There was an error processing your request.';
 }
 
-export function buildConfiguration(opts: { keys: IdpKeys; adapter: Configuration['adapter'] }): Configuration {
+export function buildConfiguration(opts: { keys: IdpKeys; adapter: Configuration['adapter']; paymentRail: () => string }): Configuration {
   return {
     adapter: opts.adapter,
     jwks: opts.keys.jwks as Configuration['jwks'],
@@ -59,6 +63,7 @@ export function buildConfiguration(opts: { keys: IdpKeys; adapter: Configuration
         response_types: ['code'],
         redirect_uris: ['http://127.0.0.1/callback'],
         require_auth_time: true,
+        authorization_details_types: [SPENDING_CAP_TYPE],
       },
     ],
     scopes: [...SCOPES],
@@ -81,7 +86,7 @@ export function buildConfiguration(opts: { keys: IdpKeys; adapter: Configuration
       return authTime === undefined ? undefined : { auth_time: authTime };
     },
     rotateRefreshToken: true,
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}`, policy: interactionPolicyWithCapLogin() },
     features: {
       devInteractions: { enabled: false },
       deviceFlow: {
@@ -92,15 +97,22 @@ export function buildConfiguration(opts: { keys: IdpKeys; adapter: Configuration
         },
         userCodeConfirmSource: (ctx, form, client, _deviceInfo, userCode) => {
           ctx.type = 'html';
-          ctx.body = deviceConfirmPage(form, client.clientName ?? client.clientId, userCode);
+          ctx.body = deviceConfirmPage(form, client.clientName ?? client.clientId, userCode, requestedCapChanges(ctx.oidc.params?.authorization_details).map(describeChange));
         },
         successSource: (ctx) => {
           ctx.type = 'html';
-          ctx.body = deviceSuccessPage(ctx.oidc.client?.clientName ?? CLI_CLIENT_ID);
+          const changes = requestedCapChanges(ctx.oidc.params?.authorization_details);
+          ctx.body = deviceSuccessPage(ctx.oidc.client?.clientName ?? CLI_CLIENT_ID, changes.length > 0);
         },
       },
       revocation: { enabled: true, allowedPolicy: revocationPolicy },
-      resourceIndicators: { enabled: false },
+      resourceIndicators: {
+        enabled: true,
+        // A grant source with a resource (only cap approvals have one) yields a token for it, though `openid` was asked for too.
+        useGrantedResource: () => true,
+        getResourceServerInfo: capApprovalResourceServer(opts.paymentRail),
+      },
+      richAuthorizationRequests,
       rpInitiatedLogout: { enabled: false },
       userinfo: { enabled: true },
     },
@@ -109,7 +121,8 @@ export function buildConfiguration(opts: { keys: IdpKeys; adapter: Configuration
       ctx.body = errorPage({ ...out });
     },
     ttl: {
-      AccessToken: TTL.AccessToken,
+      // A resource's own lifetime (cap approvals: APPROVAL_TOKEN_TTL_SECONDS) wins over the session default.
+      AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? TTL.AccessToken,
       AuthorizationCode: TTL.AuthorizationCode,
       DeviceCode: TTL.DeviceCode,
       IdToken: TTL.IdToken,

@@ -4,7 +4,8 @@
  * - Device authorization responses (RFC 8628 §3.2) carry `interval: 1`: the
  *   sandbox is local, a 5 s default poll only slows the CLI and its tests.
  * - `autoApprove` (README demo only): a device authorization is approved for
- *   the demo user as soon as it is created, without a browser.
+ *   the demo user as soon as it is created, without a browser. Never one that
+ *   asks to approve a spending cap change: a human always approves those.
  * - oidc-provider silently drops `offline_access` from an authorization
  *   request unless `prompt` includes `consent` (OIDC Core §11), so a plain
  *   `scope=openid email offline_access` sign-in would get no refresh token.
@@ -37,6 +38,7 @@ export function deviceAuthorizationHook(provider: Provider, opts: { autoApprove:
 async function approveForDemoUser(provider: Provider, deviceCode: string, supported: readonly string[]): Promise<void> {
   const code = await provider.DeviceCode.find(deviceCode);
   if (!code || code.accountId || code.error) return;
+  if (code.params?.authorization_details !== undefined || code.params?.resource !== undefined) return;
   const requested = String(code.params?.scope ?? 'openid').split(' ');
   const scope = requested.filter((s) => supported.includes(s)).join(' ');
   const grant = new provider.Grant({ accountId: DEMO_USER.sub, clientId: code.clientId });

@@ -1,7 +1,8 @@
 /**
  * The sandbox identity provider (the orchestrator's issuer), built on
  * oidc-provider: sign-in and consent pages, device flow, refresh rotation,
- * revocation, RFC 8693 → ID-JAG issuance, and the orchestrator descriptor at
+ * revocation, RFC 8693 → ID-JAG issuance, approvals of spending cap changes
+ * (cap-approval.ts), and the orchestrator descriptor at
  * `/.well-known/agent-orchestrator`. Binds 127.0.0.1; issuer = its URL.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -65,7 +66,7 @@ export async function startIdp(options: IdpOptions): Promise<SandboxIdp> {
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   const adapter = createAdapterFactory(options.dataDir ? join(options.dataDir, 'oidc-state.json') : undefined);
-  const provider = new Provider(url, buildConfiguration({ keys, adapter }));
+  const provider = new Provider(url, buildConfiguration({ keys, adapter, paymentRail: () => options.orchestrator().paymentRail }));
   await registerIdJagGrant(provider, {
     signingJwk: idJagSigningJwk(keys),
     publicJwks: publicJwks(keys),
@@ -108,6 +109,8 @@ export async function startIdp(options: IdpOptions): Promise<SandboxIdp> {
     if (typeof token !== 'string' || token.length === 0 || token.length > 4096) throw new Error('access token is malformed');
     const at = await provider.AccessToken.find(token);
     if (!at || at.isExpired) throw new Error('access token is unknown, expired or revoked');
+    // Tokens for a resource (cap approvals) are not session tokens.
+    if (at.aud !== undefined || at.resourceServer !== undefined) throw new Error('access token is for another resource');
     const grant = await provider.Grant.find(at.grantId);
     if (!grant || grant.clientId !== at.clientId || grant.accountId !== at.accountId) throw new Error('access token grant is revoked');
     const user = findUserBySub(at.accountId);

@@ -4,13 +4,20 @@
  * Deny). Deny, or Cancel on sign-in, finishes the interaction with
  * `access_denied`, which oidc-provider returns to the client (authorization
  * code flow) or stores on the device code (device flow).
+ *
+ * A request carrying a spending cap change (cap-approval.ts) always shows the
+ * sign-in page first (the policy's `cap_approval_login` check), then the
+ * change in words instead of the scope list; Approve records it on a grant of
+ * its own. Auto-approve (demo only) never approves a cap change.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type Provider from 'oidc-provider';
 import type { Interaction } from 'oidc-provider';
 import * as z from 'zod';
 import { BadRequest, readForm, sendBadRequest, sendHtml } from './http.js';
-import { consentPage, loginPage } from './pages.js';
+import { CAP_APPROVAL_SCOPE } from '../../wire/cap-approval.js';
+import { describeChange, requestedCapChanges } from './cap-approval.js';
+import { capApprovalPage, consentPage, loginPage } from './pages.js';
 import { authenticate, DEMO_USER, findUserBySub } from './users.js';
 
 const LoginForm = z.object({
@@ -43,15 +50,20 @@ export async function handleInteraction(
     const prompt = details.prompt.name;
     const base = `/interaction/${encodeURIComponent(uid)}`;
     const clientName = await clientDisplayName(provider, details);
+    const capChanges = requestedCapChanges(details.params.authorization_details).map(describeChange);
 
     if (req.method === 'GET' && action === undefined) {
       if (prompt === 'login') {
-        sendHtml(res, 200, loginPage({ action: `${base}/login`, abortAction: `${base}/abort`, clientName, email: loginHint(details) }));
+        sendHtml(res, 200, loginPage({ action: `${base}/login`, abortAction: `${base}/abort`, clientName, email: loginHint(details), capChanges }));
         return;
       }
       if (prompt === 'consent') {
         const user = findUserBySub(details.session?.accountId ?? '');
         if (!user) throw new BadRequest('session', 'no signed-in user');
+        if (capChanges.length > 0) {
+          sendHtml(res, 200, capApprovalPage({ clientName, userEmail: user.email, changes: capChanges, confirmAction: `${base}/confirm`, abortAction: `${base}/abort` }));
+          return;
+        }
         if (opts.autoApprove && user.sub === DEMO_USER.sub) {
           await finishConsent(provider, req, res, details);
           return;
@@ -69,7 +81,7 @@ export async function handleInteraction(
       if (!parsed.success) throw new BadRequest(String(parsed.error.issues[0]?.path[0] ?? 'body'), 'email and password are required');
       const user = authenticate(parsed.data.email, parsed.data.password);
       if (!user) {
-        sendHtml(res, 401, loginPage({ action: `${base}/login`, abortAction: `${base}/abort`, clientName, email: parsed.data.email, error: 'Wrong email or password.' }));
+        sendHtml(res, 401, loginPage({ action: `${base}/login`, abortAction: `${base}/abort`, clientName, email: parsed.data.email, error: 'Wrong email or password.', capChanges }));
         return;
       }
       await provider.interactionFinished(req, res, { login: { accountId: user.sub, amr: ['pwd'] } }, { mergeWithLastSubmission: false });
@@ -77,7 +89,8 @@ export async function handleInteraction(
     }
     if (action === 'confirm' && prompt === 'consent') {
       await readForm(req);
-      await finishConsent(provider, req, res, details);
+      if (capChanges.length > 0) await finishCapApproval(provider, req, res, details);
+      else await finishConsent(provider, req, res, details);
       return;
     }
     if (action === 'abort') {
@@ -106,6 +119,25 @@ async function finishConsent(provider: Provider, req: IncomingMessage, res: Serv
   if (d.missingOIDCScope) grant.addOIDCScope(d.missingOIDCScope.join(' '));
   if (d.missingOIDCClaims) grant.addOIDCClaims(d.missingOIDCClaims);
   for (const [indicator, scopes] of Object.entries(d.missingResourceScopes ?? {})) grant.addResourceScope(indicator, scopes.join(' '));
+  const grantId = await grant.save();
+  await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+}
+
+/**
+ * Records an approved cap change on a grant made for it alone (so no later
+ * sign-in inherits it): the requested resource's approval scope and the
+ * `spending_cap` details exactly as requested. The device code takes them
+ * from here (cap-approval.ts authorizationDetailsForGrantSource).
+ */
+async function finishCapApproval(provider: Provider, req: IncomingMessage, res: ServerResponse, details: Interaction): Promise<void> {
+  const accountId = details.session?.accountId;
+  const clientId = String(details.params.client_id ?? '');
+  const resource = details.params.resource;
+  if (!accountId || typeof resource !== 'string') throw new BadRequest('interaction', 'a cap change needs a signed-in user and one resource');
+  const grant = new provider.Grant({ accountId, clientId });
+  grant.addOIDCScope('openid');
+  grant.addResourceScope(resource, CAP_APPROVAL_SCOPE);
+  for (const d of requestedCapChanges(details.params.authorization_details)) grant.addRar(d);
   const grantId = await grant.save();
   await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
 }

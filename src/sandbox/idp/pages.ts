@@ -21,11 +21,14 @@ function layout(title: string, body: string): string {
 <body><main>${body}<p class="note">agentprov sandbox identity provider</p></main></body></html>`;
 }
 
-export function loginPage(p: { action: string; clientName: string; email?: string; error?: string; abortAction: string }): string {
+export function loginPage(p: { action: string; clientName: string; email?: string; error?: string; abortAction: string; capChanges?: string[] }): string {
+  const purpose = p.capChanges?.length
+    ? `<p>Sign in again to approve this change to your spending caps:</p><ul id="cap-changes">${p.capChanges.map((c) => `<li>${esc(c)}</li>`).join('')}</ul>`
+    : `<p>to continue to <strong>${esc(p.clientName)}</strong></p>`;
   return layout(
     'Sign in',
     `<h1>Sign in</h1>
-<p>to continue to <strong>${esc(p.clientName)}</strong></p>
+${purpose}
 ${p.error ? `<p class="error" role="alert">${esc(p.error)}</p>` : ''}
 <form method="post" action="${esc(p.action)}" autocomplete="off">
 <label for="email">Email</label><input id="email" type="email" name="email" required maxlength="254" value="${esc(p.email ?? '')}" autofocus>
@@ -73,11 +76,31 @@ ${form}
   );
 }
 
-export function deviceConfirmPage(form: string, clientName: string, userCode: string): string {
+/**
+ * Approving a spending cap change (RFC 9396 `spending_cap` details): what
+ * changes, in words, for whom; Approve / Deny.
+ */
+export function capApprovalPage(p: { clientName: string; userEmail: string; changes: string[]; confirmAction: string; abortAction: string }): string {
+  const items = p.changes.map((c) => `<li><strong>${esc(c)}</strong></li>`).join('');
+  return layout(
+    'Approve a spending cap',
+    `<h1>Approve a spending cap change</h1>
+<p>Signed in as <strong>${esc(p.userEmail)}</strong>. ${esc(p.clientName)} asks you to approve:</p>
+<ul id="cap-changes">${items}</ul>
+<p class="note">Approve only if you asked for this. Your agents can then spend up to the new cap each month.</p>
+<form method="post" action="${esc(p.confirmAction)}"><button type="submit" class="primary" data-action="approve">Approve</button></form>
+<form method="post" action="${esc(p.abortAction)}"><button type="submit" data-action="deny">Deny</button></form>`,
+  );
+}
+
+export function deviceConfirmPage(form: string, clientName: string, userCode: string, capChanges: string[] = []): string {
+  const changes = capChanges.length
+    ? `<p>It asks you to approve a change to your spending caps:</p><ul id="cap-changes">${capChanges.map((c) => `<li>${esc(c)}</li>`).join('')}</ul>`
+    : '';
   return layout(
     'Confirm device',
     `<h1>Confirm device</h1>
-<p><strong>${esc(clientName)}</strong> shows this code:</p><p><code>${esc(userCode)}</code></p>
+<p><strong>${esc(clientName)}</strong> shows this code:</p><p><code>${esc(userCode)}</code></p>${changes}
 <p class="note">Continue only if it matches the code on your device.</p>
 ${form}
 <button type="submit" class="primary" form="op.deviceConfirmForm" data-action="confirm">Continue</button>
@@ -85,7 +108,8 @@ ${form}
   );
 }
 
-export function deviceSuccessPage(clientName: string): string {
+export function deviceSuccessPage(clientName: string, capChange = false): string {
+  if (capChange) return layout('Change approved', `<h1 id="done">Change approved</h1><p>${esc(clientName)} can now apply the spending cap change you approved. You can close this page.</p>`);
   return layout('Device connected', `<h1 id="done">Device connected</h1><p>${esc(clientName)} is signed in. You can close this page.</p>`);
 }
 

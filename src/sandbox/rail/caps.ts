@@ -1,55 +1,79 @@
 /**
  * Spending caps and the spend view (user side).
  *
- * Lowering a cap (or setting it to the same value) is always allowed; raising
- * it needs a sign-in no older than FRESH_AUTH_MAX_AGE_SECONDS, so an agent
- * holding an older access token cannot raise its own cap (DESIGN §8).
+ * Lowering a cap (or setting it to the same value) is always allowed. A raise
+ * is never applied on the strength of a session (docs/protocol-auth.md §10):
+ * without an approval it becomes a pending change the human must approve at
+ * the identity provider (CAP_RAISE_APPROVAL_REQUIRED); with one, the token's
+ * signature, issuer and audience were checked by the caller
+ * (verifyCapApproval) and here it must approve exactly this pending change,
+ * for this user, unexpired and unused (checkApproval). Applying marks the
+ * change used, in the same state update.
  */
+import { randomBytes } from 'node:crypto';
 import {
-  FRESH_AUTH_MAX_AGE_SECONDS,
-  RAIL_CURRENCY,
-  type CapResponse,
-  type SpendResponse,
-} from '../../wire/rail.js';
-import { RailError } from './errors.js';
+  appliedChange,
+  checkApproval,
+  GLOBAL_CAP,
+  isRaise,
+  newChange,
+  pruneChanges,
+  type CapApprovalClaims,
+  type CapApprovalError,
+  type StoredCapChange,
+} from '../../wire/cap-approval.js';
+import { RAIL_CURRENCY, type CapResponse, type SpendResponse } from '../../wire/rail.js';
 import { globalCap, monthOf, providerCap, totalUsage, usageByProvider, type RailState } from './state.js';
 
 export interface CapChange {
   user: string;
-  /** Seconds since the epoch when the user last signed in. */
-  authTime: number;
   now: number;
   /** A provider id, or null for the global cap. */
   provider: string | null;
   /** Minor units; null (global only) removes the cap. */
   amount: number | null;
-  /** Raising needs a sign-in at most this old; default FRESH_AUTH_MAX_AGE_SECONDS. */
-  maxAuthAgeSeconds?: number;
+  /** The verified approval token's claims, when the request carried one. */
+  approval?: CapApprovalClaims;
 }
 
-/** Is `next` a higher limit than `current`? null means "no limit". */
-const isRaise = (current: number | null, next: number | null): boolean =>
-  next === null ? current !== null : current !== null && next > current;
+export type CapOutcome =
+  | { kind: 'changed'; response: CapResponse; change?: StoredCapChange }
+  | { kind: 'approval_required'; change: StoredCapChange }
+  | { kind: 'refused'; error: CapApprovalError };
 
-export function setCap(draft: RailState, change: CapChange): CapResponse {
-  const { user, provider, amount } = change;
+export function setCap(draft: RailState, change: CapChange): CapOutcome {
+  const { user, provider, amount, now } = change;
+  const target = provider ?? GLOBAL_CAP;
   const previous = provider === null ? globalCap(draft, user) : providerCap(draft, user, provider);
-  const maxAge = change.maxAuthAgeSeconds ?? FRESH_AUTH_MAX_AGE_SECONDS;
-  if (isRaise(previous, amount) && change.now / 1000 - change.authTime > maxAge) {
-    throw new RailError(403, 'FRESH_AUTHENTICATION_REQUIRED', 'raising a cap needs a fresh sign-in', {
-      max_age: maxAge,
-    });
+  let applied: StoredCapChange | undefined;
+  if (isRaise(previous, amount)) {
+    draft.cap_changes = pruneChanges(draft.cap_changes, now);
+    if (!change.approval) {
+      const pending = newChange(`capchg_${randomBytes(18).toString('base64url')}`, user, target, amount, previous, now);
+      draft.cap_changes.push(pending);
+      return { kind: 'approval_required', change: pending };
+    }
+    const i = draft.cap_changes.findIndex((c) => c.id === change.approval!.detail.identifier && c.user === user);
+    const refused = checkApproval(draft.cap_changes[i], change.approval, { provider: target, amount }, previous, now);
+    if (refused) return { kind: 'refused', error: refused };
+    applied = appliedChange(draft.cap_changes[i]!, change.approval, now);
+    draft.cap_changes[i] = applied;
   }
   const caps = (draft.caps[user] ??= { global: null, providers: {} });
   if (provider === null) caps.global = amount;
   else if (amount === null) throw new Error('a provider cap cannot be removed');
   else caps.providers[provider] = amount;
   return {
-    scope: provider === null ? 'global' : 'provider',
-    provider,
-    cap: amount,
-    previous_cap: previous,
-    currency: RAIL_CURRENCY,
+    kind: 'changed',
+    response: {
+      scope: provider === null ? 'global' : 'provider',
+      provider,
+      cap: amount,
+      previous_cap: previous,
+      currency: RAIL_CURRENCY,
+      ...(applied ? { change: { id: applied.id, approved_by: applied.approved_by!, approved_at: applied.approved_at!, authenticated_at: applied.authenticated_at! } } : {}),
+    },
+    ...(applied ? { change: applied } : {}),
   };
 }
 

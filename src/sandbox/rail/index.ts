@@ -7,6 +7,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { createLocalJWKSet, createRemoteJWKSet, type JSONWebKeySet } from 'jose';
 import { JsonState } from '../shared/json-state.js';
 import { createRailHandler, type VerifiedUser } from './routes.js';
 import { RailState, emptyRailState, snapshot, type LedgerSnapshot } from './state.js';
@@ -31,8 +32,12 @@ export interface RailOptions {
   clock?: () => number;
   /** Payment token lifetime; default 900. */
   tokenTtlSeconds?: number;
-  /** Raising a cap needs a sign-in at most this old; default FRESH_AUTH_MAX_AGE_SECONDS (300). */
-  freshAuthMaxAgeSeconds?: number;
+  /**
+   * The identity provider whose approval tokens raise caps (docs/protocol-auth.md
+   * §10): its issuer and its JWKS, by URL (fetched when needed) or as a set.
+   * Without it no cap can be raised.
+   */
+  capApprovals?: { issuer: string; jwksUri: string } | { issuer: string; jwks: JSONWebKeySet };
 }
 
 export interface RunningRail {
@@ -60,7 +65,17 @@ export async function startRail(options: RailOptions): Promise<RunningRail> {
       providerClients: { ...options.providerClients },
       usersWithoutPaymentMethod: new Set(options.usersWithoutPaymentMethod ?? []),
       paymentMethodUrl: () => options.paymentMethodUrl ?? `${url}/payment-methods`,
-      ...(options.freshAuthMaxAgeSeconds !== undefined ? { freshAuthMaxAgeSeconds: options.freshAuthMaxAgeSeconds } : {}),
+      selfUrl: () => url,
+      ...(options.capApprovals
+        ? {
+            capApprovals: {
+              issuer: options.capApprovals.issuer,
+              keys: 'jwks' in options.capApprovals
+                ? createLocalJWKSet(options.capApprovals.jwks)
+                : createRemoteJWKSet(new URL(options.capApprovals.jwksUri), { timeoutDuration: 5000 }),
+            },
+          }
+        : {}),
     }),
   );
   await new Promise<void>((resolve, reject) => {

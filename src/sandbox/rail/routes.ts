@@ -5,7 +5,9 @@
  * through JsonState.update (serialized, persisted).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { JWTVerifyGetKey } from 'jose';
 import * as z from 'zod';
+import { CapApprovalError, pendingView, verifyCapApproval, type CapApprovalClaims } from '../../wire/cap-approval.js';
 import {
   CreatePaymentTokenRequest,
   ProviderId,
@@ -36,7 +38,18 @@ export interface RailDeps {
   providerClients: Readonly<Record<string, string>>;
   usersWithoutPaymentMethod: ReadonlySet<string>;
   paymentMethodUrl: () => string;
-  freshAuthMaxAgeSeconds?: number;
+  /** This rail's URL: the audience (RFC 8707 resource) of cap approvals. */
+  selfUrl: () => string;
+  /** Who approves cap raises: the orchestrator's identity provider and its signing keys. Without it no cap can be raised. */
+  capApprovals?: { issuer: string; keys: JWTVerifyGetKey };
+}
+
+/** A refused approval as the rail says it (docs/protocol-auth.md §10.4). */
+export function approvalRefusal(err: CapApprovalError): RailError {
+  const details = { reason: err.reason };
+  if (err.reason === 'expired') return new RailError(403, 'CAP_APPROVAL_EXPIRED', err.message, details);
+  if (err.reason === 'replayed') return new RailError(409, 'CAP_APPROVAL_USED', err.message, details);
+  return new RailError(403, 'CAP_APPROVAL_INVALID', err.message, details);
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, param: string) => Promise<void>;
@@ -98,12 +111,28 @@ export function createRailHandler(deps: RailDeps): (req: IncomingMessage, res: S
       const isGlobal = target === 'global';
       const providerId = isGlobal ? null : parseOr400(ProviderId, target, 'provider');
       const raw = await readJsonBody(req);
-      const amount = isGlobal ? parseOr400(SetGlobalCapRequest, raw).amount : parseOr400(SetProviderCapRequest, raw).amount;
-      const result = await deps.state.update((d) => setCap(d, {
-        user: who.sub, authTime: who.authTime, now: deps.clock(), provider: providerId, amount,
-        ...(deps.freshAuthMaxAgeSeconds !== undefined ? { maxAuthAgeSeconds: deps.freshAuthMaxAgeSeconds } : {}),
+      const body = isGlobal ? parseOr400(SetGlobalCapRequest, raw) : parseOr400(SetProviderCapRequest, raw);
+      let approval: CapApprovalClaims | undefined;
+      if (body.approval !== undefined) {
+        if (!deps.capApprovals) throw new RailError(403, 'CAP_APPROVAL_INVALID', 'this rail trusts no identity provider for cap approvals', { reason: 'invalid' });
+        try {
+          approval = await verifyCapApproval(body.approval, { ...deps.capApprovals, audience: deps.selfUrl(), now: new Date(deps.clock()) });
+        } catch (err) {
+          if (err instanceof CapApprovalError) throw approvalRefusal(err);
+          throw err;
+        }
+      }
+      const outcome = await deps.state.update((d) => setCap(d, {
+        user: who.sub, now: deps.clock(), provider: providerId, amount: body.amount, ...(approval ? { approval } : {}),
       }));
-      sendJson(res, 200, result);
+      if (outcome.kind === 'refused') throw approvalRefusal(outcome.error);
+      if (outcome.kind === 'approval_required') {
+        throw new RailError(403, 'CAP_RAISE_APPROVAL_REQUIRED', 'raising a cap needs the human to approve this change at the identity provider', {
+          ...pendingView(outcome.change, deps.selfUrl()),
+          ...(deps.capApprovals ? { issuer: deps.capApprovals.issuer } : {}),
+        });
+      }
+      sendJson(res, 200, outcome.response);
     } },
     { method: 'GET', path: /^\/payment-methods$/, handler: async (_req, res) => sendPaymentMethodsPage(res) },
   ];

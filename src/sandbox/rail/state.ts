@@ -7,6 +7,7 @@
  * counts redemptions in the current calendar month (UTC).
  */
 import * as z from 'zod';
+import { StoredCapChange } from '../../wire/cap-approval.js';
 import { DEFAULT_PROVIDER_CAP, type PaymentTokenStatus } from '../../wire/rail.js';
 
 const StoredToken = z.object({
@@ -42,19 +43,22 @@ export const RailState = z.object({
   tokens: z.array(StoredToken),
   redemptions: z.array(StoredRedemption),
   caps: z.record(z.string(), StoredCaps), // by user subject
+  /** Cap raises waiting for (or applied with) the human's approval; older files have none. */
+  cap_changes: z.array(StoredCapChange).default([]),
 });
 export type StoredToken = z.infer<typeof StoredToken>;
 export type StoredRedemption = z.infer<typeof StoredRedemption>;
 export type StoredCaps = z.infer<typeof StoredCaps>;
 export type RailState = z.infer<typeof RailState>;
 
-export const emptyRailState = (): RailState => ({ version: 1, tokens: [], redemptions: [], caps: {} });
+export const emptyRailState = (): RailState => ({ version: 1, tokens: [], redemptions: [], caps: {}, cap_changes: [] });
 
 /** Read-only view for tests: every token with its computed status. */
 export interface LedgerSnapshot {
   tokens: Array<StoredToken & { status: PaymentTokenStatus }>;
   redemptions: StoredRedemption[];
   caps: Record<string, StoredCaps>;
+  cap_changes: StoredCapChange[];
 }
 
 export function snapshot(state: Readonly<RailState>, now: number): LedgerSnapshot {
@@ -63,6 +67,7 @@ export function snapshot(state: Readonly<RailState>, now: number): LedgerSnapsho
     tokens: copy.tokens.map((t) => ({ ...t, status: tokenStatus(t, now) })),
     redemptions: copy.redemptions,
     caps: copy.caps,
+    cap_changes: copy.cap_changes,
   };
 }
 
