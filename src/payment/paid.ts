@@ -25,7 +25,8 @@ import type { AuditRecord } from '../audit/log.js';
 import { sanitizeLine } from '../util/sanitize.js';
 import { formatMinor } from './amount.js';
 import { checkSpend, openRail, remainingFor, type RailClient } from './rail.js';
-import { checkLedgerSpend, type Ledger } from './ledger.js';
+import { type Ledger } from './ledger.js';
+import { checkLedgerSpend } from './ledger-file.js';
 import type { ExternalQuote } from '../providers/provider.js';
 import { MAX_MINOR_AMOUNT, RAIL_CURRENCY } from '../wire/rail.js';
 

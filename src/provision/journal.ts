@@ -21,7 +21,8 @@ import { join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import * as z from 'zod';
 import type { Deps } from '../core/deps.js';
-import { openLedger, type Ledger, type LedgerEntry } from '../payment/ledger.js';
+import { openLedger, type Ledger } from '../payment/ledger.js';
+import { type LedgerEntry } from '../payment/ledger-file.js';
 
 export const JOURNAL_STATES = ['intended', 'sent', 'pending', 'active', 'failed'] as const;
 export type JournalState = (typeof JOURNAL_STATES)[number];

@@ -21,7 +21,7 @@ import type { Blocker, CommandResult } from '../output.js';
 import { secondsOption } from '../options.js';
 import { paymentFlags } from '../../payment/amount.js';
 import { externalPrice, upfrontPrice, describePrice } from '../../payment/paid.js';
-import { checkLedgerSpend } from '../../payment/ledger.js';
+import { checkLedgerSpend } from '../../payment/ledger-file.js';
 import { ledgerFor } from '../../provision/journal.js';
 import type { Provider } from '../../providers/provider.js';
 import { checkSpend, openRail } from '../../payment/rail.js';

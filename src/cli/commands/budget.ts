@@ -26,21 +26,9 @@
  * change, or the denial, expiry or refusal; never a token.
  */
 import { getSession } from '../../auth/session.js';
-import { appendAudit } from '../../audit/log.js';
-import { describeAmount, describeTarget, GLOBAL_CAP, PendingCapChange } from '../../wire/cap-approval.js';
-import { discoverIssuer } from '../../auth/issuer.js';
-import {
-  ledgerApprovalVerifier,
-  PENDING_CAP_ENTRY,
-  pendingOf,
-  pendingRaiseEntry,
-  pollApproval,
-  readPendingRaise,
-  startApproval,
-  type StoredPendingRaise,
-} from '../../payment/cap-approval.js';
+import { ledgerApprovalVerifier } from '../../payment/cap-approval.js';
 import { formatMinor, parseMajorAmount } from '../../payment/amount.js';
-import { billedByLedger } from '../../payment/ledger.js';
+import { billedByLedger } from '../../payment/ledger-file.js';
 import { openRail, railUrl } from '../../payment/rail.js';
 import { ledgerFor } from '../../provision/journal.js';
 import type { CapResponse, SpendResponse } from '../../wire/rail.js';
@@ -48,9 +36,8 @@ import { ProviderId, RAIL_CURRENCY } from '../../wire/rail.js';
 import type { Deps } from '../deps.js';
 import { AgentprovError, isAgentprovError } from '../../core/errors.js';
 import type { CommandResult } from '../output.js';
+import { completeRaise, setCapWithApproval, type BilledBy, type CapSetter, type CapTarget } from '../../payment/cap-raise.js';
 import { secondsOption } from '../options.js';
-
-export type BilledBy = 'rail' | 'provider';
 
 export interface SpendRow {
   provider: string;
@@ -131,16 +118,6 @@ export function spendTable(s: SpendView, providers = s.providers): string {
 }
 
 /** Sets one cap: at the rail or in the ledger; a raise with the approval token of its pending change. */
-type CapSetter = (provider: string | null, amount: number, approval?: string) => Promise<CapResponse>;
-
-interface Target {
-  provider: string | null;
-  amount: number;
-  amountText: string;
-  billedBy: BilledBy;
-  command: string;
-}
-
 async function set(deps: Deps, rest: string[], opts: Record<string, unknown>): Promise<CommandResult> {
   const global = Boolean(opts.global);
   const [first, second] = rest;
@@ -153,120 +130,10 @@ async function set(deps: Deps, rest: string[], opts: Record<string, unknown>): P
   const amount = parseMajorAmount(amountText, 'amount');
   const command = `agentprov budget set ${provider ?? '--global'} ${amountText}`;
   const billedBy: BilledBy = provider !== null && billedByLedger(provider) ? 'provider' : 'rail';
-  const t: Target = { provider, amount, amountText, billedBy, command };
+  const t: CapTarget = { provider, amount, amountText, billedBy, command };
   const setCap: CapSetter = billedBy === 'provider' ? ledgerSetter(deps) : (await openRail(deps)).setCap;
 
-  if (opts.complete) return complete(deps, setCap, t, secondsOption(opts.wait, '--wait', 0));
-  try {
-    return done(await apply(deps, setCap, t), t);
-  } catch (err) {
-    if (!isAgentprovError(err) || err.code !== 'CAP_RAISE_APPROVAL_REQUIRED') throw err;
-    const change = PendingCapChange.parse(err.details);
-    await audit(deps, t, 'cap_raise_requested', { ...changeFacts(change) });
-    const started = await startApproval(deps, change);
-    const stored = pendingRaiseEntry(started.pending, change, billedBy);
-    if (!deps.canPrompt()) {
-      await (await deps.vault()).set(PENDING_CAP_ENTRY, stored);
-      throw approvalRequired(stored, t);
-    }
-    // A human at a terminal: show the change and the code, open the browser, wait for the decision.
-    deps.io.err(`${describeChange(change)} needs your approval: open ${stored.verification_uri} and enter the code ${stored.user_code}, sign in again and approve it.\n`);
-    if (deps.env.AGENTPROV_NO_BROWSER !== '1' && (await deps.browser.open(stored.verification_uri_complete ?? stored.verification_uri))) deps.io.err('Opened your browser.\n');
-    return done(await approveAndApply(deps, setCap, t, stored, stored.expires_at - nowSeconds(deps), started.config), t);
-  }
-}
-
-const nowSeconds = (deps: Deps): number => Math.floor(deps.clock.now().getTime() / 1000);
-
-function describeChange(c: PendingCapChange): string {
-  return `Raising ${describeTarget(c.provider)} from ${describeAmount(c.previous_cap, c.currency)} to ${describeAmount(c.amount, c.currency)} a month`;
-}
-
-/** Audit facts of a change (never a token). */
-function changeFacts(c: PendingCapChange): Record<string, string | number | null> {
-  return { change_id: c.change_id, target: c.provider, previous_cap: c.previous_cap, new_cap: c.amount, currency: c.currency };
-}
-
-function approvalRequired(p: StoredPendingRaise, t: Target): AgentprovError {
-  const c = p.change;
-  return new AgentprovError('CAP_RAISE_APPROVAL_REQUIRED', `${describeChange(c)} needs the human's approval: open ${p.verification_uri} and enter the code ${p.user_code}, sign in and approve it; the cap is unchanged until then`, {
-    details: {
-      verification_uri: p.verification_uri,
-      verification_uri_complete: p.verification_uri_complete ?? null,
-      user_code: p.user_code,
-      expires_at: new Date(p.expires_at * 1000).toISOString(),
-      interval: p.interval,
-      issuer: p.issuer,
-      change_id: c.change_id,
-      provider: c.provider,
-      previous_cap: c.previous_cap,
-      new_cap: c.amount,
-      currency: c.currency,
-      billed_by: t.billedBy,
-    },
-    nextSteps: [`${t.command} --complete --wait 120`],
-  });
-}
-
-/** `--complete`: the pending approval of exactly this raise, polled (up to `wait` seconds), then applied. */
-async function complete(deps: Deps, setCap: CapSetter, t: Target, wait: number): Promise<CommandResult> {
-  const stored = await readPendingRaise(deps);
-  if (!stored) {
-    throw new AgentprovError('NO_PENDING_AUTHORIZATION', 'there is no pending cap raise to complete; a session alone never raises a cap', { nextSteps: [t.command] });
-  }
-  const c = stored.change;
-  if (c.provider !== (t.provider ?? GLOBAL_CAP) || c.amount !== t.amount || (stored.billed_by !== t.billedBy)) {
-    const pendingTarget = c.provider === GLOBAL_CAP ? '--global' : c.provider;
-    throw new AgentprovError('NO_PENDING_AUTHORIZATION', `the pending approval is for ${describeTarget(c.provider)} at ${describeAmount(c.amount, c.currency)}, not for this change; nothing was changed`, {
-      details: { change_id: c.change_id, provider: c.provider, new_cap: c.amount },
-      nextSteps: [`agentprov budget set ${pendingTarget} ${describeAmount(c.amount, c.currency).split(' ')[0]} --complete`, t.command],
-    });
-  }
-  return done(await approveAndApply(deps, setCap, t, stored, wait), t);
-}
-
-/** Polls the approval; once approved, presents it to the cap keeper. Denied or expired: the pending approval is dropped, the cap unchanged. */
-async function approveAndApply(deps: Deps, setCap: CapSetter, t: Target, stored: StoredPendingRaise, wait: number, known?: Awaited<ReturnType<typeof discoverIssuer>>): Promise<CapResponse> {
-  const vault = await deps.vault();
-  const drop = () => vault.delete(PENDING_CAP_ENTRY).catch(() => undefined);
-  deps.io.redactor.add(stored.device_code);
-  const spinner = deps.canPrompt() && deps.io.stderrIsTTY
-    ? (await import('ora')).default({ text: 'Waiting for the approval…', stream: deps.io.stderr }).start()
-    : undefined;
-  let token: string | undefined;
-  try {
-    if (stored.expires_at <= nowSeconds(deps)) throw new AgentprovError('AUTHORIZATION_EXPIRED', 'the approval code expired', { details: { issuer: stored.issuer } });
-    const config = known ?? (await discoverIssuer(stored.issuer, stored.client_id));
-    token = await pollApproval(deps, config, pendingOf(stored), stored.change, Math.max(0, wait));
-  } catch (err) {
-    spinner?.fail('The raise was not approved.');
-    const code = (err as { code?: string }).code;
-    if (code === 'AUTHORIZATION_DENIED' || code === 'AUTHORIZATION_EXPIRED') {
-      await drop();
-      const denied = code === 'AUTHORIZATION_DENIED';
-      await audit(deps, t, denied ? 'cap_raise_denied' : 'cap_raise_expired', changeFacts(stored.change));
-      throw new AgentprovError(code, `${describeChange(stored.change)} was ${denied ? 'denied at the identity provider' : 'not approved in time'}; the cap is unchanged`, {
-        details: { ...changeFacts(stored.change), billed_by: t.billedBy },
-        nextSteps: [t.command],
-        cause: err,
-      });
-    }
-    throw err;
-  }
-  if (token === undefined) {
-    spinner?.stop();
-    throw approvalRequired(stored, t);
-  }
-  spinner?.succeed('Approved.');
-  try {
-    const r = await apply(deps, setCap, t, token, stored.change);
-    await drop();
-    return r;
-  } catch (err) {
-    // A refused approval will not become valid: a new raise starts over.
-    if (isAgentprovError(err) && err.code !== 'PAYMENT_RAIL_UNREACHABLE' && err.code !== 'LEDGER_LOCKED') await drop();
-    throw err;
-  }
+  return done(opts.complete ? await completeRaise(deps, setCap, t, secondsOption(opts.wait, '--wait', 0)) : await setCapWithApproval(deps, setCap, t), t);
 }
 
 /** The ledger's cap for a provider it keeps; a raise is verified against the identity provider's keys and matched to its pending change. */
@@ -280,33 +147,7 @@ function ledgerSetter(deps: Deps): CapSetter {
   };
 }
 
-async function audit(deps: Deps, t: Target, decision: string, details: Record<string, string | number | boolean | null>): Promise<void> {
-  await appendAudit(deps, { command: 'budget', ...(t.provider ? { provider: t.provider } : {}), decision, details: { ...details, billed_by: t.billedBy } });
-}
-
-async function apply(deps: Deps, setCap: CapSetter, t: Target, approval?: string, change?: PendingCapChange): Promise<CapResponse> {
-  try {
-    const r = await setCap(t.provider, t.amount, approval);
-    if (r.change) {
-      // Who approved what, and when (from the cap keeper, which verified the approval).
-      await audit(deps, t, 'cap_raise_approved', {
-        ...(change ? changeFacts(change) : { change_id: r.change.id }),
-        approved_by: r.change.approved_by,
-        approved_at: r.change.approved_at,
-        authenticated_at: r.change.authenticated_at,
-      });
-    }
-    await audit(deps, t, 'cap_changed', { scope: r.scope, cap: r.cap, previous_cap: r.previous_cap, currency: r.currency, change_id: r.change?.id ?? null });
-    return r;
-  } catch (err) {
-    if (isAgentprovError(err) && err.code !== 'CAP_RAISE_APPROVAL_REQUIRED') {
-      await audit(deps, t, 'cap_change_refused', { code: err.code, amount: t.amount, change_id: change?.change_id ?? null, reason: typeof err.details.reason === 'string' ? err.details.reason : null }).catch(() => undefined);
-    }
-    throw err;
-  }
-}
-
-function done(r: CapResponse, t: Target): CommandResult {
+function done(r: CapResponse, t: CapTarget): CommandResult {
   const m = (n: number | null) => (n === null ? 'none' : formatMinor(n, r.currency));
   return {
     data: { ...r, billed_by: t.billedBy },
