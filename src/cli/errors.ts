@@ -72,6 +72,8 @@ const CODE_CLASS: Record<string, number> = {
 
   // `run` could not start the command (not found, not executable).
   SPAWN_FAILED: EXIT.OTHER,
+  // The file system refused a write of agentprov's own files (read-only, permissions, full disk): src/util/not-writable.ts.
+  STATE_NOT_WRITABLE: EXIT.OTHER,
 
   // Cloudflare (issue 9). A human links the account once, with a parent API token.
   PROVIDER_NOT_LINKED: EXIT.HUMAN_ACTION,
