@@ -5,7 +5,7 @@
  * waiter's clock says.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -72,6 +72,16 @@ describe('file lock', () => {
     expect(existsSync(`${path}.lock`)).toBe(false);
   }, 30_000);
 
+  it('a holder that exits while holding the lock (Ctrl-C: process.exit) removes it', async () => {
+    const path = join(tempDir(), 'data.json');
+    const holder = await holdIn(path);
+    expect(existsSync(`${path}.lock`)).toBe(true);
+    holder.kill('SIGINT');
+    const code = await new Promise((r) => holder.once('exit', r));
+    expect(code).toBe(130);
+    expect(existsSync(`${path}.lock`)).toBe(false);
+  });
+
   it('a live holder is never taken over: the waiter gives up with its code', async () => {
     const path = join(tempDir(), 'data.json');
     const holder = await holdIn(path);
@@ -102,6 +112,19 @@ describe('file lock', () => {
     await new Promise((r) => holder.once('exit', r));
     expect(await withFileLock(path, { ...opts, retries: 40 }, async () => 'mine')).toBe('mine');
   }, 30_000);
+
+  it('a holder whose lock was taken from it while it held it fails loudly with the lock\'s code, never returns as if nothing happened', async () => {
+    const path = join(tempDir(), 'data.json');
+    const err = await withFileLock(path, opts, async () => {
+      // What a waiter that judged this holder dead would do: take its record out and remove the lock.
+      renameSync(join(`${path}.lock`, 'owner.json'), `${path}.claimed`);
+      rmdirSync(`${path}.lock`);
+      return 'written';
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AgentprovError);
+    expect((err as AgentprovError).code).toBe('TEST_LOCKED');
+    expect((err as AgentprovError).message).toMatch(/was taken from this process/);
+  });
 
   it('a holder on another host (a shared file system) whose lock keeps moving is never taken over, however old the clock says it is', async () => {
     const path = join(tempDir(), 'data.json');

@@ -113,6 +113,7 @@ class Held {
   readonly #lockPath: string;
   readonly #record: OwnerRecord;
   readonly #timer: NodeJS.Timeout;
+  #released = false;
   /** Why the lock stopped being ours while held, if it did. */
   lost: string | undefined;
 
@@ -131,7 +132,9 @@ class Held {
   }
 
   async #refresh(): Promise<void> {
-    if ((await readRecordFile(recordPath(this.#lockPath)))?.nonce !== this.#record.nonce) {
+    const record = await readRecordFile(recordPath(this.#lockPath));
+    if (this.#released) return; // released meanwhile: the record is gone because we removed it
+    if (record?.nonce !== this.#record.nonce) {
       this.lost = 'its owner record was taken';
       clearInterval(this.#timer);
       return;
@@ -141,6 +144,7 @@ class Held {
   }
 
   async release(): Promise<void> {
+    this.#released = true;
     clearInterval(this.#timer);
     holding.delete(this);
     if (this.lost) return;
