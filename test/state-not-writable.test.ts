@@ -7,7 +7,7 @@
  * made read-only for real: a read-only bind mount as root (where chmod does
  * not stop writes), chmod 0500 otherwise.
  */
-import { chmodSync, writeFileSync, rmSync } from 'node:fs';
+import { chmodSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -65,13 +65,13 @@ describe('a read-only state directory', () => {
   }, 120_000);
   afterAll(() => undo?.());
 
-  const expectNotWritable = (r: CliResult): void => {
+  const expectNotWritable = (r: CliResult, errnos: string[]): void => {
     expect(r.code, r.stdout + r.stderr).toBe(1);
     const e = r.json().error;
     expect(e.code).toBe('STATE_NOT_WRITABLE');
     expect(e.message).toContain(state);
     expect(e.message).not.toMatch(/another agentprov process|unexpected failure/);
-    expect(['EROFS', 'EACCES']).toContain(e.details.errno);
+    expect(errnos).toContain(e.details.errno);
     expect(e.details.path.startsWith(state)).toBe(true);
     expect(r.json().next_steps.join(' ')).toMatch(/writable.*AGENTPROV_HOME/);
   };
@@ -79,7 +79,7 @@ describe('a read-only state directory', () => {
   it('add: STATE_NOT_WRITABLE naming the state path and the errno, not INTERNAL', async (ctx) => {
     if (!undo) ctx.skip();
     const r = await cli(['add', 'localcloud/kv:namespace', '--name', 'second', '--accept-tos', '--json']);
-    expectNotWritable(r);
+    expectNotWritable(r, ['EROFS', 'EACCES']);
     // Nothing was sent: the provider has only the first resource.
     expect(
       sb.current
@@ -94,7 +94,23 @@ describe('a read-only state directory', () => {
     if (!undo) ctx.skip();
     const t0 = Date.now();
     const r = await cli(['token', 'localcloud', '--json']);
-    expectNotWritable(r);
+    expectNotWritable(r, ['EROFS', 'EACCES']);
     expect(Date.now() - t0).toBeLessThan(15_000);
+  });
+
+  it('a file where the journal directory goes (this one runs everywhere, also where nothing can be made read-only): add says STATE_NOT_WRITABLE', async () => {
+    undo?.();
+    undo = undefined;
+    const journal = join(state, 'journal');
+    renameSync(journal, `${journal}.saved`);
+    writeFileSync(journal, 'in the way');
+    try {
+      const r = await cli(['add', 'localcloud/kv:namespace', '--name', 'third', '--accept-tos', '--json']);
+      expectNotWritable(r, ['EEXIST', 'ENOTDIR']);
+      expect(r.json().error.details.path.startsWith(journal)).toBe(true);
+    } finally {
+      rmSync(journal);
+      renameSync(`${journal}.saved`, journal);
+    }
   });
 });
