@@ -29,8 +29,6 @@ import { AgentprovError } from '../cli/errors.js';
 import { LockWatch, newRecord, readRecordFile, recordPath, writeRecord, type OwnerRecord } from './lock-owner.js';
 import { notWritable } from './not-writable.js';
 
-export { OWNER_GRACE_MS, REMOTE_STALE_MS } from './lock-owner.js';
-
 export interface FileLockOptions {
   /** Error code when the lock cannot be had, e.g. VAULT_LOCKED. */
   code: string;
