@@ -155,6 +155,36 @@ describe('bad input: one bad provider never breaks the others', () => {
     expect(out.data.services.map((s: { id: string }) => s.id)).toContain('kv:ok');
   });
 
+  it('a config_schema nested 10,000 levels deep: that service alone is dropped, naming provider, service and field; add says INVALID_PROVIDER_RESPONSE', async () => {
+    const N = 10_000;
+    const deep = '{"type":"object","properties":{"a":'.repeat(N) + '{}' + '}}'.repeat(N);
+    const bad = await provider('deepcloud', (_req, res) =>
+      json(res, JSON.stringify({ provider_id: 'deepcloud', services: [service('kv:ok'), service('kv:deep', { config_schema: '@DEEP@' })] }).replace('"@DEEP@"', deep)),
+    );
+    const { out, env } = await catalogWith(bad);
+    expect(out.warnings.join('\n')).toMatch(/provider deepcloud: service "kv:deep" dropped: field "config_schema\.properties\.a\.properties…": nested deeper than \d+ levels/);
+    expect(out.data.services.filter((s: { provider: string }) => s.provider === 'deepcloud').map((s: { id: string }) => s.id)).toEqual(['kv:ok']);
+    expect(JSON.stringify(out)).not.toMatch(/call stack/i);
+
+    const add = await runCli(['add', 'deepcloud/kv:deep', '--json'], { env });
+    expect(add.code, add.stdout + add.stderr).toBe(5);
+    const e = add.json().error;
+    expect(e.code).toBe('INVALID_PROVIDER_RESPONSE');
+    expect(e.details).toMatchObject({ provider: 'deepcloud', service: 'kv:deep' });
+    expect(e.message).toMatch(/deepcloud.*field "config_schema\.properties/);
+  });
+
+  it('a catalog nested 10,000 levels deep as a whole is an invalid document, never a stack overflow', async () => {
+    const N = 10_000;
+    const bad = await provider('deepdoc', (_req, res) =>
+      json(res, `{"provider_id":"deepdoc","services":[],"extra":${'['.repeat(N)}${']'.repeat(N)}}`),
+    );
+    const { out } = await catalogWith(bad);
+    const w = out.warnings.join('\n');
+    expect(w).toMatch(/provider deepdoc .*failed: invalid catalog: field "extra\.0\.0\.0…": nested deeper than 32 levels/);
+    expect(w).not.toMatch(/call stack/i);
+  });
+
   it('a 100 MB body is cut off at the size limit', async () => {
     const bad = await provider('hugebody', (_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });

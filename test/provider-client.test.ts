@@ -270,18 +270,26 @@ describe.runIf(haveKeyring)('provider protocol client against the sandbox', () =
 
   it('a provider answering garbage → INVALID_PROVIDER_RESPONSE; a 500 → PROVIDER_ERROR, retryable', async () => {
     const lcIssuer = sb.current.provider('localcloud').auth.issuer;
-    let mode: 'garbage' | '500' | 'metadata-garbage' = 'garbage';
+    let mode: 'garbage' | 'deep' | '500' | 'metadata-garbage' | 'metadata-deep' | 'as-deep' = 'garbage';
+    const nested = '['.repeat(10_000) + ']'.repeat(10_000);
     const fake = await listen((req, res) => {
       const path = new URL(req.url ?? '/', 'http://x').pathname;
       if (!req.headers.authorization) {
+        if (path === '/.well-known/oauth-authorization-server') {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          return res.end(JSON.stringify({ issuer: fake.url, token_endpoint: `${fake.url}/token`, x: '@' }).replace('"@"', nested));
+        }
         if (path === '/.well-known/oauth-protected-resource') {
           res.writeHead(200, { 'content-type': 'application/json' });
+          if (mode === 'as-deep') return res.end(JSON.stringify({ resource: fake.url, authorization_servers: [fake.url] }));
+          if (mode === 'metadata-deep') return res.end(JSON.stringify({ resource: fake.url, authorization_servers: [lcIssuer], x: '@' }).replace('"@"', nested));
           return res.end(mode === 'metadata-garbage' ? '<html>oops' : JSON.stringify({ resource: fake.url, authorization_servers: [lcIssuer] }));
         }
         res.writeHead(401, { 'www-authenticate': `Bearer resource_metadata="${fake.url}/.well-known/oauth-protected-resource"` });
         return res.end();
       }
       if (mode === '500') return res.writeHead(500, { 'content-type': 'text/html' }).end('<h1>\u001b[31mboom</h1>');
+      if (mode === 'deep') return res.writeHead(201, { 'content-type': 'application/json' }).end(`{"x":${nested}}`);
       res.writeHead(201, { 'content-type': 'application/json' }).end('{"id": "prv_1", "status": "act');
     });
     servers.push(fake.server);
@@ -295,6 +303,10 @@ describe.runIf(haveKeyring)('provider protocol client against the sandbox', () =
     const broken = openProtocolProvider(depsFor(demo), entry);
     const input = { service: 'kv:namespace', name: 'junk', config: {}, idempotencyKey: 'test-junk-1' };
     await expectFailure(broken.provision(input), 'INVALID_PROVIDER_RESPONSE', 5);
+    // Nested 10,000 levels deep: refused before anything recurses into it, never a stack overflow.
+    mode = 'deep';
+    const eDeep = await expectFailure(broken.provision(input), 'INVALID_PROVIDER_RESPONSE', 5);
+    expect(eDeep.message).toMatch(/field "x\.0\.0\.0…": nested deeper than 32 levels/);
     mode = '500';
     const e500 = await expectFailure(broken.provision(input), 'PROVIDER_ERROR', 5);
     expect(e500.details).toMatchObject({ status: 500, retryable: true });
@@ -304,6 +316,15 @@ describe.runIf(haveKeyring)('provider protocol client against the sandbox', () =
     mode = 'metadata-garbage';
     const fresh = openProtocolProvider(depsFor(demo), { ...entry, id: 'garbled', descriptor: { ...entry.descriptor, provider_id: 'garbled' } });
     await expectFailure(fresh.authorize({ acceptTerms: true, interactive: false }), 'INVALID_PROVIDER_RESPONSE', 5);
+    mode = 'metadata-deep';
+    const deeper = openProtocolProvider(depsFor(demo), { ...entry, id: 'deeper', descriptor: { ...entry.descriptor, provider_id: 'deeper' } });
+    const eMeta = await expectFailure(deeper.authorize({ acceptTerms: true, interactive: false }), 'INVALID_PROVIDER_RESPONSE', 5);
+    expect(eMeta.message).toMatch(/protected resource metadata, field "x\.0\.0\.0…": nested deeper than 32 levels/);
+    // The authorization server's metadata (read by openid-client) too.
+    mode = 'as-deep';
+    const deepAs = openProtocolProvider(depsFor(demo), { ...entry, id: 'deepas', descriptor: { ...entry.descriptor, provider_id: 'deepas' } });
+    const eAs = await expectFailure(deepAs.authorize({ acceptTerms: true, interactive: false }), 'INVALID_PROVIDER_RESPONSE', 5);
+    expect(eAs.message).toMatch(/nests deeper than 32 levels \(at "x\.0\.0\.0…"\)/);
   });
 
   it('an unreachable provisioning endpoint → PROVIDER_UNREACHABLE with retryable: true', async () => {

@@ -1,5 +1,5 @@
 /**
- * One writer at a time across processes (proper-lockfile, as the vault
+ * One writer at a time across processes (util/file-lock.ts, as the vault
  * does). Readers that verify take it too, so they never see a line that is
  * still being written.
  */

@@ -6,7 +6,9 @@
  */
 import * as oidc from 'openid-client';
 import { AgentprovError } from '../core/errors.js';
+import { MAX_JSON_DEPTH, tooDeepAt } from '../util/json-depth.js';
 import { isLoopbackHost } from '../util/loopback.js';
+import { sanitizeLine } from '../util/sanitize.js';
 import { oauthError } from './errors.js';
 
 /** Scopes of the orchestrator session (openid-client sends them space-separated). */
@@ -21,18 +23,34 @@ const MAX_RESPONSE_BYTES = 256 * 1024;
 /**
  * fetch that cuts a response body off past MAX_RESPONSE_BYTES while it streams
  * in: openid-client bounds each request's time (`timeout`) but not its size.
- * The cut surfaces as openid-client's "failed to parse" error, whose cause says why.
+ * A JSON body that nests deeper than MAX_JSON_DEPTH fails at its end, before
+ * openid-client or anything after it (zod, JSON.stringify) recurses into it.
+ * Either surfaces as openid-client's "failed to parse" error, whose cause says why.
  */
 export const boundedFetch: oidc.CustomFetch = async (url, options) => {
   const res = await fetch(url, options);
   if (!res.body) return res;
   let size = 0;
+  const chunks: Uint8Array[] = [];
   const body = res.body.pipeThrough(
     new TransformStream<Uint8Array, Uint8Array>({
       transform(chunk, controller) {
         size += chunk.byteLength;
         if (size > MAX_RESPONSE_BYTES) controller.error(new Error(`the response is larger than ${MAX_RESPONSE_BYTES} bytes`));
-        else controller.enqueue(chunk);
+        else {
+          chunks.push(chunk);
+          controller.enqueue(chunk);
+        }
+      },
+      flush(controller) {
+        let value: unknown;
+        try {
+          value = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        } catch {
+          return; // not JSON: openid-client says so
+        }
+        const deep = tooDeepAt(value);
+        if (deep !== undefined) controller.error(new Error(`the response nests deeper than ${MAX_JSON_DEPTH} levels (at "${sanitizeLine(deep).slice(0, 80)}")`));
       },
     }),
   );

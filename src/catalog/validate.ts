@@ -7,8 +7,10 @@
  * neither the terminal nor a JSON reader ever sees them.
  */
 import * as z from 'zod';
+import { MAX_JSON_DEPTH, tooDeepAt } from '../util/json-depth.js';
 import { sanitizeLine, sanitizeText } from '../util/sanitize.js';
-import { ProviderDescriptorSchema, ProviderIdSchema, ServiceSchema, type ProviderDescriptor } from '../wire/provider.js';
+import { ProviderDescriptorSchema, ProviderIdSchema, ServiceSchema, type ProviderDescriptor, type Service } from '../wire/provider.js';
+import { droppedServiceWarning } from './dropped.js';
 import type { CatalogService } from './service.js';
 
 export const MAX_SERVICES = 500;
@@ -25,10 +27,19 @@ function parseJson(buf: Buffer, what: string): unknown {
   }
 }
 
+function fieldText(field: string, why: string): string {
+  return `field "${sanitizeLine(field).slice(0, 80)}": ${sanitizeLine(why).slice(0, 160)}`;
+}
+
 function issueText(error: z.ZodError): string {
   const issue = error.issues[0];
-  const field = issue?.path.length ? issue.path.join('.') : '(root)';
-  return `field "${sanitizeLine(field).slice(0, 80)}": ${sanitizeLine(issue?.message ?? 'invalid').slice(0, 160)}`;
+  return fieldText(issue?.path.length ? issue.path.join('.') : '(root)', issue?.message ?? 'invalid');
+}
+
+/** Depth first, before zod or anything else recurses into `value`. */
+function assertDepth(value: unknown, what: string, max = MAX_JSON_DEPTH): void {
+  const at = tooDeepAt(value, max);
+  if (at !== undefined) throw new InvalidDocument(`invalid ${what}: ${fieldText(at, `nested deeper than ${max} levels`)}`);
 }
 
 export function parseDescriptor(buf: Buffer): ProviderDescriptor {
@@ -37,6 +48,7 @@ export function parseDescriptor(buf: Buffer): ProviderDescriptor {
 
 /** A descriptor already parsed from JSON (a remembered one), through the same schema. */
 export function parseDescriptorValue(value: unknown): ProviderDescriptor {
+  assertDepth(value, 'descriptor');
   const parsed = ProviderDescriptorSchema.safeParse(value);
   if (!parsed.success) throw new InvalidDocument(`invalid descriptor: ${issueText(parsed.error)}`);
   return parsed.data;
@@ -64,7 +76,11 @@ export interface ParsedCatalog {
 
 /** Parse a catalog body for `providerId`; throws InvalidDocument when nothing in it is usable. */
 export function parseCatalog(buf: Buffer, providerId: string): ParsedCatalog {
-  const env = CatalogEnvelope.safeParse(parseJson(buf, 'catalog'));
+  const doc = parseJson(buf, 'catalog');
+  const listsServices = typeof doc === 'object' && doc !== null && Array.isArray((doc as { services?: unknown }).services);
+  // The document around the services as a whole; each service on its own below (a too-deep one is dropped alone).
+  assertDepth(listsServices ? { ...(doc as object), services: [] } : doc, 'catalog');
+  const env = CatalogEnvelope.safeParse(doc);
   if (!env.success) throw new InvalidDocument(`invalid catalog: ${issueText(env.error)}`);
   if (env.data.provider_id !== providerId) {
     throw new InvalidDocument(`catalog names provider "${env.data.provider_id}", its descriptor "${providerId}"`);
@@ -77,14 +93,20 @@ export function parseCatalog(buf: Buffer, providerId: string): ParsedCatalog {
   for (const [i, item] of raw.slice(0, MAX_SERVICES).entries()) {
     const rawId = item && typeof item === 'object' && typeof (item as { id?: unknown }).id === 'string' ? (item as { id: string }).id : `#${i}`;
     const label = sanitizeLine(rawId).slice(0, 100);
+    // A service sits two levels down (root, services): the whole document stays within MAX_JSON_DEPTH.
+    const deep = tooDeepAt(item, MAX_JSON_DEPTH - 2);
+    if (deep !== undefined) {
+      warnings.push(droppedServiceWarning(providerId, label, fieldText(deep, `nested deeper than ${MAX_JSON_DEPTH - 2} levels`)));
+      continue;
+    }
     const parsed = ServiceSchema.safeParse(item);
     if (!parsed.success) {
-      warnings.push(`provider ${providerId}: service "${label}" dropped: ${issueText(parsed.error)}`);
+      warnings.push(droppedServiceWarning(providerId, label, issueText(parsed.error)));
       continue;
     }
     const s = parsed.data;
     if (seen.has(s.id)) {
-      warnings.push(`provider ${providerId}: service "${s.id}" dropped: duplicate id (the first one is kept)`);
+      warnings.push(droppedServiceWarning(providerId, s.id, 'duplicate id (the first one is kept)'));
       continue;
     }
     seen.add(s.id);

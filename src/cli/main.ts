@@ -69,7 +69,9 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
       fail(err);
     } else {
       const e = err as Error;
-      fail(new AgentprovError('INTERNAL', `unexpected failure: ${e?.message ?? String(err)}`, { details: { name: e?.name } }));
+      // A write of agentprov's files (journal, vault, manifest, ledger...) the file system refused: said as that, not INTERNAL.
+      const { notWritable } = await import('../util/not-writable.js');
+      fail(notWritable(err, undefined, env) ?? new AgentprovError('INTERNAL', `unexpected failure: ${e?.message ?? String(err)}`, { details: { name: e?.name } }));
       if (env.AGENTPROV_DEBUG) io.err(`${e?.stack ?? ''}\n`);
     }
   }

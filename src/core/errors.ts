@@ -86,6 +86,8 @@ const CODE_CLASS = {
 
   // `run` could not start the command (not found, not executable).
   SPAWN_FAILED: EXIT.OTHER,
+  // The file system refused a write of agentprov's own files (read-only, permissions, full disk): src/util/not-writable.ts.
+  STATE_NOT_WRITABLE: EXIT.OTHER,
 
   // A built-in provider (Cloudflare) the human has not linked yet: `agentprov providers link`.
   PROVIDER_NOT_LINKED: EXIT.HUMAN_ACTION,

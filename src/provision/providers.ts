@@ -9,6 +9,7 @@
 import type { Deps } from '../core/deps.js';
 import { AgentprovError } from '../core/errors.js';
 import { MAX_DESCRIPTOR_BYTES, recallDescriptor, rememberDescriptor } from '../catalog/descriptor-cache.js';
+import { whyDropped } from '../catalog/dropped.js';
 import { gatherCatalog, type Gathered } from '../catalog/gather.js';
 import type { CatalogService } from '../catalog/service.js';
 import type { ProviderReport } from '../catalog/aggregate.js';
@@ -46,6 +47,14 @@ export function findService(gathered: Gathered, provider: string, service: strin
   const found = gathered.services.find((s) => s.provider === provider && s.id === service);
   if (found) return found;
   const wanted = `${provider}/${service}`;
+  // Listed, but dropped from the catalog as unusable (a field that fails its schema, or nests too deeply): the provider's fault, said so.
+  const why = whyDropped(gathered.warnings, provider, service);
+  if (why !== undefined) {
+    throw new AgentprovError('INVALID_PROVIDER_RESPONSE', `provider ${provider} lists ${wanted}, but agentprov cannot use it: ${why}`, {
+      details: { provider, service, reason: why },
+      nextSteps: [`agentprov catalog ${provider} --refresh`],
+    });
+  }
   const suggestions = closeMatches(
     wanted,
     gathered.services.map((s) => `${s.provider}/${s.id}`),

@@ -9,6 +9,8 @@
 import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
 import { AgentprovError } from '../core/errors.js';
 import type { CatalogService } from '../catalog/service.js';
+import { MAX_SCHEMA_DEPTH } from '../wire/provider.js';
+import { MAX_JSON_DEPTH, tooDeepAt } from '../util/json-depth.js';
 import { sanitizeLine } from '../util/sanitize.js';
 
 const MAX_CONFIG_BYTES = 32 * 1024;
@@ -33,6 +35,9 @@ export function parseConfigInput(opts: { config?: unknown; param?: unknown }): {
       throw invalid([{ field: 'config', message: `--config is not valid JSON (${sanitizeLine((err as Error).message).slice(0, 120)})` }]);
     }
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw invalid([{ field: 'config', message: '--config must be a JSON object' }]);
+    // It is validated (ajv), compared and written (journal, manifest): all of which recurse.
+    const deep = tooDeepAt(raw);
+    if (deep !== undefined) throw invalid([{ field: `config.${sanitizeLine(deep).slice(0, 80)}`, message: `nested deeper than ${MAX_JSON_DEPTH} levels` }]);
     return { config: raw as Record<string, unknown>, fromParams: false };
   }
   const config: Record<string, unknown> = {};
@@ -48,6 +53,13 @@ export function parseConfigInput(opts: { config?: unknown; param?: unknown }): {
 
 /** Every schema violation (bounded), empty when the config is valid. May coerce `config` in place (--param). */
 export function checkConfig(service: CatalogService, config: Record<string, unknown>, coerce: boolean): ConfigIssue[] {
+  // The catalog bounds it already (catalog/validate.ts); this one may come from a cache file, and ajv's compile recurses.
+  const deep = tooDeepAt(service.config_schema, MAX_SCHEMA_DEPTH);
+  if (deep !== undefined) {
+    throw new AgentprovError('INVALID_PROVIDER_RESPONSE', `the config_schema of ${service.provider}/${service.id} nests deeper than ${MAX_SCHEMA_DEPTH} levels (at "${sanitizeLine(deep).slice(0, 80)}")`, {
+      details: { provider: service.provider, service: service.id, field: 'config_schema' },
+    });
+  }
   const ajv = new Ajv2020({ strict: false, allErrors: true, coerceTypes: coerce, validateFormats: false });
   let validate;
   try {

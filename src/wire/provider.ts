@@ -6,6 +6,7 @@
  * array is bounded; objects a provider sends are loose so fields can be added.
  */
 import * as z from 'zod';
+import { MAX_JSON_DEPTH, tooDeepAt } from '../util/json-depth.js';
 
 const MAX_URL = 2048;
 const httpUrl = z.url({ protocol: /^https?$/ }).max(MAX_URL);
@@ -69,9 +70,13 @@ export const EnvNameSchema = z.string().regex(/^[A-Z][A-Z0-9_]{0,63}$/);
 export const EnvSourceSchema = z.string().regex(/^(access_token|account_id|resource\.[a-z][a-z0-9_]{0,63})$/);
 
 const MAX_SCHEMA_BYTES = 16 * 1024;
-/** A JSON Schema (draft 2020-12 subset) object, at most 16 KiB serialized. */
+/** How deeply a config_schema may nest (a service nests it one level down in a catalog's service, two more). */
+export const MAX_SCHEMA_DEPTH = MAX_JSON_DEPTH - 3;
+/** A JSON Schema (draft 2020-12 subset) object, at most MAX_SCHEMA_DEPTH levels deep and 16 KiB serialized. */
 export const JsonSchemaObjectSchema = z
   .record(z.string().max(128), z.unknown())
+  // Depth first (without recursion), and nothing after it when it fails: JSON.stringify recurses.
+  .refine((s) => tooDeepAt(s, MAX_SCHEMA_DEPTH) === undefined, { message: `config_schema nested deeper than ${MAX_SCHEMA_DEPTH} levels`, abort: true })
   .refine((s) => JSON.stringify(s).length <= MAX_SCHEMA_BYTES, { message: 'config_schema larger than 16 KiB' });
 
 export const ServiceSchema = z.looseObject({

@@ -29,6 +29,7 @@ import { freshFor, type Fetcher } from '../../http/fetch.js';
 import { issuerAllowed, originOf } from '../../wire/origin.js';
 import { ProtectedResourceMetadataSchema, type ProviderDescriptor } from '../../wire/provider.js';
 import { isLoopbackHost } from '../../util/loopback.js';
+import { MAX_JSON_DEPTH, tooDeepAt } from '../../util/json-depth.js';
 import { clean, invalidResponse, providerOAuthError, unreachable } from './errors.js';
 
 const MAX_METADATA_BYTES = 64 * 1024;
@@ -151,6 +152,8 @@ export async function discoverIssuer(p: ProviderRef, fetcher: Fetcher): Promise<
   } catch {
     throw invalidResponse(p.id, 'discovery', 'its protected resource metadata is not JSON');
   }
+  const deep = tooDeepAt(raw);
+  if (deep !== undefined) throw invalidResponse(p.id, 'discovery', `protected resource metadata, field "${clean(deep, 80)}": nested deeper than ${MAX_JSON_DEPTH} levels`);
   const parsed = ProtectedResourceMetadataSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

@@ -60,8 +60,10 @@ export function providerOAuthError(err: unknown, provider: string, step: Step): 
     );
   }
   if (err instanceof oidc.ClientError || err instanceof oidc.WWWAuthenticateChallengeError) {
-    const cause = (err as { cause?: { message?: string } }).cause?.message;
-    return invalidResponse(provider, step, `${err.message}${cause ? `: ${cause}` : ''}`);
+    // Two causes down is why a body could not be read (too large, nested too deeply: auth/issuer.ts boundedFetch).
+    const causes: string[] = [];
+    for (let c = (err as { cause?: unknown }).cause; c instanceof Error && causes.length < 2; c = c.cause) causes.push(c.message);
+    return invalidResponse(provider, step, [err.message, ...causes].join(': '));
   }
   return new AgentprovError('INTERNAL', `unexpected failure during the ${step} at provider ${provider}: ${clean((err as Error)?.message ?? String(err))}`, {
     details: { provider, step },

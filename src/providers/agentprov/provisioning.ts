@@ -7,6 +7,7 @@
  */
 import { AgentprovError } from '../../core/errors.js';
 import { FetchError, type Fetcher, type HttpResponse } from '../../http/fetch.js';
+import { MAX_JSON_DEPTH, tooDeepAt } from '../../util/json-depth.js';
 import {
   IdempotencyKeySchema,
   ProviderErrorBodySchema,
@@ -52,17 +53,31 @@ async function send(ctx: ProvisioningContext, call: Call): Promise<HttpResponse>
   }
 }
 
-function json(res: HttpResponse): unknown {
+/** The answer's JSON (undefined when it is not JSON); INVALID_PROVIDER_RESPONSE when it nests too deeply for anything to look at it. */
+function json(provider: string, res: HttpResponse): unknown {
+  let value: unknown;
   try {
-    return JSON.parse(res.body.toString('utf8'));
+    value = JSON.parse(res.body.toString('utf8'));
   } catch {
     return undefined;
   }
+  const deep = tooDeepAt(value);
+  if (deep !== undefined) {
+    throw invalidResponse(provider, 'provisioning', `HTTP ${res.status} body, field "${clean(deep, 80)}": nested deeper than ${MAX_JSON_DEPTH} levels`, { status: res.status });
+  }
+  return value;
 }
 
 /** A non-success answer as an AgentprovError. */
 export function provisioningError(provider: string, res: HttpResponse): AgentprovError {
-  const parsed = ProviderErrorBodySchema.safeParse(json(res));
+  let body: unknown;
+  try {
+    body = json(provider, res);
+  } catch (err) {
+    if (err instanceof AgentprovError) return err;
+    throw err;
+  }
+  const parsed = ProviderErrorBodySchema.safeParse(body);
   const status = res.status;
   const retryAfter = typeof res.headers['retry-after'] === 'string' ? clean(res.headers['retry-after'], 32) : undefined;
   if (!parsed.success) {
@@ -104,7 +119,7 @@ export function provisioningError(provider: string, res: HttpResponse): Agentpro
 }
 
 function parseProvision(provider: string, res: HttpResponse): Provision {
-  const parsed = ProvisionSchema.safeParse(json(res));
+  const parsed = ProvisionSchema.safeParse(json(provider, res));
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw invalidResponse(provider, 'provisioning', `HTTP ${res.status} body, field "${issue?.path.join('.') || '(root)'}": ${issue?.message ?? 'invalid'}`, { status: res.status });
@@ -158,5 +173,5 @@ export async function deleteProvision(ctx: ProvisioningContext, id: string): Pro
     throw err;
   }
   if (res.status !== 200) throw provisioningError(ctx.provider, res);
-  if (!ProvisionDeletedSchema.safeParse(json(res)).success) throw invalidResponse(ctx.provider, 'provisioning', 'the deletion answer is not { id, status: "deleted" }');
+  if (!ProvisionDeletedSchema.safeParse(json(ctx.provider, res)).success) throw invalidResponse(ctx.provider, 'provisioning', 'the deletion answer is not { id, status: "deleted" }');
 }
