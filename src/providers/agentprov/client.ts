@@ -31,9 +31,7 @@ import type { Deps } from '../../core/deps.js';
 import { AgentprovError } from '../../core/errors.js';
 // RFC 8693 `requested_expires_in` bounds the protocol allows (docs/protocol-auth.md §6), the same as --ttl's.
 import { MAX_TTL_SECONDS, MIN_TTL_SECONDS } from '../../util/duration.js';
-import { createFetcher, type Fetcher } from '../../http/fetch.js';
 import {
-  GRANT_DEVICE_CODE,
   GRANT_JWT_BEARER,
   GRANT_TOKEN_EXCHANGE,
   JwtBearerTokenResponseSchema,
@@ -47,46 +45,33 @@ import {
 } from '../../wire/provider-auth.js';
 import type { Provision, Service } from '../../wire/provider.js';
 import type { Authorization, AuthorizeOptions, Provider, ProvisionInput, ShortLivedCredential } from '../provider.js';
-import {
-  configFor,
-  DEADLINE_MS,
-  cachedServer,
-  discoverAuthorizationServer,
-  discoverIssuer,
-  rememberServer,
-  readDiscoveryCache,
-  withoutServer,
-  registerClient,
-  writeDiscoveryCache,
-  type ClientSource,
-  type ProviderRef,
-} from './discovery.js';
+import { ProviderAuthServer } from './auth-server.js';
+import { withFetcher, type ClientBase, type ClientContext } from './context.js';
+import { configFor, DEADLINE_MS, readDiscoveryCache, type ProviderRef } from './discovery.js';
 import { clean, invalidResponse, providerOAuthError, tokenErrorBody } from './errors.js';
 import { consentEntry, grantEntry, grantValue, readGrant, type Grant } from './grant.js';
 import { createProvision, deleteProvision, readProvision, type ProvisioningContext } from './provisioning.js';
 
-/** The error codes an AS's token and revocation endpoints answer with (RFC 6749 §5.2, RFC 8693 §2.2.2, RFC 7009 §2.2.1). */
-const OAUTH_ERROR_CODES = new Set(['invalid_request', 'invalid_client', 'invalid_grant', 'unauthorized_client', 'unsupported_grant_type', 'invalid_scope', 'invalid_target', 'unsupported_token_type']);
-
 /** Refresh when the access token has less than this many seconds left (as the session does). */
 export const REFRESH_MARGIN_SECONDS = 60;
-/** Grant types agentprov registers for (RFC 7591); an ID-JAG names the orchestrator's client, never this one. */
-const REGISTERED_GRANT_TYPES = [GRANT_DEVICE_CODE, 'refresh_token', GRANT_TOKEN_EXCHANGE];
-
-interface AuthServer {
-  server: oidc.ServerMetadata;
-}
-
 export class ProtocolProvider implements Provider {
   readonly id: string;
   readonly #deps: Deps;
   readonly #ref: ProviderRef;
-  #as: Promise<AuthServer> | undefined;
+  readonly #ctx: ClientContext;
 
   constructor(deps: Deps, ref: ProviderRef) {
     this.id = ref.id;
     this.#deps = deps;
     this.#ref = ref;
+    const base: ClientBase = {
+      id: ref.id,
+      deps,
+      ref,
+      now: () => Math.floor(deps.clock.now().getTime() / 1000),
+      locked: (fn) => withStateLock(deps.paths.state, `provider-${ref.id}`, fn),
+    };
+    this.#ctx = { ...base, authServer: new ProviderAuthServer(base) };
   }
 
   // ---- catalog -------------------------------------------------------------
@@ -99,7 +84,7 @@ export class ProtocolProvider implements Provider {
 
   async #fetchCatalog() {
     const { parseCatalog } = await import('../../catalog/validate.js');
-    const doc = await this.#withFetcher((f) => f.get(this.#ref.descriptor.catalog_url, { signal: AbortSignal.timeout(DEADLINE_MS), maxBytes: MAX_CATALOG_BYTES })).catch(
+    const doc = await withFetcher((f) => f.get(this.#ref.descriptor.catalog_url, { signal: AbortSignal.timeout(DEADLINE_MS), maxBytes: MAX_CATALOG_BYTES })).catch(
       (err: unknown) => {
         throw err instanceof AgentprovError ? err : invalidResponse(this.id, 'discovery', `catalog: ${(err as Error).message}`);
       },
@@ -111,97 +96,6 @@ export class ProtocolProvider implements Provider {
     }
   }
 
-  // ---- discovery and client identity ----------------------------------------
-
-  async #withFetcher<T>(fn: (f: Fetcher) => Promise<T>): Promise<T> {
-    const fetcher = createFetcher({ headersTimeoutMs: DEADLINE_MS, bodyTimeoutMs: DEADLINE_MS });
-    try {
-      return await fn(fetcher);
-    } finally {
-      await fetcher.close().catch(() => undefined);
-    }
-  }
-
-  /**
-   * The provider's AS (RFC 9728 → RFC 8414), learnt once per process and
-   * remembered in the cache: the issuer until it fails, its metadata for as
-   * long as its answer allows (DEFAULT_SERVER_METADATA_TTL_S without
-   * Cache-Control). Requests made with a stored grant pass its issuer and
-   * may use the remembered metadata (cachedServer says when), so a warm
-   * `token` or `run` sends only its own requests; the others always ask.
-   */
-  #authServer(grantIssuer?: string): Promise<AuthServer> {
-    this.#as ??= (async () => {
-      const cacheRoot = this.#deps.paths.cache;
-      const nowS = Math.floor(this.#deps.clock.now().getTime() / 1000);
-      const cached = readDiscoveryCache(cacheRoot, this.#ref);
-      const remembered = grantIssuer === undefined ? undefined : cachedServer(cached, nowS, grantIssuer);
-      if (remembered) return { server: remembered };
-      if (cached) {
-        try {
-          const { server, ttl_s } = await discoverAuthorizationServer(this.id, cached.issuer);
-          writeDiscoveryCache(cacheRoot, { ...withoutServer(cached), ...rememberServer(server, ttl_s, nowS) });
-          return { server };
-        } catch (err) {
-          this.#deps.debug(`cached authorization server of ${this.id} failed (${(err as Error).message}); discovering again`);
-        }
-      }
-      const found = await this.#withFetcher((f) => discoverIssuer(this.#ref, f));
-      const { server, ttl_s } = await discoverAuthorizationServer(this.id, found.issuer);
-      const keep = cached && cached.issuer === server.issuer ? cached : undefined;
-      writeDiscoveryCache(cacheRoot, {
-        v: 1,
-        provider_id: this.id,
-        descriptor_url: this.#ref.descriptorUrl,
-        resource: this.#ref.descriptor.resource,
-        resource_metadata: found.resourceMetadata,
-        issuer: server.issuer,
-        ...(keep?.client_id ? { client_id: keep.client_id, client_source: keep.client_source } : {}),
-        updated_at: nowS,
-        ...rememberServer(server, ttl_s, nowS),
-      });
-      return { server };
-    })();
-    this.#as.catch(() => (this.#as = undefined));
-    return this.#as;
-  }
-
-  /**
-   * A request to the AS failed without one of the OAuth error answers its
-   * endpoints define (unreachable, 404, a web server's own error JSON): the
-   * remembered metadata may be out of date, so the next attempt, in this
-   * process or the next, asks the AS again instead of reusing it.
-   */
-  #forgetServerUnlessOAuth(err: unknown): void {
-    if (err instanceof AgentprovError || OAUTH_ERROR_CODES.has(tokenErrorBody(err)?.error ?? '')) return;
-    this.#as = undefined; // a retry in this process (revokeWithRetry) asks the AS again too
-    const cached = readDiscoveryCache(this.#deps.paths.cache, this.#ref);
-    if (cached?.server) writeDiscoveryCache(this.#deps.paths.cache, withoutServer(cached));
-  }
-
-  /**
-   * docs/protocol.md §5.2: register with RFC 7591 when the AS offers it (once;
-   * the client id is kept), else the client id the descriptor publishes.
-   */
-  async #clientIdentity(server: oidc.ServerMetadata): Promise<{ clientId: string; source: ClientSource }> {
-    const cacheRoot = this.#deps.paths.cache;
-    const cached = readDiscoveryCache(cacheRoot, this.#ref);
-    if (cached?.client_id && cached.client_source && cached.issuer === server.issuer) return { clientId: cached.client_id, source: cached.client_source };
-    let chosen: { clientId: string; source: ClientSource };
-    if (server.registration_endpoint) {
-      chosen = { clientId: await registerClient(this.id, server, REGISTERED_GRANT_TYPES), source: 'registered' };
-    } else if (this.#ref.descriptor.client_id) {
-      chosen = { clientId: this.#ref.descriptor.client_id, source: 'descriptor' };
-    } else {
-      throw new AgentprovError('PROVIDER_ERROR', `provider ${this.id} offers no client registration (RFC 7591) and publishes no client_id for agentprov`, {
-        details: { provider: this.id, issuer: server.issuer },
-      });
-    }
-    this.#deps.debug(`client identity at ${this.id}: ${chosen.source}`);
-    if (cached) writeDiscoveryCache(cacheRoot, { ...cached, client_id: chosen.clientId, client_source: chosen.source });
-    return chosen;
-  }
-
   // ---- authorization ----------------------------------------------------------
 
   async authorize(opts: AuthorizeOptions): Promise<Authorization> {
@@ -209,7 +103,7 @@ export class ProtocolProvider implements Provider {
     const grant = await readGrant(vault, this.id);
     if (grant) return { accountId: grant.account_id, accountCreated: false, via: 'stored_grant' };
 
-    const { server } = await this.#authServer();
+    const server = await this.#ctx.authServer.metadata();
     const pending = await readPending(vault, consentEntry(this.id));
     const usable = pending && pending.issuer === server.issuer && pending.expires_at > this.#now() ? pending : undefined;
     if (opts.preflight) return this.#preflight(server, usable, opts.acceptTerms);
@@ -217,7 +111,7 @@ export class ProtocolProvider implements Provider {
       return this.#pollConsent(configFor(server, pending.client_id), pending, opts.completeWaitSeconds);
     }
 
-    const { clientId, source } = await this.#clientIdentity(server);
+    const { clientId, source } = await this.#ctx.authServer.clientIdentity(server);
     if (source === 'descriptor') {
       const attested = await this.#attested(server, clientId, opts.acceptTerms);
       if (attested) return attested;
@@ -456,7 +350,7 @@ export class ProtocolProvider implements Provider {
 
   /** RFC 6749 §6 with rotation; call under the provider lock. A refused refresh token forgets the grant. */
   async #refresh(current: Grant): Promise<Grant> {
-    const { server } = await this.#authServer(current.issuer);
+    const server = await this.#ctx.authServer.metadata(current.issuer);
     let tokens;
     try {
       tokens = await oidc.refreshTokenGrant(configFor(server, current.client_id), current.refresh_token, { resource: this.#ref.descriptor.resource });
@@ -466,7 +360,7 @@ export class ProtocolProvider implements Provider {
         await (await this.#deps.vault()).delete(grantEntry(this.id));
         throw this.#notAuthorized(`the provider refused the stored grant (${body.error})`);
       }
-      this.#forgetServerUnlessOAuth(err);
+      this.#ctx.authServer.forgetUnlessOAuth(err);
       throw providerOAuthError(err, this.id, 'refresh');
     }
     const parsed = ProviderTokenResponseSchema.safeParse(tokens);
@@ -488,7 +382,7 @@ export class ProtocolProvider implements Provider {
   // ---- provisioning -------------------------------------------------------------
 
   async #provisioning<T>(fn: (ctx: ProvisioningContext) => Promise<T>): Promise<T> {
-    return this.#withFetcher((fetcher) =>
+    return withFetcher((fetcher) =>
       fn({ provider: this.id, endpoint: this.#ref.descriptor.provisioning_endpoint, fetcher, accessToken: (force) => this.accessToken(force) }),
     );
   }
@@ -539,7 +433,7 @@ export class ProtocolProvider implements Provider {
     }
     const stored = await readGrant(await this.#deps.vault(), this.id);
     if (!stored) throw this.#notAuthorized('no stored grant');
-    const { server } = await this.#authServer(stored.issuer);
+    const server = await this.#ctx.authServer.metadata(stored.issuer);
     const exchange = async (subject: string) => {
       const grant = await readGrant(await this.#deps.vault(), this.id);
       if (!grant) throw this.#notAuthorized('no stored grant');
@@ -558,7 +452,7 @@ export class ProtocolProvider implements Provider {
     } catch (err) {
       // The subject was revoked or expired under us: refresh once and exchange again.
       if (tokenErrorBody(err)?.error !== 'invalid_grant') {
-        this.#forgetServerUnlessOAuth(err);
+        this.#ctx.authServer.forgetUnlessOAuth(err);
         throw providerOAuthError(err, this.id, 'token_exchange');
       }
       try {
@@ -580,16 +474,16 @@ export class ProtocolProvider implements Provider {
 
   async revoke(credential: ShortLivedCredential): Promise<void> {
     const grant = await readGrant(await this.#deps.vault(), this.id);
-    const clientId = grant?.client_id ?? (await this.#clientIdentity((await this.#authServer()).server)).clientId;
+    const clientId = grant?.client_id ?? (await this.#ctx.authServer.clientIdentity(await this.#ctx.authServer.metadata())).clientId;
     await this.#revokeToken(clientId, credential.token, grant?.issuer);
   }
 
   async #revokeToken(clientId: string, token: string, grantIssuer?: string): Promise<void> {
-    const { server } = await this.#authServer(grantIssuer);
+    const server = await this.#ctx.authServer.metadata(grantIssuer);
     try {
       await oidc.tokenRevocation(configFor(server, clientId), token, { token_type_hint: 'access_token' });
     } catch (err) {
-      this.#forgetServerUnlessOAuth(err);
+      this.#ctx.authServer.forgetUnlessOAuth(err);
       throw providerOAuthError(err, this.id, 'revocation');
     }
   }
