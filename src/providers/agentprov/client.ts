@@ -18,7 +18,6 @@
  * Tokens at a provider rotate: every refresh happens under a per-provider
  * lock with a re-read first (the session's pattern, src/auth/session.ts).
  */
-import { createHash } from 'node:crypto';
 import * as oidc from 'openid-client';
 import { discoverIssuer as discoverOrchestrator } from '../../auth/issuer.js';
 import { deviceCodeExpired, pollDeviceAuthorization, startDeviceAuthorization } from '../../auth/device.js';
@@ -29,19 +28,14 @@ import { MAX_CATALOG_BYTES } from '../../catalog/aggregate.js';
 import { readCacheEntry } from '../../catalog/cache.js';
 import type { Deps } from '../../core/deps.js';
 import { AgentprovError } from '../../core/errors.js';
-// RFC 8693 `requested_expires_in` bounds the protocol allows (docs/protocol-auth.md §6), the same as --ttl's.
-import { MAX_TTL_SECONDS, MIN_TTL_SECONDS } from '../../util/duration.js';
 import {
   GRANT_JWT_BEARER,
   GRANT_TOKEN_EXCHANGE,
   JwtBearerTokenResponseSchema,
   ProviderTokenResponseSchema,
   TermsAcceptanceRequiredSchema,
-  TOKEN_TYPE_ACCESS_TOKEN,
   TOKEN_TYPE_ID_JAG,
   TOKEN_TYPE_ID_TOKEN,
-  TokenExchangeResponseSchema,
-  type ProviderTokenResponse,
 } from '../../wire/provider-auth.js';
 import type { Provision, Service } from '../../wire/provider.js';
 import type { Authorization, AuthorizeOptions, Provider, ProvisionInput, ShortLivedCredential } from '../provider.js';
@@ -49,11 +43,11 @@ import { ProviderAuthServer } from './auth-server.js';
 import { withFetcher, type ClientBase, type ClientContext } from './context.js';
 import { configFor, DEADLINE_MS, readDiscoveryCache, type ProviderRef } from './discovery.js';
 import { clean, invalidResponse, providerOAuthError, tokenErrorBody } from './errors.js';
-import { consentEntry, grantEntry, grantValue, readGrant, type Grant } from './grant.js';
+import { consentEntry, readGrant } from './grant.js';
+import { mint, revoke } from './mint.js';
 import { createProvision, deleteProvision, readProvision, type ProvisioningContext } from './provisioning.js';
+import { accessToken, rotate, saveGrant } from './tokens.js';
 
-/** Refresh when the access token has less than this many seconds left (as the session does). */
-export const REFRESH_MARGIN_SECONDS = 60;
 export class ProtocolProvider implements Provider {
   readonly id: string;
   readonly #deps: Deps;
@@ -105,7 +99,7 @@ export class ProtocolProvider implements Provider {
 
     const server = await this.#ctx.authServer.metadata();
     const pending = await readPending(vault, consentEntry(this.id));
-    const usable = pending && pending.issuer === server.issuer && pending.expires_at > this.#now() ? pending : undefined;
+    const usable = pending && pending.issuer === server.issuer && pending.expires_at > this.#ctx.now() ? pending : undefined;
     if (opts.preflight) return this.#preflight(server, usable, opts.acceptTerms);
     if (opts.completeWaitSeconds !== undefined && pending) {
       return this.#pollConsent(configFor(server, pending.client_id), pending, opts.completeWaitSeconds);
@@ -199,7 +193,7 @@ export class ProtocolProvider implements Provider {
       return { accountId: r.account_id, accountCreated: false, via: 'attested' };
     }
     const accepted = acceptTerms && r.account_created;
-    await this.#saveGrant(server.issuer, clientId, r, accepted ? termsVersion : undefined);
+    await saveGrant(this.#ctx, server.issuer, clientId, r, accepted ? termsVersion : undefined);
     return { accountId: r.account_id, accountCreated: r.account_created, via: 'attested', ...(accepted ? { termsVersion } : {}) };
   }
 
@@ -222,7 +216,7 @@ export class ProtocolProvider implements Provider {
     const scope = await this.#consentScope();
     let pending: PendingSignIn;
     try {
-      pending = await startDeviceAuthorization(config, this.#now(), scope, { resource: this.#ref.descriptor.resource });
+      pending = await startDeviceAuthorization(config, this.#ctx.now(), scope, { resource: this.#ref.descriptor.resource });
     } catch (err) {
       throw this.#deviceError(err);
     }
@@ -245,15 +239,15 @@ export class ProtocolProvider implements Provider {
     const io = this.#deps.io;
     io.err(`To let agentprov use ${this.id} for you, open ${pending.verification_uri} and enter the code ${pending.user_code}\n`);
     if (await this.#deps.browser.open(pending.verification_uri_complete ?? pending.verification_uri)) io.err('Opened your browser.\n');
-    return this.#pollConsent(config, pending, pending.expires_at - this.#now());
+    return this.#pollConsent(config, pending, pending.expires_at - this.#ctx.now());
   }
 
   async #pollConsent(config: oidc.Configuration, pending: PendingSignIn, waitSeconds: number): Promise<Authorization> {
     const vault = await this.#deps.vault();
     let outcome;
     try {
-      if (pending.expires_at <= this.#now()) throw deviceCodeExpired(pending.issuer);
-      outcome = await pollDeviceAuthorization(config, pending, this.#now(), Math.max(0, waitSeconds));
+      if (pending.expires_at <= this.#ctx.now()) throw deviceCodeExpired(pending.issuer);
+      outcome = await pollDeviceAuthorization(config, pending, this.#ctx.now(), Math.max(0, waitSeconds));
     } catch (err) {
       const mapped = this.#deviceError(err);
       if (mapped.code === 'AUTHORIZATION_DENIED' || mapped.code === 'AUTHORIZATION_EXPIRED') await vault.delete(consentEntry(this.id));
@@ -264,7 +258,7 @@ export class ProtocolProvider implements Provider {
     if (!parsed.success || !parsed.data.refresh_token || !parsed.data.account_id) {
       throw invalidResponse(this.id, 'consent', 'the device flow token response lacks a refresh token or account_id');
     }
-    await this.#saveGrant(pending.issuer, pending.client_id, parsed.data, undefined);
+    await saveGrant(this.#ctx, pending.issuer, pending.client_id, parsed.data, undefined);
     return { accountId: parsed.data.account_id, accountCreated: false, via: 'consent' };
   }
 
@@ -288,95 +282,10 @@ export class ProtocolProvider implements Provider {
     return providerOAuthError(err instanceof AgentprovError && err.cause !== undefined ? err.cause : err, this.id, 'consent');
   }
 
-  async #saveGrant(issuer: string, clientId: string, r: ProviderTokenResponse, termsVersion: string | undefined): Promise<void> {
-    const now = this.#now();
-    const grant: Grant = {
-      issuer,
-      client_id: clientId,
-      account_id: r.account_id!,
-      ...(r.scope !== undefined ? { scope: r.scope } : {}),
-      ...(termsVersion !== undefined ? { terms_version: termsVersion } : {}),
-      refresh_token: r.refresh_token!,
-      access_token: r.access_token,
-      access_token_expires_at: now + r.expires_in,
-      updated_at: now,
-    };
-    this.#remember(grant);
-    const vault = await this.#deps.vault();
-    await this.#locked(() =>
-      vault.update((entries) => {
-        entries[grantEntry(this.id)] = grantValue(grant);
-        delete entries[consentEntry(this.id)];
-      }),
-    );
-  }
+  // ---- tokens -------------------------------------------------------------------
 
-  // ---- access tokens ------------------------------------------------------------
-
-  #now(): number {
-    return Math.floor(this.#deps.clock.now().getTime() / 1000);
-  }
-
-  #remember(g: Grant): void {
-    this.#deps.io.redactor.add(g.refresh_token);
-    this.#deps.io.redactor.add(g.access_token);
-  }
-
-  #locked<T>(fn: () => Promise<T>): Promise<T> {
-    return withStateLock(this.#deps.paths.state, `provider-${this.id}`, fn);
-  }
-
-  #notAuthorized(why: string): AgentprovError {
-    return new AgentprovError('PROVIDER_NOT_AUTHORIZED', `agentprov holds no usable grant at ${this.id}: ${why}`, {
-      details: { provider: this.id },
-      nextSteps: [`agentprov add ${this.id}/<service>`],
-    });
-  }
-
-  /** A valid access token: lock → re-read → refresh only if still needed → write. `force`: the provider refused the current one. */
-  async accessToken(force = false): Promise<string> {
-    const vault = await this.#deps.vault();
-    const seen = await readGrant(vault, this.id);
-    if (!seen) throw this.#notAuthorized('no stored grant');
-    const fresh = (g: Grant) => g.access_token_expires_at - this.#now() >= REFRESH_MARGIN_SECONDS;
-    if (!force && fresh(seen)) return seen.access_token;
-    return this.#locked(async () => {
-      const current = await readGrant(vault, this.id);
-      if (!current) throw this.#notAuthorized('no stored grant');
-      if (fresh(current) && (!force || current.access_token !== seen.access_token)) return current.access_token;
-      return (await this.#refresh(current)).access_token;
-    });
-  }
-
-  /** RFC 6749 §6 with rotation; call under the provider lock. A refused refresh token forgets the grant. */
-  async #refresh(current: Grant): Promise<Grant> {
-    const server = await this.#ctx.authServer.metadata(current.issuer);
-    let tokens;
-    try {
-      tokens = await oidc.refreshTokenGrant(configFor(server, current.client_id), current.refresh_token, { resource: this.#ref.descriptor.resource });
-    } catch (err) {
-      const body = tokenErrorBody(err);
-      if (body && (body.error === 'invalid_grant' || body.error === 'unauthorized_client')) {
-        await (await this.#deps.vault()).delete(grantEntry(this.id));
-        throw this.#notAuthorized(`the provider refused the stored grant (${body.error})`);
-      }
-      this.#ctx.authServer.forgetUnlessOAuth(err);
-      throw providerOAuthError(err, this.id, 'refresh');
-    }
-    const parsed = ProviderTokenResponseSchema.safeParse(tokens);
-    if (!parsed.success) throw invalidResponse(this.id, 'refresh', `token response: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}`);
-    const now = this.#now();
-    const next: Grant = {
-      ...current,
-      access_token: parsed.data.access_token,
-      refresh_token: parsed.data.refresh_token ?? current.refresh_token,
-      access_token_expires_at: now + parsed.data.expires_in,
-      ...(parsed.data.scope !== undefined ? { scope: parsed.data.scope } : {}),
-      updated_at: now,
-    };
-    this.#remember(next);
-    await (await this.#deps.vault()).set(grantEntry(this.id), grantValue(next));
-    return next;
+  accessToken(force = false): Promise<string> {
+    return accessToken(this.#ctx, force);
   }
 
   // ---- provisioning -------------------------------------------------------------
@@ -402,90 +311,16 @@ export class ProtocolProvider implements Provider {
 
   // ---- credentials ----------------------------------------------------------------
 
-  /**
-   * New long-lived credentials: a refresh with rotation (the AS consumes the
-   * old refresh token; presenting it again revokes the whole grant), then the
-   * old access token is revoked (RFC 7009). The old refresh token is not sent
-   * to the revocation endpoint: RFC 7009 §2.1 lets an AS revoke the whole
-   * grant for it, which would take the new refresh token along (oidc-provider
-   * does exactly that).
-   */
-  async rotate(): Promise<void> {
-    const vault = await this.#deps.vault();
-    const { old, next } = await this.#locked(async () => {
-      const current = await readGrant(vault, this.id);
-      if (!current) throw this.#notAuthorized('no stored grant');
-      return { old: current, next: await this.#refresh(current) };
-    });
-    if (next.refresh_token === old.refresh_token) {
-      throw new AgentprovError('PROVIDER_ERROR', `provider ${this.id} does not rotate refresh tokens, so agentprov cannot replace its credential`, {
-        details: { provider: this.id, step: 'refresh' },
-      });
-    }
-    await this.#revokeToken(old.client_id, old.access_token, old.issuer);
+  rotate(): Promise<void> {
+    return rotate(this.#ctx);
   }
 
-  /** RFC 8693 at the provider's AS: a short-lived, optionally narrower access token for the provider's resource. */
-  async mint(opts: { ttlSeconds: number; scopes?: string[] }): Promise<ShortLivedCredential> {
-    const ttl = opts.ttlSeconds;
-    if (!Number.isInteger(ttl) || ttl < MIN_TTL_SECONDS || ttl > MAX_TTL_SECONDS) {
-      throw new AgentprovError('USAGE', `a short-lived credential lives ${MIN_TTL_SECONDS}-${MAX_TTL_SECONDS} seconds, not ${ttl}`);
-    }
-    const stored = await readGrant(await this.#deps.vault(), this.id);
-    if (!stored) throw this.#notAuthorized('no stored grant');
-    const server = await this.#ctx.authServer.metadata(stored.issuer);
-    const exchange = async (subject: string) => {
-      const grant = await readGrant(await this.#deps.vault(), this.id);
-      if (!grant) throw this.#notAuthorized('no stored grant');
-      return oidc.genericGrantRequest(configFor(server, grant.client_id), GRANT_TOKEN_EXCHANGE, {
-        subject_token: subject,
-        subject_token_type: TOKEN_TYPE_ACCESS_TOKEN,
-        requested_token_type: TOKEN_TYPE_ACCESS_TOKEN,
-        requested_expires_in: String(ttl),
-        resource: this.#ref.descriptor.resource,
-        ...(opts.scopes?.length ? { scope: opts.scopes.join(' ') } : {}),
-      });
-    };
-    let tokens;
-    try {
-      tokens = await exchange(await this.accessToken());
-    } catch (err) {
-      // The subject was revoked or expired under us: refresh once and exchange again.
-      if (tokenErrorBody(err)?.error !== 'invalid_grant') {
-        this.#ctx.authServer.forgetUnlessOAuth(err);
-        throw providerOAuthError(err, this.id, 'token_exchange');
-      }
-      try {
-        tokens = await exchange(await this.accessToken(true));
-      } catch (again) {
-        throw providerOAuthError(again, this.id, 'token_exchange');
-      }
-    }
-    const parsed = TokenExchangeResponseSchema.safeParse(tokens);
-    if (!parsed.success) throw invalidResponse(this.id, 'token_exchange', `token response: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}`);
-    return {
-      token: parsed.data.access_token,
-      expiresAt: new Date((this.#now() + parsed.data.expires_in) * 1000),
-      // Opaque tokens may be their own jti (the sandbox's are): only a digest is safe to log.
-      id: `sha256:${createHash('sha256').update(parsed.data.access_token).digest('hex').slice(0, 16)}`,
-      shortLived: true,
-    };
+  mint(opts: { ttlSeconds: number; scopes?: string[] }): Promise<ShortLivedCredential> {
+    return mint(this.#ctx, opts);
   }
 
-  async revoke(credential: ShortLivedCredential): Promise<void> {
-    const grant = await readGrant(await this.#deps.vault(), this.id);
-    const clientId = grant?.client_id ?? (await this.#ctx.authServer.clientIdentity(await this.#ctx.authServer.metadata())).clientId;
-    await this.#revokeToken(clientId, credential.token, grant?.issuer);
-  }
-
-  async #revokeToken(clientId: string, token: string, grantIssuer?: string): Promise<void> {
-    const server = await this.#ctx.authServer.metadata(grantIssuer);
-    try {
-      await oidc.tokenRevocation(configFor(server, clientId), token, { token_type_hint: 'access_token' });
-    } catch (err) {
-      this.#ctx.authServer.forgetUnlessOAuth(err);
-      throw providerOAuthError(err, this.id, 'revocation');
-    }
+  revoke(credential: ShortLivedCredential): Promise<void> {
+    return revoke(this.#ctx, credential);
   }
 }
 
