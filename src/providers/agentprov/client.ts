@@ -3,498 +3,69 @@
  * (src/providers/provider.ts) for any provider speaking docs/protocol.md and
  * docs/protocol-auth.md.
  *
- * Authorization (docs/protocol-auth.md §§1-4), in this order:
- * 1. a stored grant in the vault → done;
- * 2. with the client id the descriptor publishes (a pre-registered public
- *    client): the attested path — RFC 8693 token exchange of the user's ID
- *    token at the orchestrator for an ID-JAG (audience = the provider's AS),
- *    presented with the RFC 7523 JWT bearer grant, with `terms_version` when
- *    the human accepted the terms;
- * 3. when the AS asks for consent or interaction (or agentprov registered
- *    itself with RFC 7591, whose client an ID-JAG can never name): the RFC
- *    8628 device flow at the provider's AS — waited for on a TTY, stored and
- *    exited with CONSENT_REQUIRED for an agent, resumed by `--complete`.
- *
- * Tokens at a provider rotate: every refresh happens under a per-provider
- * lock with a re-read first (the session's pattern, src/auth/session.ts).
+ * The class holds what the parts share (the provider, the deps, the clock,
+ * the per-provider lock, the provider's authorization server: context.ts,
+ * auth-server.ts) and hands it to them: authorization.ts and consent.ts
+ * (authorize), tokens.ts (the stored grant's tokens, rotate), mint.ts
+ * (short-lived credentials), provisioning.ts and services.ts (the catalog).
  */
-import { createHash } from 'node:crypto';
-import * as oidc from 'openid-client';
-import { discoverIssuer as discoverOrchestrator } from '../../auth/issuer.js';
-import { deviceCodeExpired, pollDeviceAuthorization, startDeviceAuthorization } from '../../auth/device.js';
-import { oauthError } from '../../auth/errors.js';
-import { getSession } from '../../auth/session.js';
-import { pendingEntry, readPending, withStateLock, type PendingSignIn } from '../../auth/store.js';
-import { MAX_CATALOG_BYTES } from '../../catalog/aggregate.js';
-import { readCacheEntry } from '../../catalog/cache.js';
+import { withStateLock } from '../../auth/store.js';
 import type { Deps } from '../../core/deps.js';
-import { AgentprovError } from '../../core/errors.js';
-// RFC 8693 `requested_expires_in` bounds the protocol allows (docs/protocol-auth.md §6), the same as --ttl's.
-import { MAX_TTL_SECONDS, MIN_TTL_SECONDS } from '../../util/duration.js';
-import { createFetcher, type Fetcher } from '../../http/fetch.js';
-import {
-  GRANT_DEVICE_CODE,
-  GRANT_JWT_BEARER,
-  GRANT_TOKEN_EXCHANGE,
-  JwtBearerTokenResponseSchema,
-  ProviderTokenResponseSchema,
-  TermsAcceptanceRequiredSchema,
-  TOKEN_TYPE_ACCESS_TOKEN,
-  TOKEN_TYPE_ID_JAG,
-  TOKEN_TYPE_ID_TOKEN,
-  TokenExchangeResponseSchema,
-  type ProviderTokenResponse,
-} from '../../wire/provider-auth.js';
 import type { Provision, Service } from '../../wire/provider.js';
 import type { Authorization, AuthorizeOptions, Provider, ProvisionInput, ShortLivedCredential } from '../provider.js';
-import {
-  configFor,
-  DEADLINE_MS,
-  cachedServer,
-  discoverAuthorizationServer,
-  discoverIssuer,
-  rememberServer,
-  readDiscoveryCache,
-  withoutServer,
-  registerClient,
-  writeDiscoveryCache,
-  type ClientSource,
-  type ProviderRef,
-} from './discovery.js';
-import { clean, invalidResponse, providerOAuthError, tokenErrorBody } from './errors.js';
-import { consentEntry, grantEntry, grantValue, readGrant, type Grant } from './grant.js';
+import { ProviderAuthServer } from './auth-server.js';
+import { authorize } from './authorization.js';
+import { withFetcher, type ClientBase, type ClientContext } from './context.js';
+import type { ProviderRef } from './discovery.js';
+import { mint, revoke } from './mint.js';
 import { createProvision, deleteProvision, readProvision, type ProvisioningContext } from './provisioning.js';
-
-/** The error codes an AS's token and revocation endpoints answer with (RFC 6749 §5.2, RFC 8693 §2.2.2, RFC 7009 §2.2.1). */
-const OAUTH_ERROR_CODES = new Set(['invalid_request', 'invalid_client', 'invalid_grant', 'unauthorized_client', 'unsupported_grant_type', 'invalid_scope', 'invalid_target', 'unsupported_token_type']);
-
-/** Refresh when the access token has less than this many seconds left (as the session does). */
-export const REFRESH_MARGIN_SECONDS = 60;
-/** Grant types agentprov registers for (RFC 7591); an ID-JAG names the orchestrator's client, never this one. */
-const REGISTERED_GRANT_TYPES = [GRANT_DEVICE_CODE, 'refresh_token', GRANT_TOKEN_EXCHANGE];
-
-interface AuthServer {
-  server: oidc.ServerMetadata;
-}
+import { catalogServices } from './services.js';
+import { accessToken, rotate } from './tokens.js';
 
 export class ProtocolProvider implements Provider {
   readonly id: string;
-  readonly #deps: Deps;
-  readonly #ref: ProviderRef;
-  #as: Promise<AuthServer> | undefined;
+  readonly #ctx: ClientContext;
 
   constructor(deps: Deps, ref: ProviderRef) {
     this.id = ref.id;
-    this.#deps = deps;
-    this.#ref = ref;
+    const base: ClientBase = {
+      id: ref.id,
+      deps,
+      ref,
+      now: () => Math.floor(deps.clock.now().getTime() / 1000),
+      locked: (fn) => withStateLock(deps.paths.state, `provider-${ref.id}`, fn),
+    };
+    this.#ctx = { ...base, authServer: new ProviderAuthServer(base) };
   }
 
   // ---- catalog -------------------------------------------------------------
 
-  async services(): Promise<Service[]> {
-    const cached = readCacheEntry(this.#deps.paths.cache, this.#ref.descriptorUrl);
-    const services = cached?.provider_id === this.id ? cached.services : await this.#fetchCatalog();
-    return services.map(({ provider: _provider, ...s }) => s as Service);
-  }
-
-  async #fetchCatalog() {
-    const { parseCatalog } = await import('../../catalog/validate.js');
-    const doc = await this.#withFetcher((f) => f.get(this.#ref.descriptor.catalog_url, { signal: AbortSignal.timeout(DEADLINE_MS), maxBytes: MAX_CATALOG_BYTES })).catch(
-      (err: unknown) => {
-        throw err instanceof AgentprovError ? err : invalidResponse(this.id, 'discovery', `catalog: ${(err as Error).message}`);
-      },
-    );
-    try {
-      return parseCatalog(doc.body!, this.id).services;
-    } catch (err) {
-      throw invalidResponse(this.id, 'discovery', (err as Error).message);
-    }
-  }
-
-  // ---- discovery and client identity ----------------------------------------
-
-  async #withFetcher<T>(fn: (f: Fetcher) => Promise<T>): Promise<T> {
-    const fetcher = createFetcher({ headersTimeoutMs: DEADLINE_MS, bodyTimeoutMs: DEADLINE_MS });
-    try {
-      return await fn(fetcher);
-    } finally {
-      await fetcher.close().catch(() => undefined);
-    }
-  }
-
-  /**
-   * The provider's AS (RFC 9728 → RFC 8414), learnt once per process and
-   * remembered in the cache: the issuer until it fails, its metadata for as
-   * long as its answer allows (DEFAULT_SERVER_METADATA_TTL_S without
-   * Cache-Control). Requests made with a stored grant pass its issuer and
-   * may use the remembered metadata (cachedServer says when), so a warm
-   * `token` or `run` sends only its own requests; the others always ask.
-   */
-  #authServer(grantIssuer?: string): Promise<AuthServer> {
-    this.#as ??= (async () => {
-      const cacheRoot = this.#deps.paths.cache;
-      const nowS = Math.floor(this.#deps.clock.now().getTime() / 1000);
-      const cached = readDiscoveryCache(cacheRoot, this.#ref);
-      const remembered = grantIssuer === undefined ? undefined : cachedServer(cached, nowS, grantIssuer);
-      if (remembered) return { server: remembered };
-      if (cached) {
-        try {
-          const { server, ttl_s } = await discoverAuthorizationServer(this.id, cached.issuer);
-          writeDiscoveryCache(cacheRoot, { ...withoutServer(cached), ...rememberServer(server, ttl_s, nowS) });
-          return { server };
-        } catch (err) {
-          this.#deps.debug(`cached authorization server of ${this.id} failed (${(err as Error).message}); discovering again`);
-        }
-      }
-      const found = await this.#withFetcher((f) => discoverIssuer(this.#ref, f));
-      const { server, ttl_s } = await discoverAuthorizationServer(this.id, found.issuer);
-      const keep = cached && cached.issuer === server.issuer ? cached : undefined;
-      writeDiscoveryCache(cacheRoot, {
-        v: 1,
-        provider_id: this.id,
-        descriptor_url: this.#ref.descriptorUrl,
-        resource: this.#ref.descriptor.resource,
-        resource_metadata: found.resourceMetadata,
-        issuer: server.issuer,
-        ...(keep?.client_id ? { client_id: keep.client_id, client_source: keep.client_source } : {}),
-        updated_at: nowS,
-        ...rememberServer(server, ttl_s, nowS),
-      });
-      return { server };
-    })();
-    this.#as.catch(() => (this.#as = undefined));
-    return this.#as;
-  }
-
-  /**
-   * A request to the AS failed without one of the OAuth error answers its
-   * endpoints define (unreachable, 404, a web server's own error JSON): the
-   * remembered metadata may be out of date, so the next attempt, in this
-   * process or the next, asks the AS again instead of reusing it.
-   */
-  #forgetServerUnlessOAuth(err: unknown): void {
-    if (err instanceof AgentprovError || OAUTH_ERROR_CODES.has(tokenErrorBody(err)?.error ?? '')) return;
-    this.#as = undefined; // a retry in this process (revokeWithRetry) asks the AS again too
-    const cached = readDiscoveryCache(this.#deps.paths.cache, this.#ref);
-    if (cached?.server) writeDiscoveryCache(this.#deps.paths.cache, withoutServer(cached));
-  }
-
-  /**
-   * docs/protocol.md §5.2: register with RFC 7591 when the AS offers it (once;
-   * the client id is kept), else the client id the descriptor publishes.
-   */
-  async #clientIdentity(server: oidc.ServerMetadata): Promise<{ clientId: string; source: ClientSource }> {
-    const cacheRoot = this.#deps.paths.cache;
-    const cached = readDiscoveryCache(cacheRoot, this.#ref);
-    if (cached?.client_id && cached.client_source && cached.issuer === server.issuer) return { clientId: cached.client_id, source: cached.client_source };
-    let chosen: { clientId: string; source: ClientSource };
-    if (server.registration_endpoint) {
-      chosen = { clientId: await registerClient(this.id, server, REGISTERED_GRANT_TYPES), source: 'registered' };
-    } else if (this.#ref.descriptor.client_id) {
-      chosen = { clientId: this.#ref.descriptor.client_id, source: 'descriptor' };
-    } else {
-      throw new AgentprovError('PROVIDER_ERROR', `provider ${this.id} offers no client registration (RFC 7591) and publishes no client_id for agentprov`, {
-        details: { provider: this.id, issuer: server.issuer },
-      });
-    }
-    this.#deps.debug(`client identity at ${this.id}: ${chosen.source}`);
-    if (cached) writeDiscoveryCache(cacheRoot, { ...cached, client_id: chosen.clientId, client_source: chosen.source });
-    return chosen;
+  services(): Promise<Service[]> {
+    return catalogServices(this.#ctx);
   }
 
   // ---- authorization ----------------------------------------------------------
 
-  async authorize(opts: AuthorizeOptions): Promise<Authorization> {
-    const vault = await this.#deps.vault();
-    const grant = await readGrant(vault, this.id);
-    if (grant) return { accountId: grant.account_id, accountCreated: false, via: 'stored_grant' };
-
-    const { server } = await this.#authServer();
-    const pending = await readPending(vault, consentEntry(this.id));
-    const usable = pending && pending.issuer === server.issuer && pending.expires_at > this.#now() ? pending : undefined;
-    if (opts.preflight) return this.#preflight(server, usable, opts.acceptTerms);
-    if (opts.completeWaitSeconds !== undefined && pending) {
-      return this.#pollConsent(configFor(server, pending.client_id), pending, opts.completeWaitSeconds);
-    }
-
-    const { clientId, source } = await this.#clientIdentity(server);
-    if (source === 'descriptor') {
-      const attested = await this.#attested(server, clientId, opts.acceptTerms);
-      if (attested) return attested;
-    }
-    // Consent: an agent re-running `add` is shown the consent already under way, not a new code.
-    if (usable && !opts.interactive) throw consentRequired(this.id, usable, false);
-    if (usable) return this.#waitConsent(configFor(server, usable.client_id), usable);
-    return this.#startConsent(configFor(server, clientId), opts.interactive);
+  authorize(opts: AuthorizeOptions): Promise<Authorization> {
+    return authorize(this.#ctx, opts);
   }
 
-  /**
-   * `add --preflight`: find out what authorization would need, changing
-   * nothing — no client registration, no device code, no account, no stored
-   * grant. The attested path is asked without terms, so it can only answer
-   * "terms needed", "consent needed", or with tokens for an existing account
-   * (which are revoked at once, not kept).
-   */
-  async #preflight(server: oidc.ServerMetadata, usable: PendingSignIn | undefined, acceptTerms: boolean): Promise<Authorization> {
-    if (usable) throw consentRequired(this.id, usable, true);
-    const cached = readDiscoveryCache(this.#deps.paths.cache, this.#ref);
-    const known = cached?.client_id && cached.issuer === server.issuer ? { clientId: cached.client_id, source: cached.client_source } : undefined;
-    const descriptorClient = server.registration_endpoint ? undefined : this.#ref.descriptor.client_id;
-    const clientId = known?.source === 'descriptor' ? known.clientId : known ? undefined : descriptorClient;
-    if (!clientId) throw consentNeeded(this.id);
-    try {
-      const found = await this.#attested(server, clientId, false, { keep: false });
-      if (found) return found;
-    } catch (err) {
-      if (acceptTerms && err instanceof AgentprovError && err.code === 'TERMS_ACCEPTANCE_REQUIRED') {
-        return { accountId: '', accountCreated: true, via: 'attested' };
-      }
-      throw err;
-    }
-    throw consentNeeded(this.id);
-  }
+  // ---- tokens -------------------------------------------------------------------
 
-  /** ID-JAG (RFC 8693 at the orchestrator) → JWT bearer (RFC 7523) at the provider; undefined = consent is needed. */
-  async #attested(server: oidc.ServerMetadata, clientId: string, acceptTerms: boolean, opts = { keep: true }): Promise<Authorization | undefined> {
-    const session = await getSession(this.#deps);
-    const idp = await discoverOrchestrator(session.claims.issuer, session.claims.clientId);
-    let jag;
-    try {
-      jag = await oidc.genericGrantRequest(idp, GRANT_TOKEN_EXCHANGE, {
-        subject_token: session.idToken,
-        subject_token_type: TOKEN_TYPE_ID_TOKEN,
-        requested_token_type: TOKEN_TYPE_ID_JAG,
-        audience: server.issuer,
-        // RFC 8707: the assertion is for this provider's resource and no other (docs/protocol-auth.md §3.5).
-        resource: this.#ref.descriptor.resource,
-      });
-    } catch (err) {
-      throw oauthError(err, 'token', session.claims.issuer);
-    }
-    if (jag.issued_token_type !== TOKEN_TYPE_ID_JAG) {
-      throw new AgentprovError('INVALID_AUTHORIZATION_RESPONSE', 'the identity provider answered the ID-JAG exchange with another token type', {
-        details: { issuer: session.claims.issuer, step: 'token' },
-      });
-    }
-    this.#deps.io.redactor.add(jag.access_token);
-
-    const termsVersion = this.#ref.descriptor.terms_version;
-    let tokens;
-    try {
-      tokens = await oidc.genericGrantRequest(configFor(server, clientId), GRANT_JWT_BEARER, {
-        assertion: jag.access_token,
-        resource: this.#ref.descriptor.resource,
-        ...(acceptTerms ? { terms_version: termsVersion } : {}),
-      });
-    } catch (err) {
-      const body = tokenErrorBody(err);
-      if (body?.error === 'terms_acceptance_required') throw this.#termsRequired(body.body);
-      if (body?.error === 'consent_required' || body?.error === 'interaction_required') {
-        this.#deps.debug(`${this.id} answered ${body.error}: device-flow consent`);
-        return undefined;
-      }
-      throw providerOAuthError(err, this.id, 'authorization');
-    }
-    const parsed = JwtBearerTokenResponseSchema.safeParse(tokens);
-    if (!parsed.success) throw invalidResponse(this.id, 'authorization', `token response: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}`);
-    const r = parsed.data;
-    if (!opts.keep) {
-      // Preflight: the account exists; give back the grant this call made.
-      this.#deps.io.redactor.add(r.refresh_token);
-      await oidc.tokenRevocation(configFor(server, clientId), r.refresh_token, { token_type_hint: 'refresh_token' }).catch(() => undefined);
-      return { accountId: r.account_id, accountCreated: false, via: 'attested' };
-    }
-    const accepted = acceptTerms && r.account_created;
-    await this.#saveGrant(server.issuer, clientId, r, accepted ? termsVersion : undefined);
-    return { accountId: r.account_id, accountCreated: r.account_created, via: 'attested', ...(accepted ? { termsVersion } : {}) };
-  }
-
-  #termsRequired(body: Record<string, unknown>): AgentprovError {
-    const parsed = TermsAcceptanceRequiredSchema.safeParse(body);
-    const termsUrl = clean(parsed.success ? parsed.data.terms_url : this.#ref.descriptor.terms_url, 2048);
-    const termsVersion = clean(parsed.success ? parsed.data.terms_version : this.#ref.descriptor.terms_version, 64);
-    return new AgentprovError(
-      'TERMS_ACCEPTANCE_REQUIRED',
-      `${this.id} creates an account for you only after you accept its terms of service (version ${termsVersion}): ${termsUrl}`,
-      {
-        details: { provider: this.id, terms_url: termsUrl, terms_version: termsVersion },
-        nextSteps: [`agentprov add ${this.id}/<service> --accept-tos`],
-      },
-    );
-  }
-
-  /** RFC 8628 at the provider's AS, for the resource scopes its catalog names. */
-  async #startConsent(config: oidc.Configuration, interactive: boolean): Promise<Authorization> {
-    const scope = await this.#consentScope();
-    let pending: PendingSignIn;
-    try {
-      pending = await startDeviceAuthorization(config, this.#now(), scope, { resource: this.#ref.descriptor.resource });
-    } catch (err) {
-      throw this.#deviceError(err);
-    }
-    this.#deps.io.redactor.add(pending.device_code);
-    if (!interactive) {
-      await (await this.#deps.vault()).set(consentEntry(this.id), pendingEntry(pending));
-      throw consentRequired(this.id, pending, false);
-    }
-    return this.#waitConsent(config, pending);
-  }
-
-  async #consentScope(): Promise<string> {
-    const scopes = new Set(['provision']);
-    for (const s of await this.services()) for (const sc of s.scopes) scopes.add(sc);
-    return [...scopes].sort().join(' ');
-  }
-
-  /** On a TTY: show the code, open the browser, wait until it expires. */
-  async #waitConsent(config: oidc.Configuration, pending: PendingSignIn): Promise<Authorization> {
-    const io = this.#deps.io;
-    io.err(`To let agentprov use ${this.id} for you, open ${pending.verification_uri} and enter the code ${pending.user_code}\n`);
-    if (await this.#deps.browser.open(pending.verification_uri_complete ?? pending.verification_uri)) io.err('Opened your browser.\n');
-    return this.#pollConsent(config, pending, pending.expires_at - this.#now());
-  }
-
-  async #pollConsent(config: oidc.Configuration, pending: PendingSignIn, waitSeconds: number): Promise<Authorization> {
-    const vault = await this.#deps.vault();
-    let outcome;
-    try {
-      if (pending.expires_at <= this.#now()) throw deviceCodeExpired(pending.issuer);
-      outcome = await pollDeviceAuthorization(config, pending, this.#now(), Math.max(0, waitSeconds));
-    } catch (err) {
-      const mapped = this.#deviceError(err);
-      if (mapped.code === 'AUTHORIZATION_DENIED' || mapped.code === 'AUTHORIZATION_EXPIRED') await vault.delete(consentEntry(this.id));
-      throw mapped;
-    }
-    if (outcome.kind === 'pending') throw consentRequired(this.id, pending, true);
-    const parsed = ProviderTokenResponseSchema.safeParse(outcome.tokens);
-    if (!parsed.success || !parsed.data.refresh_token || !parsed.data.account_id) {
-      throw invalidResponse(this.id, 'consent', 'the device flow token response lacks a refresh token or account_id');
-    }
-    await this.#saveGrant(pending.issuer, pending.client_id, parsed.data, undefined);
-    return { accountId: parsed.data.account_id, accountCreated: false, via: 'consent' };
-  }
-
-  /** device.ts speaks of the identity provider; here the counterpart is the provider. */
-  #deviceError(err: unknown): AgentprovError {
-    const code = (err as { code?: string }).code;
-    const again = [`agentprov add ${this.id}/<service>`];
-    if (code === 'AUTHORIZATION_DENIED') {
-      return new AgentprovError('AUTHORIZATION_DENIED', `the consent was denied at ${this.id}; nothing was stored`, { details: { provider: this.id }, nextSteps: again, cause: err });
-    }
-    if (code === 'AUTHORIZATION_EXPIRED') {
-      return new AgentprovError('AUTHORIZATION_EXPIRED', `the consent code for ${this.id} expired before it was approved; nothing was stored`, {
-        details: { provider: this.id },
-        nextSteps: again,
-        cause: err,
-      });
-    }
-    if (err instanceof AgentprovError && (code === 'UNTRUSTED_VERIFICATION_URI' || code === 'INVALID_AUTHORIZATION_RESPONSE')) {
-      return new AgentprovError(err.code, `provider ${this.id}: ${err.message}`, { details: { ...err.details, provider: this.id }, cause: err });
-    }
-    return providerOAuthError(err instanceof AgentprovError && err.cause !== undefined ? err.cause : err, this.id, 'consent');
-  }
-
-  async #saveGrant(issuer: string, clientId: string, r: ProviderTokenResponse, termsVersion: string | undefined): Promise<void> {
-    const now = this.#now();
-    const grant: Grant = {
-      issuer,
-      client_id: clientId,
-      account_id: r.account_id!,
-      ...(r.scope !== undefined ? { scope: r.scope } : {}),
-      ...(termsVersion !== undefined ? { terms_version: termsVersion } : {}),
-      refresh_token: r.refresh_token!,
-      access_token: r.access_token,
-      access_token_expires_at: now + r.expires_in,
-      updated_at: now,
-    };
-    this.#remember(grant);
-    const vault = await this.#deps.vault();
-    await this.#locked(() =>
-      vault.update((entries) => {
-        entries[grantEntry(this.id)] = grantValue(grant);
-        delete entries[consentEntry(this.id)];
-      }),
-    );
-  }
-
-  // ---- access tokens ------------------------------------------------------------
-
-  #now(): number {
-    return Math.floor(this.#deps.clock.now().getTime() / 1000);
-  }
-
-  #remember(g: Grant): void {
-    this.#deps.io.redactor.add(g.refresh_token);
-    this.#deps.io.redactor.add(g.access_token);
-  }
-
-  #locked<T>(fn: () => Promise<T>): Promise<T> {
-    return withStateLock(this.#deps.paths.state, `provider-${this.id}`, fn);
-  }
-
-  #notAuthorized(why: string): AgentprovError {
-    return new AgentprovError('PROVIDER_NOT_AUTHORIZED', `agentprov holds no usable grant at ${this.id}: ${why}`, {
-      details: { provider: this.id },
-      nextSteps: [`agentprov add ${this.id}/<service>`],
-    });
-  }
-
-  /** A valid access token: lock → re-read → refresh only if still needed → write. `force`: the provider refused the current one. */
-  async accessToken(force = false): Promise<string> {
-    const vault = await this.#deps.vault();
-    const seen = await readGrant(vault, this.id);
-    if (!seen) throw this.#notAuthorized('no stored grant');
-    const fresh = (g: Grant) => g.access_token_expires_at - this.#now() >= REFRESH_MARGIN_SECONDS;
-    if (!force && fresh(seen)) return seen.access_token;
-    return this.#locked(async () => {
-      const current = await readGrant(vault, this.id);
-      if (!current) throw this.#notAuthorized('no stored grant');
-      if (fresh(current) && (!force || current.access_token !== seen.access_token)) return current.access_token;
-      return (await this.#refresh(current)).access_token;
-    });
-  }
-
-  /** RFC 6749 §6 with rotation; call under the provider lock. A refused refresh token forgets the grant. */
-  async #refresh(current: Grant): Promise<Grant> {
-    const { server } = await this.#authServer(current.issuer);
-    let tokens;
-    try {
-      tokens = await oidc.refreshTokenGrant(configFor(server, current.client_id), current.refresh_token, { resource: this.#ref.descriptor.resource });
-    } catch (err) {
-      const body = tokenErrorBody(err);
-      if (body && (body.error === 'invalid_grant' || body.error === 'unauthorized_client')) {
-        await (await this.#deps.vault()).delete(grantEntry(this.id));
-        throw this.#notAuthorized(`the provider refused the stored grant (${body.error})`);
-      }
-      this.#forgetServerUnlessOAuth(err);
-      throw providerOAuthError(err, this.id, 'refresh');
-    }
-    const parsed = ProviderTokenResponseSchema.safeParse(tokens);
-    if (!parsed.success) throw invalidResponse(this.id, 'refresh', `token response: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}`);
-    const now = this.#now();
-    const next: Grant = {
-      ...current,
-      access_token: parsed.data.access_token,
-      refresh_token: parsed.data.refresh_token ?? current.refresh_token,
-      access_token_expires_at: now + parsed.data.expires_in,
-      ...(parsed.data.scope !== undefined ? { scope: parsed.data.scope } : {}),
-      updated_at: now,
-    };
-    this.#remember(next);
-    await (await this.#deps.vault()).set(grantEntry(this.id), grantValue(next));
-    return next;
+  accessToken(force = false): Promise<string> {
+    return accessToken(this.#ctx, force);
   }
 
   // ---- provisioning -------------------------------------------------------------
 
   async #provisioning<T>(fn: (ctx: ProvisioningContext) => Promise<T>): Promise<T> {
-    return this.#withFetcher((fetcher) =>
-      fn({ provider: this.id, endpoint: this.#ref.descriptor.provisioning_endpoint, fetcher, accessToken: (force) => this.accessToken(force) }),
+    return withFetcher((fetcher) =>
+      fn({ provider: this.id, endpoint: this.#ctx.ref.descriptor.provisioning_endpoint, fetcher, accessToken: (force) => this.accessToken(force) }),
     );
   }
 
   provision(input: ProvisionInput): Promise<Provision> {
-    if (input.paymentToken !== undefined) this.#deps.io.redactor.add(input.paymentToken);
+    if (input.paymentToken !== undefined) this.#ctx.deps.io.redactor.add(input.paymentToken);
     return this.#provisioning((ctx) => createProvision(ctx, input));
   }
 
@@ -508,113 +79,15 @@ export class ProtocolProvider implements Provider {
 
   // ---- credentials ----------------------------------------------------------------
 
-  /**
-   * New long-lived credentials: a refresh with rotation (the AS consumes the
-   * old refresh token; presenting it again revokes the whole grant), then the
-   * old access token is revoked (RFC 7009). The old refresh token is not sent
-   * to the revocation endpoint: RFC 7009 §2.1 lets an AS revoke the whole
-   * grant for it, which would take the new refresh token along (oidc-provider
-   * does exactly that).
-   */
-  async rotate(): Promise<void> {
-    const vault = await this.#deps.vault();
-    const { old, next } = await this.#locked(async () => {
-      const current = await readGrant(vault, this.id);
-      if (!current) throw this.#notAuthorized('no stored grant');
-      return { old: current, next: await this.#refresh(current) };
-    });
-    if (next.refresh_token === old.refresh_token) {
-      throw new AgentprovError('PROVIDER_ERROR', `provider ${this.id} does not rotate refresh tokens, so agentprov cannot replace its credential`, {
-        details: { provider: this.id, step: 'refresh' },
-      });
-    }
-    await this.#revokeToken(old.client_id, old.access_token, old.issuer);
+  rotate(): Promise<void> {
+    return rotate(this.#ctx);
   }
 
-  /** RFC 8693 at the provider's AS: a short-lived, optionally narrower access token for the provider's resource. */
-  async mint(opts: { ttlSeconds: number; scopes?: string[] }): Promise<ShortLivedCredential> {
-    const ttl = opts.ttlSeconds;
-    if (!Number.isInteger(ttl) || ttl < MIN_TTL_SECONDS || ttl > MAX_TTL_SECONDS) {
-      throw new AgentprovError('USAGE', `a short-lived credential lives ${MIN_TTL_SECONDS}-${MAX_TTL_SECONDS} seconds, not ${ttl}`);
-    }
-    const stored = await readGrant(await this.#deps.vault(), this.id);
-    if (!stored) throw this.#notAuthorized('no stored grant');
-    const { server } = await this.#authServer(stored.issuer);
-    const exchange = async (subject: string) => {
-      const grant = await readGrant(await this.#deps.vault(), this.id);
-      if (!grant) throw this.#notAuthorized('no stored grant');
-      return oidc.genericGrantRequest(configFor(server, grant.client_id), GRANT_TOKEN_EXCHANGE, {
-        subject_token: subject,
-        subject_token_type: TOKEN_TYPE_ACCESS_TOKEN,
-        requested_token_type: TOKEN_TYPE_ACCESS_TOKEN,
-        requested_expires_in: String(ttl),
-        resource: this.#ref.descriptor.resource,
-        ...(opts.scopes?.length ? { scope: opts.scopes.join(' ') } : {}),
-      });
-    };
-    let tokens;
-    try {
-      tokens = await exchange(await this.accessToken());
-    } catch (err) {
-      // The subject was revoked or expired under us: refresh once and exchange again.
-      if (tokenErrorBody(err)?.error !== 'invalid_grant') {
-        this.#forgetServerUnlessOAuth(err);
-        throw providerOAuthError(err, this.id, 'token_exchange');
-      }
-      try {
-        tokens = await exchange(await this.accessToken(true));
-      } catch (again) {
-        throw providerOAuthError(again, this.id, 'token_exchange');
-      }
-    }
-    const parsed = TokenExchangeResponseSchema.safeParse(tokens);
-    if (!parsed.success) throw invalidResponse(this.id, 'token_exchange', `token response: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}`);
-    return {
-      token: parsed.data.access_token,
-      expiresAt: new Date((this.#now() + parsed.data.expires_in) * 1000),
-      // Opaque tokens may be their own jti (the sandbox's are): only a digest is safe to log.
-      id: `sha256:${createHash('sha256').update(parsed.data.access_token).digest('hex').slice(0, 16)}`,
-      shortLived: true,
-    };
+  mint(opts: { ttlSeconds: number; scopes?: string[] }): Promise<ShortLivedCredential> {
+    return mint(this.#ctx, opts);
   }
 
-  async revoke(credential: ShortLivedCredential): Promise<void> {
-    const grant = await readGrant(await this.#deps.vault(), this.id);
-    const clientId = grant?.client_id ?? (await this.#clientIdentity((await this.#authServer()).server)).clientId;
-    await this.#revokeToken(clientId, credential.token, grant?.issuer);
+  revoke(credential: ShortLivedCredential): Promise<void> {
+    return revoke(this.#ctx, credential);
   }
-
-  async #revokeToken(clientId: string, token: string, grantIssuer?: string): Promise<void> {
-    const { server } = await this.#authServer(grantIssuer);
-    try {
-      await oidc.tokenRevocation(configFor(server, clientId), token, { token_type_hint: 'access_token' });
-    } catch (err) {
-      this.#forgetServerUnlessOAuth(err);
-      throw providerOAuthError(err, this.id, 'revocation');
-    }
-  }
-}
-
-/** Preflight: consent will be needed, and no device code was started to say so. */
-function consentNeeded(provider: string): AgentprovError {
-  return new AgentprovError('CONSENT_REQUIRED', `${provider} will ask for your consent in the browser (device code) before agentprov can provision there`, {
-    details: { provider },
-    nextSteps: [`agentprov add ${provider}/<service>`],
-  });
-}
-
-/** CONSENT_REQUIRED (a new consent) or AUTHORIZATION_PENDING (`--complete` found it still waiting): exit 3 either way. */
-function consentRequired(provider: string, p: PendingSignIn, stillPending: boolean): AgentprovError {
-  const details = {
-    provider,
-    verification_uri: p.verification_uri,
-    verification_uri_complete: p.verification_uri_complete ?? null,
-    user_code: p.user_code,
-    expires_at: new Date(p.expires_at * 1000).toISOString(),
-    interval: p.interval,
-  };
-  const nextSteps = [`agentprov add ${provider}/<service> --complete`];
-  return stillPending
-    ? new AgentprovError('AUTHORIZATION_PENDING', `the consent at ${provider} is not approved yet: open ${p.verification_uri} and enter the code ${p.user_code}`, { details, nextSteps })
-    : new AgentprovError('CONSENT_REQUIRED', `${provider} needs your consent: open ${p.verification_uri} and enter the code ${p.user_code}`, { details, nextSteps });
 }
