@@ -16,7 +16,7 @@ import { getSession } from '../src/auth/session.js';
 import { createDeps, type Deps } from '../src/cli/deps.js';
 import { AgentprovError } from '../src/core/errors.js';
 import { ProviderDescriptorSchema, type ProviderDescriptor } from '../src/wire/provider.js';
-import { cachedServer, metadataTtl } from '../src/providers/agentprov/discovery.js';
+import { cachedServer, metadataTtl } from '../src/providers/agentprov/discovery-cache.js';
 import { openProtocolProvider } from '../src/providers/agentprov/index.js';
 import type { Provider } from '../src/providers/provider.js';
 import { openVault } from '../src/vault/vault.js';

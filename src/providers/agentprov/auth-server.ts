@@ -9,16 +9,8 @@ import type * as oidc from 'openid-client';
 import { AgentprovError } from '../../core/errors.js';
 import { GRANT_DEVICE_CODE, GRANT_TOKEN_EXCHANGE } from '../../wire/provider-auth.js';
 import { withFetcher, type AuthServer, type ClientBase, type ClientIdentity } from './context.js';
-import {
-  cachedServer,
-  discoverAuthorizationServer,
-  discoverIssuer,
-  rememberServer,
-  readDiscoveryCache,
-  withoutServer,
-  registerClient,
-  writeDiscoveryCache,
-} from './discovery.js';
+import { cachedServer, readDiscoveryCache, rememberServer, withoutServer, writeDiscoveryCache } from './discovery-cache.js';
+import { discoverAuthorizationServer, discoverIssuer, registerClient } from './discovery.js';
 import { tokenErrorBody } from './errors.js';
 
 /** The error codes an AS's token and revocation endpoints answer with (RFC 6749 §5.2, RFC 8693 §2.2.2, RFC 7009 §2.2.1). */

@@ -29,7 +29,8 @@ import {
 import type { Authorization, AuthorizeOptions } from '../provider.js';
 import { consentNeeded, consentRequired, pollConsent, startConsent, waitConsent } from './consent.js';
 import type { ClientContext } from './context.js';
-import { configFor, readDiscoveryCache } from './discovery.js';
+import { readDiscoveryCache } from './discovery-cache.js';
+import { configFor } from './discovery.js';
 import { clean, invalidResponse, providerOAuthError, tokenErrorBody } from './errors.js';
 import { consentEntry, readGrant } from './grant.js';
 import { saveGrant } from './tokens.js';

@@ -16,7 +16,7 @@ import type { Authorization, AuthorizeOptions, Provider, ProvisionInput, ShortLi
 import { ProviderAuthServer } from './auth-server.js';
 import { authorize } from './authorization.js';
 import { withFetcher, type ClientBase, type ClientContext } from './context.js';
-import type { ProviderRef } from './discovery.js';
+import type { ProviderRef } from './ref.js';
 import { mint, revoke } from './mint.js';
 import { createProvision, deleteProvision, readProvision, type ProvisioningContext } from './provisioning.js';
 import { catalogServices } from './services.js';

@@ -6,7 +6,8 @@
 import type * as oidc from 'openid-client';
 import type { Deps } from '../../core/deps.js';
 import { createFetcher, type Fetcher } from '../../http/fetch.js';
-import { DEADLINE_MS, type ClientSource, type ProviderRef } from './discovery.js';
+import { DEADLINE_MS } from './discovery.js';
+import type { ClientSource, ProviderRef } from './ref.js';
 
 /** Who agentprov is at the provider's AS (docs/protocol.md §5.2). */
 export interface ClientIdentity {

@@ -6,7 +6,7 @@
 import type { Deps } from '../../core/deps.js';
 import type { Provider } from '../provider.js';
 import { ProtocolProvider } from './client.js';
-import type { ProviderRef } from './discovery.js';
+import type { ProviderRef } from './ref.js';
 
 export function openProtocolProvider(deps: Deps, entry: ProviderRef): Provider {
   return new ProtocolProvider(deps, entry);
