@@ -86,7 +86,8 @@ describe('sandbox provider (resource + provisioning server)', () => {
   async function tokenFor(p: StartedProvider, sub: string, scope = 'provision kv:read kv:write scripts:deploy'): Promise<{ token: string; accountId: string }> {
     const config = await oidc.discovery(new URL(p.auth.issuer), 'agentprov-cli', undefined, oidc.None(), { execute: [oidc.allowInsecureRequests], algorithm: 'oauth2' });
     const descriptor = (await api(p.url, 'GET', '/.well-known/agent-provisioning')).json as { terms_version: string };
-    const assertion = await issuer.mint(p.auth.issuer, sub, { scope });
+    // The orchestrator binds the ID-JAG to this provider's resource (RFC 8707).
+    const assertion = await issuer.mint(p.auth.issuer, sub, { scope, resource: p.url });
     const t = await oidc.genericGrantRequest(config, 'urn:ietf:params:oauth:grant-type:jwt-bearer', { assertion, scope, terms_version: descriptor.terms_version });
     return { token: t.access_token, accountId: String(t.account_id) };
   }
