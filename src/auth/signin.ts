@@ -1,6 +1,6 @@
 /**
  * Signing the human in at the orchestrator's issuer, chosen for the
- * environment (DESIGN §4):
+ * environment (README, "Signing in"):
  *
  * - a human at a terminal with a browser: authorization code + PKCE;
  * - a terminal without a browser (SSH, container) or `--device`: the device

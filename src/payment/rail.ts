@@ -1,9 +1,9 @@
 /**
- * The orchestrator's payment rail, user side (DESIGN §3.7; wire shapes in
+ * The orchestrator's payment rail, user side (docs/protocol.md §6; wire shapes in
  * src/wire/rail.ts): mint a payment token, read the month's spend, set a
  * cap. Every call carries the signed-in user's access token, goes through
  * the bounded HTTP client and is parsed with the rail schemas; refusals
- * become AgentprovErrors with stable codes (src/cli/errors.ts).
+ * become AgentprovErrors with stable codes (src/core/errors.ts).
  */
 import type { Deps } from '../core/deps.js';
 import { AgentprovError } from '../core/errors.js';
@@ -97,7 +97,7 @@ function parseJson(body: Buffer): unknown {
   }
 }
 
-/** The rail's refusal as the CLI's error (DESIGN §4 codes). */
+/** The rail's refusal as the CLI's error (codes of src/core/errors.ts). */
 export function railError(url: string, status: number, json: unknown): AgentprovError {
   const parsed = RailErrorBody.safeParse(json);
   if (!parsed.success) {
@@ -146,7 +146,7 @@ export interface CapView {
   currency: string;
 }
 
-/** CAP_EXCEEDED, exit 4, with what the human needs to decide (DESIGN §4). */
+/** CAP_EXCEEDED, exit 4, with what the human needs to decide. */
 export function capExceeded(d: CapView | undefined, message: string, source: 'rail' | 'spend_view' | 'ledger' = 'rail', extra: Record<string, unknown> = {}): AgentprovError {
   const target = d?.scope === 'global' ? '--global' : (d?.provider ?? '<provider>');
   const suggested = d ? formatMinor(d.spent + d.held + d.needed, d.currency).split(' ')[0] : '<amount>';

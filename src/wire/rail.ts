@@ -1,5 +1,5 @@
 /**
- * Wire schemas of the orchestrator's payment rail (DESIGN §3.7), shared by the
+ * Wire schemas of the orchestrator's payment rail (docs/protocol.md §6), shared by the
  * CLI (client) and the sandbox rail (server).
  *
  * Amounts are integer minor units; the only currency is "USD" (uppercase,
@@ -23,7 +23,7 @@ import * as z from 'zod';
 export const RAIL_CURRENCY = 'USD';
 /** Prefix of the opaque payment token secret. */
 export const PAYMENT_TOKEN_PREFIX = 'pt_';
-/** Default monthly cap per provider: 100.00 USD (DESIGN §3.7). */
+/** Default monthly cap per provider: 100.00 USD (docs/protocol.md §6). */
 export const DEFAULT_PROVIDER_CAP = 10_000;
 /** Upper bound of any amount on the wire (1,000,000,000.00 USD). */
 export const MAX_MINOR_AMOUNT = 100_000_000_000;

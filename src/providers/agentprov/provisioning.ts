@@ -1,7 +1,7 @@
 /**
  * The provisioning API (docs/protocol.md §4) over the bounded fetcher:
  * create with an `Idempotency-Key`, read, delete. Every answer is size-,
- * time- and schema-bounded, and mapped to DESIGN §4 codes (§8 of the
+ * time- and schema-bounded, and mapped to the codes of src/core/errors.ts (§8 of the
  * protocol: usage errors, money refusals, provider failures). Failures that
  * may be retried with the same key say so with `details.retryable: true`.
  */

@@ -1,5 +1,5 @@
 /**
- * The sandbox payment rail (DESIGN §3.7, §5): users mint single-use payment
+ * The sandbox payment rail (docs/protocol.md §6): users mint single-use payment
  * tokens held against monthly caps; providers redeem them once. State lives
  * in `<dataDir>/rail.json` (ledger) and `<dataDir>/rail-token-key` (the key
  * payment token secrets are derived with; see token-secrets.ts).
