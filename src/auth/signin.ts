@@ -21,7 +21,7 @@ import { deviceCodeExpired, pollDeviceAuthorization, startDeviceAuthorization } 
 import { describeSession } from './describe.js';
 import { writeIdentity } from './identity.js';
 import { discoverIssuer, SCOPES } from './issuer.js';
-import { PENDING_ENTRY, pendingEntry, readPending, SESSION_ENTRY, withSessionLock, type PendingSignIn, type StoredSession } from './store.js';
+import { PENDING_ENTRY, pendingDetails, pendingEntry, readPending, SESSION_ENTRY, withSessionLock, type PendingSignIn, type StoredSession } from './store.js';
 import { rememberSecrets, storedSessionFrom } from './tokens.js';
 
 export type SignInMethod = 'browser' | 'device';
@@ -123,11 +123,7 @@ async function waitForDevice(deps: Deps, config: oidc.Configuration, vault: Secr
 function pendingError(p: PendingSignIn): AgentprovError {
   return new AgentprovError('AUTHORIZATION_PENDING', `a human must approve the sign-in: open ${p.verification_uri} and enter the code ${p.user_code}`, {
     details: {
-      verification_uri: p.verification_uri,
-      verification_uri_complete: p.verification_uri_complete ?? null,
-      user_code: p.user_code,
-      expires_at: new Date(p.expires_at * 1000).toISOString(),
-      interval: p.interval,
+      ...pendingDetails(p),
       issuer: p.issuer,
     },
     nextSteps: ['agentprov login --complete'],

@@ -39,7 +39,8 @@ export const StoredSession = z.object({
 });
 export type StoredSession = z.infer<typeof StoredSession>;
 
-const StoredPending = z.object({
+/** A device authorization waiting for a human (RFC 8628), as the vault keeps it: sign-in, consent at a provider, a cap raise. */
+export const StoredPending = z.object({
   v: z.literal(1),
   issuer: z.string().url().max(2048),
   client_id: z.string().min(1).max(256),
@@ -53,6 +54,17 @@ const StoredPending = z.object({
 });
 
 export type PendingSignIn = Omit<z.infer<typeof StoredPending>, 'v'>;
+
+/** What an agent is told of a pending device authorization (exit 3 `details`): where to go, which code, until when. */
+export function pendingDetails(p: PendingSignIn): { verification_uri: string; verification_uri_complete: string | null; user_code: string; expires_at: string; interval: number } {
+  return {
+    verification_uri: p.verification_uri,
+    verification_uri_complete: p.verification_uri_complete ?? null,
+    user_code: p.user_code,
+    expires_at: new Date(p.expires_at * 1000).toISOString(),
+    interval: p.interval,
+  };
+}
 
 /** Identity claims of the stored ID token (decoded, not verified: it was verified when it was received). */
 export interface SessionClaims {

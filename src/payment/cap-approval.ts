@@ -21,36 +21,17 @@ import * as z from 'zod';
 import { configuredIssuer } from '../auth/orchestrator-config.js';
 import { pollDeviceAuthorization, startDeviceAuthorization } from '../auth/device.js';
 import { discoverIssuer } from '../auth/issuer.js';
-import type { PendingSignIn } from '../auth/store.js';
+import { StoredPending, type PendingSignIn } from '../auth/store.js';
 import type { Deps } from '../core/deps.js';
 import { AgentprovError } from '../core/errors.js';
 import { createFetcher } from '../http/fetch.js';
-import {
-  CAP_APPROVAL_REQUEST_SCOPE,
-  CapApprovalError,
-  detailFor,
-  LEDGER_RESOURCE,
-  PendingCapChange,
-  SpendingCapDetail,
-  verifyCapApproval,
-  type CapApprovalClaims,
-} from '../wire/cap-approval.js';
+import { CAP_APPROVAL_REQUEST_SCOPE, CapApprovalError, detailFor, LEDGER_RESOURCE, PendingCapChange, SpendingCapDetail, verifyCapApproval, type CapApprovalClaims } from '../wire/cap-approval.js';
 
 export const PENDING_CAP_ENTRY = 'pending_cap_raise';
 
 const Token = z.string().min(1).max(16_384);
 
-export const StoredPendingRaise = z.object({
-  v: z.literal(1),
-  issuer: z.string().url().max(2048),
-  client_id: z.string().min(1).max(256),
-  device_code: Token,
-  user_code: z.string().min(1).max(64),
-  verification_uri: z.string().url().max(2048),
-  verification_uri_complete: z.string().url().max(4096).optional(),
-  /** Epoch seconds. */
-  expires_at: z.number().int().nonnegative(),
-  interval: z.number().int().min(0).max(600),
+export const StoredPendingRaise = StoredPending.extend({
   change: PendingCapChange,
   billed_by: z.enum(['rail', 'provider']),
 });

@@ -13,6 +13,7 @@ import type { Deps } from '../core/deps.js';
 import { AgentprovError, isAgentprovError } from '../core/errors.js';
 import { describeAmount, describeTarget, GLOBAL_CAP, PendingCapChange } from '../wire/cap-approval.js';
 import type { CapResponse } from '../wire/rail.js';
+import { pendingDetails } from '../auth/store.js';
 import { PENDING_CAP_ENTRY, pendingOf, pendingRaiseEntry, pollApproval, readPendingRaise, startApproval, type StoredPendingRaise } from './cap-approval.js';
 
 /** Who bills a provider, and so keeps its cap: the orchestrator's rail, or the provider itself (agentprov's ledger). */
@@ -69,11 +70,7 @@ function approvalRequired(p: StoredPendingRaise, t: CapTarget): AgentprovError {
   const c = p.change;
   return new AgentprovError('CAP_RAISE_APPROVAL_REQUIRED', `${describeChange(c)} needs the human's approval: open ${p.verification_uri} and enter the code ${p.user_code}, sign in and approve it; the cap is unchanged until then`, {
     details: {
-      verification_uri: p.verification_uri,
-      verification_uri_complete: p.verification_uri_complete ?? null,
-      user_code: p.user_code,
-      expires_at: new Date(p.expires_at * 1000).toISOString(),
-      interval: p.interval,
+      ...pendingDetails(p),
       issuer: p.issuer,
       change_id: c.change_id,
       provider: c.provider,

@@ -6,7 +6,7 @@
  */
 import type * as oidc from 'openid-client';
 import { deviceCodeExpired, pollDeviceAuthorization, startDeviceAuthorization } from '../../auth/device.js';
-import { pendingEntry, type PendingSignIn } from '../../auth/store.js';
+import { pendingDetails, pendingEntry, type PendingSignIn } from '../../auth/store.js';
 import { AgentprovError } from '../../core/errors.js';
 import { ProviderTokenResponseSchema } from '../../wire/provider-auth.js';
 import type { Authorization } from '../provider.js';
@@ -97,14 +97,7 @@ export function consentNeeded(provider: string): AgentprovError {
 
 /** CONSENT_REQUIRED (a new consent) or AUTHORIZATION_PENDING (`--complete` found it still waiting): exit 3 either way. */
 export function consentRequired(provider: string, p: PendingSignIn, stillPending: boolean): AgentprovError {
-  const details = {
-    provider,
-    verification_uri: p.verification_uri,
-    verification_uri_complete: p.verification_uri_complete ?? null,
-    user_code: p.user_code,
-    expires_at: new Date(p.expires_at * 1000).toISOString(),
-    interval: p.interval,
-  };
+  const details = { provider, ...pendingDetails(p) };
   const nextSteps = [`agentprov add ${provider}/<service> --complete`];
   return stillPending
     ? new AgentprovError('AUTHORIZATION_PENDING', `the consent at ${provider} is not approved yet: open ${p.verification_uri} and enter the code ${p.user_code}`, { details, nextSteps })
