@@ -61,14 +61,18 @@ export const SpendingCapDetail = z.strictObject({
 export type SpendingCapDetail = z.infer<typeof SpendingCapDetail>;
 
 /** What a cap keeper answers a raise with (HTTP 403 CAP_RAISE_APPROVAL_REQUIRED at the rail): the change to approve. */
-export const PendingCapChange = z.object({
-  change_id: CapChangeId,
+/** What a change is: which cap, from what to what, asked when, valid until when. */
+const CapChangeFacts = z.object({
   provider: CapTarget,
   amount: MinorAmount.nullable(),
   previous_cap: MinorAmount.nullable(),
   currency: Currency,
   requested_at: IsoDateTime,
   expires_at: IsoDateTime,
+});
+
+export const PendingCapChange = CapChangeFacts.extend({
+  change_id: CapChangeId,
   /** The resource indicator to ask the identity provider for (the audience of the approval). */
   resource: z.string().min(1).max(2048),
 });
@@ -87,16 +91,10 @@ export function detailFor(change: PendingCapChange): SpendingCapDetail {
 }
 
 /** A change as a cap keeper stores it. */
-export const StoredCapChange = z.object({
+export const StoredCapChange = CapChangeFacts.extend({
   id: CapChangeId,
   /** The user's subject at the identity provider (the rail); the session's subject (the ledger). */
   user: z.string().min(1).max(255),
-  provider: CapTarget,
-  amount: MinorAmount.nullable(),
-  previous_cap: MinorAmount.nullable(),
-  currency: Currency,
-  requested_at: IsoDateTime,
-  expires_at: IsoDateTime,
   status: z.enum(['pending', 'applied']),
   applied_at: IsoDateTime.optional(),
   /** The approval token's `jti`, `sub`, `iat` and `auth_time` (never the token). */
