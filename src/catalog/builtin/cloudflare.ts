@@ -60,10 +60,13 @@ export const LINK_ONLY_SCOPES: Readonly<Record<string, readonly string[]>> = {
 /** The OAuth scope that asks for a refresh token (what wrangler asks Cloudflare for; the self-managed client docs are silent). */
 export const OAUTH_OFFLINE_SCOPE = 'offline_access';
 
-/** The OAuth scopes `providers link` asks for: every service's and the base scopes' permissions, plus `extra` agentprov scopes, plus offline access. */
+/** What agentprov itself needs to provision beyond the services' scopes (registering a domain), never granted to a child token. */
+export const PROVISIONING_PERMISSION_GROUPS: readonly string[] = ['Registrar Domains Write'];
+
+/** The OAuth scopes `providers link` asks for: every service's and the base scopes' permissions, provisioning, `extra` agentprov scopes, offline access. */
 export function linkOAuthScopes(extra: readonly string[] = []): string[] {
   const agentprovScopes = new Set([...BASE_SCOPES, ...CLOUDFLARE_SERVICES.flatMap((s) => s.scopes), ...extra]);
-  const groups = [...agentprovScopes].flatMap((s) => SCOPE_PERMISSION_GROUPS[s] ?? LINK_ONLY_SCOPES[s] ?? []);
+  const groups = [...[...agentprovScopes].flatMap((s) => SCOPE_PERMISSION_GROUPS[s] ?? LINK_ONLY_SCOPES[s] ?? []), ...PROVISIONING_PERMISSION_GROUPS];
   return [...new Set(groups.map(oauthScopeOf)), OAUTH_OFFLINE_SCOPE];
 }
 
