@@ -191,6 +191,31 @@ describe.skipIf(!haveKeyring)('Cloudflare linked by OAuth consent', () => {
     expect(json(add).error!.code).toBe('PROVIDER_NOT_LINKED');
   }, 60_000);
 
+  it('a grant with api_tokens:write: token and run hand out child API tokens with expires_on, and run deletes its own', async () => {
+    const page = await browser.newPage();
+    const env = { ...h.env };
+    delete env.AGENTPROV_NO_BROWSER;
+    const deps = { ...createDeps({ json: false, input: true, verbose: false }, env, bufferIO({ stdinIsTTY: true }), []), canPrompt: () => true };
+    deps.browser = { available: async () => true, open: async (url: string) => (void page.goto(url).then(() => page.click('[data-action="approve"]')), true) };
+    const r = await linkCommand(deps, ['cloudflare'], { scope: ['api_tokens:write'] }, { selectAccount: async () => double.accountId });
+    await page.close();
+    expect((r.data as { scope: string }).scope.split(' ')).toContain('api-tokens.write');
+    refreshTokens.add((await refreshTokenIn(h))!);
+    const since = double.state.tokenEvents.length;
+    const t = await cli(['token', 'cloudflare', '--ttl', '2m', '--scope', 'workers_kv:write', '--json'], h);
+    expect(t.code, t.stdout + t.stderr).toBe(0);
+    const made = double.state.tokenEvents.slice(since).filter((e) => e.type === 'created' && e.by !== null);
+    expect(made).toHaveLength(1);
+    expect(double.state.tokens.find((x) => x.id === made[0]!.by)?.oauth_grant).toBe(double.oauth.grants[1]!.id);
+    expect(Date.parse(made[0]!.expires_on!)).toBeLessThanOrEqual(Date.now() + 2 * 60_000 + 2000);
+    const runSince = double.state.tokenEvents.length;
+    const run = await cli(['run', '--provider', 'cloudflare', '--', process.execPath, '-e', 'process.exit(0)'], h);
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    const created = double.state.tokenEvents.slice(runSince).filter((e) => e.type === 'created' && e.by !== null).map((e) => e.token_id);
+    expect(created).toHaveLength(1);
+    expect(double.state.tokenEvents.slice(runSince).filter((e) => e.type === 'deleted').map((e) => e.token_id)).toEqual(created);
+  }, 90_000);
+
   it('no refresh token nor the parent token reaches stdout, stderr or a file outside the vault', () => {
     expect(refreshTokens.size).toBeGreaterThanOrEqual(2);
     expectNoSecretLeaks([...refreshTokens, PARENT], outputs, [h.home, h.cwd]);
