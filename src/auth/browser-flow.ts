@@ -12,6 +12,13 @@ export interface BrowserFlowOptions {
   timeoutMs: number;
   /** Shows the URL to the human and/or opens their browser. */
   present(url: string): Promise<void>;
+  /** Scopes to ask for (default: the orchestrator session's, SCOPES). */
+  scope?: string;
+  /**
+   * False for a plain OAuth 2.0 server (a provider's, e.g. Cloudflare): no
+   * nonce, no `prompt=consent`, no ID token expected. Default true (OIDC sign-in).
+   */
+  oidc?: boolean;
 }
 
 export async function authorizationCodeFlow(
@@ -23,16 +30,16 @@ export async function authorizationCodeFlow(
   try {
     const verifier = oidc.randomPKCECodeVerifier();
     const state = oidc.randomState();
-    const nonce = oidc.randomNonce();
+    const openid = opts.oidc !== false;
+    const nonce = openid ? oidc.randomNonce() : undefined;
     const url = oidc.buildAuthorizationUrl(config, {
       redirect_uri: listener.redirectUri,
-      scope: SCOPES,
+      scope: opts.scope ?? SCOPES,
       // Refresh tokens (offline_access) need consent (OIDC Core §11).
-      prompt: 'consent',
+      ...(openid ? { prompt: 'consent', nonce: nonce! } : {}),
       code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
       code_challenge_method: 'S256',
       state,
-      nonce,
     });
     await opts.present(url.href);
     const callback = await listener.received;
@@ -40,7 +47,7 @@ export async function authorizationCodeFlow(
       return await oidc.authorizationCodeGrant(
         config,
         callback,
-        { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true },
+        { pkceCodeVerifier: verifier, expectedState: state, ...(openid ? { expectedNonce: nonce!, idTokenExpected: true } : {}) },
         { redirect_uri: listener.redirectUri },
       );
     } catch (err) {

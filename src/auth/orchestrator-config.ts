@@ -11,6 +11,7 @@ export interface IssuerSettings {
   clientId: string;
   orchestratorUrl?: string;
   paymentRail?: string;
+  cloudflareClientId?: string;
 }
 
 export async function configuredIssuer(deps: Deps): Promise<IssuerSettings> {
@@ -26,12 +27,13 @@ export async function configuredIssuer(deps: Deps): Promise<IssuerSettings> {
     clientId: o.client_id,
     ...(o.url ? { orchestratorUrl: o.url } : {}),
     ...(o.payment_rail ? { paymentRail: o.payment_rail } : {}),
+    ...(o.cloudflare_client_id ? { cloudflareClientId: o.cloudflare_client_id } : {}),
   };
 }
 
 export async function saveOrchestrator(
   deps: Deps,
-  next: { url?: string; issuer: string; clientId: string; paymentRail?: string; providers?: string[]; vouched?: Record<string, string[]> },
+  next: { url?: string; issuer: string; clientId: string; paymentRail?: string; cloudflareClientId?: string; providers?: string[]; vouched?: Record<string, string[]> },
 ): Promise<Config> {
   return updateConfig(deps.paths.config, (config) => {
     config.orchestrator = {
@@ -39,6 +41,7 @@ export async function saveOrchestrator(
       issuer: next.issuer,
       client_id: next.clientId,
       ...(next.paymentRail ? { payment_rail: next.paymentRail } : {}),
+      ...(next.cloudflareClientId ? { cloudflare_client_id: next.cloudflareClientId } : {}),
     };
     // Providers the orchestrator published replace the ones it published before; the user's own stay.
     if (next.providers !== undefined) {

@@ -108,12 +108,16 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     path: ['providers', 'link'],
-    summary: 'Link a Cloudflare account: a human gives an API token once (hidden prompt or stdin, never an argument); it stays in the vault',
+    summary: 'Link a Cloudflare account: a human approves OAuth consent in a browser (or, with --api-token-stdin, gives an API token once); it stays in the vault',
     configure: (c) =>
       c
         .argument('<provider>', 'the provider to link (cloudflare)')
         .option('--account <id>', 'the Cloudflare account to use when the token reaches several')
-        .option('--api-url <url>', 'the Cloudflare API base URL (default https://api.cloudflare.com/client/v4, or AGENTPROV_CLOUDFLARE_API_URL)'),
+        .option('--api-url <url>', 'the Cloudflare API base URL (default https://api.cloudflare.com/client/v4, or AGENTPROV_CLOUDFLARE_API_URL)')
+        .option('--client-id <id>', 'the Cloudflare OAuth client id (default AGENTPROV_CLOUDFLARE_CLIENT_ID, else the orchestrator\'s)')
+        .option('--scope <scope>', 'an agentprov scope to add to the consent, e.g. api_tokens:write (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+        .option('--api-token-stdin', 'link with a pasted API token (hidden prompt or stdin) instead of OAuth consent')
+        .option('--unlink', 'end the link: revoke the OAuth grant at Cloudflare and forget it here'),
     load: () => import('./commands/providers-link.js'),
   },
   {

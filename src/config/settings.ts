@@ -16,6 +16,8 @@ export const ConfigSchema = z.object({
       issuer: z.string().url().max(2048),
       client_id: z.string().min(1).max(256),
       payment_rail: z.string().url().max(2048).optional(),
+      /** The orchestrator's Cloudflare OAuth client id (its descriptor's `cloudflare_client_id`). */
+      cloudflare_client_id: z.string().min(1).max(255).optional(),
     })
     .optional(),
   providers: z

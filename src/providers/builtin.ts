@@ -29,7 +29,7 @@ const IMPLEMENTATIONS: Readonly<Record<string, Implementation>> = {
   cloudflare: {
     open: async (deps) => (await import('./cloudflare/index.js')).openCloudflareProvider(deps),
     link: async (deps) => {
-      const link = await (await import('./cloudflare/link.js')).readLink(await deps.vault());
+      const link = await (await import('./cloudflare/oauth-link.js')).readAnyLink(await deps.vault());
       return link ? { account_id: link.account_id, account_name: link.account_name, api_url: link.api_url, linked_at: link.linked_at } : null;
     },
   },

@@ -21,6 +21,11 @@ export const OrchestratorDescriptor = z.looseObject({
   payment_rail: httpUrl,
   /** Provider descriptor URLs (`…/.well-known/agent-provisioning`). */
   providers: z.array(httpUrl).max(100),
+  /**
+   * The orchestrator's OAuth client id at Cloudflare (a public client,
+   * authorization code + PKCE) for `agentprov providers link cloudflare`.
+   */
+  cloudflare_client_id: z.string().min(1).max(255).optional(),
   /** Human-readable orchestrator name. */
   name: z.string().min(1).max(200),
   /**

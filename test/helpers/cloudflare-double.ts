@@ -78,6 +78,8 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
+import { oauthScopeOf } from '../../src/catalog/builtin/cloudflare.js';
+import { createOAuthDouble, type OAuthClientSpec, type OAuthDouble } from './cloudflare-oauth-double.js';
 
 // ---------------------------------------------------------------- fixtures
 
@@ -231,6 +233,8 @@ export interface DoubleToken {
   condition?: unknown;
   /** Id of the token whose call created it; null when seeded by the test. */
   created_by: string | null;
+  /** Set on an OAuth access token (cloudflare-oauth-double.ts): the grant that issued it. Not listed under /tokens. */
+  oauth_grant?: string;
   deleted_on?: string;
 }
 
@@ -379,6 +383,10 @@ export interface CloudflareDoubleOptions {
   now?: () => number;
   /** Largest request body accepted, bytes (default 1 MiB). */
   bodyLimit?: number;
+  /** OAuth clients registered at the double's authorization server (/oauth2/*). */
+  oauthClients?: OAuthClientSpec[];
+  /** Lifetime of an OAuth access token (default 3600 s). */
+  oauthAccessTokenTtlSeconds?: number;
 }
 
 export interface CloudflareDouble {
@@ -389,6 +397,10 @@ export interface CloudflareDouble {
   /** The seeded parent token. */
   readonly parent: { readonly id: string; readonly value: string };
   readonly state: DoubleState;
+  /** The authorization server (/oauth2/auth, /oauth2/token, /oauth2/revoke) at `oauthUrl`. */
+  readonly oauth: OAuthDouble;
+  /** `http://127.0.0.1:<port>`: the OAuth base URL (AGENTPROV_CLOUDFLARE_OAUTH_URL). */
+  readonly oauthUrl: string;
   permissionGroupId(name: PermissionGroupName): string;
   /** Policies in the SDK's param shape granting `user` groups on the user and `account` groups on the account. */
   policies(spec: { user?: PermissionGroupName[]; account?: PermissionGroupName[]; accountId?: string }): TokenPolicyInput[];
@@ -917,7 +929,7 @@ export async function startCloudflareDouble(options: CloudflareDoubleOptions = {
     list(ctx: Ctx): Reply {
       const owner = ownerOf(ctx);
       const includeExpired = ctx.query.get('include_expired') === 'true';
-      let items = state.tokens.filter((t) => !t.deleted_on && t.owner.kind === owner.kind && t.owner.id === owner.id);
+      let items = state.tokens.filter((t) => !t.deleted_on && !t.oauth_grant && t.owner.kind === owner.kind && t.owner.id === owner.id);
       if (!includeExpired) items = items.filter((t) => displayStatus(t) !== 'expired');
       if (ctx.query.get('direction') === 'desc') items = [...items].reverse();
       return paged(items.map(tokenView), ctx.query, 50);
@@ -1627,6 +1639,10 @@ export async function startCloudflareDouble(options: CloudflareDoubleOptions = {
 
     const body = await readBody(req, bodyLimit);
     if (body === 'too-large') return reply(failure('body_too_large', { limit: String(bodyLimit) }));
+    if (oauth.handle(req, res, parsed, body)) {
+      record.status = res.statusCode;
+      return;
+    }
     if (!parsed.pathname.startsWith(`${prefix}/`)) return reply(failure('no_route'));
 
     let out: Reply;
@@ -1682,9 +1698,39 @@ export async function startCloudflareDouble(options: CloudflareDoubleOptions = {
   });
 
   const normDomain = (d: string): string => d.trim().toLowerCase();
+  const USER_GROUPS = /^(API Tokens|Memberships|User Details) /;
+  const oauth = createOAuthDouble(
+    {
+      now: nowMs,
+      groups: PERMISSION_GROUP_NAMES,
+      isUserGroup: (g) => USER_GROUPS.test(g),
+      scopeOf: oauthScopeOf,
+      mint(grantId, groups, expiresOn) {
+        const names = groups as PermissionGroupName[];
+        const user = names.filter((g) => USER_GROUPS.test(g));
+        const acct = names.filter((g) => !USER_GROUPS.test(g));
+        const policies: TokenPolicyInput[] = [...policiesFor({ user })];
+        if (acct.length) policies.push({ effect: 'allow', permission_groups: acct.map((n) => ({ id: GROUP_BY_NAME.get(n)!.id })), resources: Object.fromEntries(state.accounts.map((a) => [`${ACCOUNT_SCOPE}.${a.id}`, '*'])) });
+        if (!policies.length) policies.push(...policiesFor({ account: ['Account Settings Read'] }));
+        const made = seed({ name: `oauth access token (grant ${grantId})`, policies, expires_on: expiresOn });
+        liveToken(made.id)!.oauth_grant = grantId;
+        return made;
+      },
+      kill(id) {
+        const t = liveToken(id);
+        if (!t) return;
+        t.deleted_on = nowIso();
+        retire(id, 'deleted');
+      },
+    },
+    { accessTokenTtlSeconds: options.oauthAccessTokenTtlSeconds ?? 3600 },
+  );
+  for (const c of options.oauthClients ?? []) oauth.clients.set(c.client_id, c);
 
   return {
     url,
+    oauth,
+    oauthUrl: `http://127.0.0.1:${port}`,
     accountId: firstAccount.id,
     userId,
     parent,

@@ -37,6 +37,39 @@ export const SCOPE_PERMISSION_GROUPS: Readonly<Record<string, readonly string[]>
   'dns:write': ['DNS Write'],
 };
 
+/**
+ * Cloudflare's OAuth scopes are "named after API-token permissions"
+ * (developers.cloudflare.com/fundamentals/oauth/create-an-oauth-client/); the
+ * documented examples spell "User Details Read" as `user-details.read`. The
+ * rule below (words joined by hyphens, the access level after a dot) is that
+ * example generalised: the real names are listed by GET /oauth/scopes and
+ * have not been checked against it (README, Cloudflare section).
+ */
+export function oauthScopeOf(permissionGroup: string): string {
+  const words = permissionGroup.trim().toLowerCase().split(/\s+/);
+  const level = words.length > 1 ? words.pop()! : 'read';
+  return `${words.join('-')}.${level}`;
+}
+
+/** agentprov scopes a human may add at `providers link --scope` beyond the services' (never granted to a child token). */
+export const LINK_ONLY_SCOPES: Readonly<Record<string, readonly string[]>> = {
+  // Lets agentprov mint child API tokens narrower and shorter-lived than the OAuth access token.
+  'api_tokens:write': ['API Tokens Write'],
+};
+
+/** The OAuth scope that asks for a refresh token (what wrangler asks Cloudflare for; the self-managed client docs are silent). */
+export const OAUTH_OFFLINE_SCOPE = 'offline_access';
+
+/** What agentprov itself needs to provision beyond the services' scopes (registering a domain), never granted to a child token. */
+export const PROVISIONING_PERMISSION_GROUPS: readonly string[] = ['Registrar Domains Write'];
+
+/** The OAuth scopes `providers link` asks for: every service's and the base scopes' permissions, provisioning, `extra` agentprov scopes, offline access. */
+export function linkOAuthScopes(extra: readonly string[] = []): string[] {
+  const agentprovScopes = new Set([...BASE_SCOPES, ...CLOUDFLARE_SERVICES.flatMap((s) => s.scopes), ...extra]);
+  const groups = [...[...agentprovScopes].flatMap((s) => SCOPE_PERMISSION_GROUPS[s] ?? LINK_ONLY_SCOPES[s] ?? []), ...PROVISIONING_PERMISSION_GROUPS];
+  return [...new Set(groups.map(oauthScopeOf)), OAUTH_OFFLINE_SCOPE];
+}
+
 /** What every child token gets when no scope is asked for (`run --provider cloudflare`), besides every service's scopes: enough for `wrangler whoami` / `wrangler deploy` to read the account. */
 export const BASE_SCOPES: readonly string[] = ['account_settings:read'];
 

@@ -26,6 +26,7 @@ interface Target {
   issuer: string;
   clientId: string;
   paymentRail?: string;
+  cloudflareClientId?: string;
   providers?: string[];
   vouched?: Record<string, string[]>;
 }
@@ -39,6 +40,7 @@ async function resolveTarget(deps: Deps, opts: Record<string, unknown>): Promise
     const { url, descriptor } = await fetchOrchestratorDescriptor(orchestrator);
     return { orchestratorUrl: url, issuer: descriptor.issuer, clientId: descriptor.client_id, paymentRail: descriptor.payment_rail,
       providers: descriptor.providers,
+      ...(descriptor.cloudflare_client_id ? { cloudflareClientId: descriptor.cloudflare_client_id } : {}),
       ...(descriptor.provider_authorization_servers ? { vouched: descriptor.provider_authorization_servers } : {}),
     };
   }
@@ -71,6 +73,7 @@ export async function run(deps: Deps, _args: string[], opts: Record<string, unkn
     clientId: target.clientId,
     ...(target.orchestratorUrl ? { url: target.orchestratorUrl } : {}),
     ...(target.paymentRail ? { paymentRail: target.paymentRail } : {}),
+    ...(target.cloudflareClientId ? { cloudflareClientId: target.cloudflareClientId } : {}),
     ...(target.providers ? { providers: target.providers } : {}),
     ...(target.vouched ? { vouched: target.vouched } : {}),
   });

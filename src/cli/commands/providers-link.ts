@@ -53,6 +53,9 @@ export async function linkCommand(deps: Deps, args: string[], opts: Record<strin
   const apiUrl = checkApiUrl(typeof opts.apiUrl === 'string' ? opts.apiUrl : deps.env[API_URL_ENV] || DEFAULT_API_URL);
   const account = typeof opts.account === 'string' ? opts.account.trim() : undefined;
   await getSession(deps); // signed in before a human is asked for anything (NOT_SIGNED_IN otherwise)
+  if (opts.unlink === true) return (await import('./providers-link-oauth.js')).unlink(deps);
+  const clientId = opts.apiTokenStdin === true ? undefined : await (await import('./providers-link-oauth.js')).knownClientId(deps, opts);
+  if (clientId) return (await import('./providers-link-oauth.js')).linkByConsent(deps, opts, { apiUrl, clientId, ...(account ? { account } : {}) }, ui);
 
   const token = await readToken(deps, linkHowTo());
   deps.io.redactor.add(token);

@@ -31,9 +31,10 @@ import type { SecretVault } from '../../core/deps.js';
 import { CLOUDFLARE_PROVIDER_ID as PROVIDER, PROBE_PERMISSION_GROUP, SCOPE_PERMISSION_GROUPS } from '../../catalog/builtin/cloudflare.js';
 import { callOptions, cloudflareClient, collect, parseResult, type ClientContext } from './client.js';
 import { cloudflareError, RELINK } from './errors.js';
+import { LINK_ENTRY } from './oauth-grant.js';
 import { createToken, deleteToken, heldGroups, permissionGroups, TokenValueSchema, unusable, verifyToken, type TokenApi, type TokenOwner } from './tokens.js';
 
-export const LINK_ENTRY = 'cloudflare_link';
+export { LINK_ENTRY };
 /** Lifetime of the probe token `link` creates and deletes again. */
 export const PROBE_TTL_SECONDS = 120;
 const MAX_ACCOUNTS = 1000;
@@ -69,7 +70,7 @@ export async function readLink(vault: SecretVault): Promise<Link | undefined> {
 }
 
 export function notLinked(why: string): AgentprovError {
-  return new AgentprovError('PROVIDER_NOT_LINKED', `agentprov is not linked to a Cloudflare account${why ? ` (${why})` : ''}: a human runs \`${RELINK}\` once, with an API token that may create API tokens`, {
+  return new AgentprovError('PROVIDER_NOT_LINKED', `agentprov is not linked to a Cloudflare account${why ? ` (${why})` : ''}: a human runs \`${RELINK}\` once (consent in a browser, or an API token that may create API tokens)`, {
     details: { provider: PROVIDER },
     nextSteps: [RELINK],
   });
@@ -203,7 +204,7 @@ function offered(why: string): AgentprovError {
   });
 }
 
-async function listAccounts(ctx: ClientContext): Promise<AccountChoice[]> {
+export async function listAccounts(ctx: ClientContext): Promise<AccountChoice[]> {
   const call = 'GET /accounts';
   const items = await collect(ctx, call, () => ctx.client.accounts.list({ per_page: 50 }, callOptions()), MAX_ACCOUNTS);
   const accounts = items.map((raw) => parseResult(ctx, call, AccountSchema, raw)).map((a) => ({ id: a.id, name: sanitizeLine(a.name).slice(0, 200) }));
@@ -216,7 +217,7 @@ async function listAccounts(ctx: ClientContext): Promise<AccountChoice[]> {
   return accounts;
 }
 
-async function pickAccount(accounts: AccountChoice[], req: LinkRequest): Promise<AccountChoice> {
+export async function pickAccount(accounts: AccountChoice[], req: Pick<LinkRequest, 'account' | 'chooseAccount'>): Promise<AccountChoice> {
   if (req.account) {
     const found = accounts.find((a) => a.id === req.account);
     if (found) return found;

@@ -24,19 +24,24 @@ import { AgentprovError } from '../../core/errors.js';
 import { MAX_TTL_SECONDS, MIN_TTL_SECONDS } from '../../util/duration.js';
 import type { Provision, Service } from '../../wire/provider.js';
 import type { Authorization, AuthorizeOptions, ExternalQuote, Provider, ProvisionInput, ShortLivedCredential } from '../provider.js';
-import { BASE_SCOPES, CLOUDFLARE_PROVIDER_ID, CLOUDFLARE_SERVICES, SCOPE_PERMISSION_GROUPS } from '../../catalog/builtin/cloudflare.js';
+import { CLOUDFLARE_PROVIDER_ID, CLOUDFLARE_SERVICES } from '../../catalog/builtin/cloudflare.js';
 import { cloudflareClient } from './client.js';
 import { linkInvalid, RELINK } from './errors.js';
-import { LINK_ENTRY, notLinked, readLink, type Link } from './link.js';
+import { LINK_ENTRY, notLinked, type Link } from './link.js';
+import { grantCreatesTokens, oauthAccessToken, type OAuthLink } from './oauth-grant.js';
+import { readAnyLink } from './oauth-link.js';
+import { bucketName, groupsFor } from './provider-scopes.js';
 import { currentState, registerDomain } from './registrar.js';
 import { domainConfig, priceDomain, SERVICE as DOMAIN_SERVICE } from './registrar-quote.js';
 import { ensureD1, ensureKv, ensureR2, ensureWorker, getD1, getKv, getR2, getWorker, parseId, removeD1, removeKv, removeR2, removeWorker, SERVICE_KIND, type Draft } from './resources.js';
 import { createToken, deleteToken, rollToken, unusable, verifyToken, type TokenApi } from './tokens.js';
 
 interface Linked {
-  link: Link;
+  link: Link | OAuthLink;
   api: TokenApi;
 }
+
+export { groupsFor };
 
 export class CloudflareProvider implements Provider {
   readonly id = CLOUDFLARE_PROVIDER_ID;
@@ -61,10 +66,15 @@ export class CloudflareProvider implements Provider {
     this.#linked ??= (async () => {
       const deps = this.#deps;
       const session = await getSession(deps);
-      const link = await readLink(await deps.vault());
+      const link = await readAnyLink(await deps.vault());
       if (!link) throw notLinked('');
       if (link.subject !== session.claims.subject || (link.issuer && link.issuer !== session.claims.issuer)) {
         throw notLinked('the stored link was made by another agentprov user');
+      }
+      if ('kind' in link) {
+        // An OAuth grant: a fresh access token (refreshed under the lock) is the client's bearer token.
+        const current = await oauthAccessToken(deps, link);
+        return { link: current, api: { ...cloudflareClient(current.api_url, current.access_token, deps.io.redactor), owner: 'user' as const, accountId: current.account_id } };
       }
       const api: TokenApi = { ...cloudflareClient(link.api_url, link.parent_token, deps.io.redactor), owner: link.owner, accountId: link.account_id };
       const verified = await verifyToken(api, link.owner, link.account_id);
@@ -194,15 +204,28 @@ export class CloudflareProvider implements Provider {
     await getSession(this.#deps); // the human is still signed in (NOT_SIGNED_IN otherwise)
     const { api, link } = await this.#link();
     const now = this.#deps.clock.now();
+    if ('kind' in link && !grantCreatesTokens(link)) return this.#accessTokenCredential(link);
     const created = await createToken(api, {
       name: `agentprov ${process.pid} ${now.toISOString()}`,
       groups,
       expiresAt: new Date(now.getTime() + ttl * 1000),
       lenient,
-      heldBy: link.token_id,
+      ...('kind' in link ? {} : { heldBy: link.token_id }),
     });
     this.#deps.io.redactor.add(created.value);
     return { token: created.value, expiresAt: created.expiresAt, id: created.id, shortLived: true };
+  }
+
+  /**
+   * A grant that may not create API tokens: the OAuth access token itself
+   * (short-lived, Cloudflare's own lifetime), never the refresh token. It has
+   * no id, and `revoke` leaves it to expire: RFC 7009 §2.1 lets Cloudflare end
+   * the whole grant when one of its access tokens is revoked.
+   */
+  async #accessTokenCredential(seen: OAuthLink): Promise<ShortLivedCredential> {
+    const link = await oauthAccessToken(this.#deps, seen, { minSeconds: 120 });
+    this.#deps.io.redactor.add(link.access_token);
+    return { token: link.access_token, expiresAt: new Date(link.access_token_expires_at * 1000), shortLived: true };
   }
 
   mint(opts: { ttlSeconds: number; scopes?: string[] }): Promise<ShortLivedCredential> {
@@ -210,6 +233,7 @@ export class CloudflareProvider implements Provider {
   }
 
   async revoke(credential: ShortLivedCredential): Promise<void> {
+    if (!credential.id && 'kind' in (await this.#link()).link) return; // the OAuth access token: see #accessTokenCredential
     if (!credential.id) {
       throw new AgentprovError('INTERNAL', 'a Cloudflare child token without its id cannot be deleted', { details: { provider: this.id } });
     }
@@ -220,6 +244,12 @@ export class CloudflareProvider implements Provider {
   /** Roll the parent token's value (the old one dies at once) and keep the new one in the link. */
   async rotate(): Promise<void> {
     const { api, link } = await this.#link();
+    if ('kind' in link) {
+      // A refresh with rotation: the old refresh token is spent at Cloudflare.
+      await oauthAccessToken(this.#deps, link, { force: true });
+      this.#linked = undefined;
+      return;
+    }
     const value = await rollToken(api, link.token_id);
     const vault = await this.#deps.vault();
     try {
@@ -242,31 +272,4 @@ export class CloudflareProvider implements Provider {
   #named(d: Draft, name: string): Provision {
     return { ...d, name } as Provision;
   }
-}
-
-/** R2 names allow no underscore: the resource name with hyphens instead. */
-function bucketName(name: string): string {
-  const b = name.replace(/_/g, '-');
-  if (!/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(b)) {
-    throw new AgentprovError('INVALID_CONFIG', `config.bucket_name: "${name}" is not a valid R2 bucket name (3-63 lower-case letters, digits, hyphens); give one`, {
-      details: { field: 'config.bucket_name' },
-      nextSteps: [`agentprov add cloudflare/r2:bucket --name ${name} --param bucket_name=<bucket>`],
-    });
-  }
-  return b;
-}
-
-/** Permission-group names for scopes; none asked: every service's plus the base (missing ones skipped, not fatal). */
-export function groupsFor(scopes: string[] | undefined): { groups: string[]; lenient: boolean } {
-  if (scopes?.length) {
-    const unknown = scopes.filter((s) => !SCOPE_PERMISSION_GROUPS[s]);
-    if (unknown.length) {
-      throw new AgentprovError('USAGE', `cloudflare has no scope ${unknown.map((s) => `"${s.slice(0, 64)}"`).join(', ')}`, {
-        details: { provider: CLOUDFLARE_PROVIDER_ID, known_scopes: Object.keys(SCOPE_PERMISSION_GROUPS).join(' ') },
-      });
-    }
-    return { groups: [...new Set(scopes.flatMap((s) => SCOPE_PERMISSION_GROUPS[s]!))], lenient: false };
-  }
-  const all = new Set([...BASE_SCOPES, ...CLOUDFLARE_SERVICES.flatMap((s) => s.scopes)]);
-  return { groups: [...new Set([...all].flatMap((s) => SCOPE_PERMISSION_GROUPS[s] ?? []))], lenient: true };
 }
