@@ -219,6 +219,11 @@ export const COMMANDS: CommandSpec[] = [
     load: () => import('./commands/budget.js'),
   },
   {
+    path: ['mcp'],
+    summary: 'Serve the commands as MCP tools over stdio (catalog, search, add, list, status, remove, spend, budget_show, run) for agents that speak MCP',
+    load: () => import('./commands/mcp.js'),
+  },
+  {
     path: ['spend'],
     summary: "This month's spend and holds per provider against the caps",
     configure: (c) => c.option('--provider <id>', 'only this provider'),
