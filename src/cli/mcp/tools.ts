@@ -9,7 +9,13 @@
  * long-lived or even a short-lived secret.
  */
 import { z } from 'zod';
-import type { CommandModule } from '../program.js';
+import type { Deps } from '../../core/deps.js';
+import type { CommandResult } from '../output.js';
+
+/** A command module (program.ts's CommandModule, named here: the command table itself lists `mcp`). */
+interface CommandModule {
+  run(deps: Deps, args: string[], opts: Record<string, unknown>): Promise<CommandResult>;
+}
 
 /** One flag of the command: the tool argument it comes from and how its value is written. */
 interface Flag {
