@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AgentprovError, exitCodeFor } from '../src/core/errors.js';
@@ -77,11 +77,22 @@ describe('the CLI contract', () => {
     expect(r.json().error.message).toMatch(/--frob/);
   });
 
-  it('a success is exactly one envelope with ok, command, data, warnings, next_steps', async () => {
+  it('a success is exactly one envelope with ok, command, data, warnings, next_steps, version, meta', async () => {
     const r = await runCli(['vault', 'status', '--json'], { env });
     expect(r.code).toBe(0);
-    expect(Object.keys(r.json()).sort()).toEqual(['command', 'data', 'next_steps', 'ok', 'warnings']);
+    expect(Object.keys(r.json()).sort()).toEqual(['command', 'data', 'meta', 'next_steps', 'ok', 'version', 'warnings']);
     expect(r.json().command).toBe('vault status');
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+    expect(r.json().version).toBe(pkg.version);
+    expect(r.json().meta).toEqual({ signed_in: false, project: null });
+    // The warm catalog path (its envelope written from cached JSON) says the same, and finds the project upward.
+    const project = tempDir('agentprov-project-');
+    writeFileSync(join(project, 'agentprov.json'), JSON.stringify({ version: 1, providers: [], resources: [] }));
+    mkdirSync(join(project, 'sub'));
+    const c = await runCli(['catalog', '--json'], { env: { ...env, AGENTPROV_BUILTIN_PROVIDERS: 'none' }, cwd: join(project, 'sub') });
+    expect(c.json()).toMatchObject({ ok: true, version: pkg.version, meta: { signed_in: false, project: join(project, 'agentprov.json') } });
+    const e = await runCli(['nosuchcommand', '--json'], { env });
+    expect(e.json()).toMatchObject({ ok: false, version: pkg.version, meta: { signed_in: false } });
   });
 
   it('maps error codes to the exit classes of the design', () => {

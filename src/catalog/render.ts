@@ -60,9 +60,44 @@ export function renderTable(services: CatalogService[], columns: number): string
   return [line(header), ...rows.map(line)].join('\n');
 }
 
-/** One service per line: `provider/id · price · description`, the description cut to `descWidth`. */
-export function renderCompact(services: CatalogService[], descWidth = 56): string {
-  return services.map((s) => `${qualifiedId(s)} | ${formatPrice(s.pricing)} | ${truncate(cell(s.description), descWidth)}`).join('\n');
+/**
+ * Whether `add` of this service stops for the human's yes to pay
+ * (`--confirm-paid-service`): an up-front price (one-time or recurring,
+ * above zero) or a price quoted only at add time. The same rule as
+ * src/payment/paid.ts upfrontPrice, which this layer may not import; a test
+ * checks the two agree on every service of the Stripe fixture.
+ */
+export function needsPaidConfirmation(p: CatalogService['pricing']): boolean {
+  if (p.type === 'free') return false;
+  if (p.quoted_at_add === true) return true;
+  return (p.type === 'one_time' || p.type === 'recurring') && p.amount !== undefined && p.currency !== undefined && p.amount > 0;
+}
+
+const SHORT_INTERVAL: Record<string, string> = { month: 'mo', year: 'yr' };
+
+/** `free`, `$12 once`, `$5/mo`, `$0.01/request`, `9.50 EUR/mo`: the price in few tokens. */
+export function compactPrice(p: CatalogService['pricing']): string {
+  if (p.type === 'free') return 'free';
+  const major = p.amount === undefined ? '?' : (p.amount / 100).toFixed(2).replace(/\.00$/, '');
+  const amount = p.currency === 'USD' ? `$${major}` : p.currency ? `${major} ${p.currency}` : major;
+  const per =
+    p.type === 'one_time' ? ' once' : p.type === 'recurring' ? `/${SHORT_INTERVAL[p.interval ?? ''] ?? p.interval ?? 'period'}` : `/${typeof p.unit === 'string' ? sanitizeLine(p.unit) : 'unit'}`;
+  return `${p.quoted_at_add === true ? '~' : ''}${amount}${per}`;
+}
+
+/** What the compact listing's columns mean, for a reader that gets it without the docs. */
+export const COMPACT_LEGEND = 'service | price[, confirm = add needs --confirm-paid-service] | description';
+
+/**
+ * One service per line: `provider/id | price[, confirm] | description`, the
+ * description cut to `descWidth`. Every id, price and the need for the
+ * human's paid confirmation stay; only descriptions are cut (the 161
+ * services of the Stripe fixture fit in 4,000 tokens: issue 20).
+ */
+export function renderCompact(services: CatalogService[], descWidth = 44): string {
+  return services
+    .map((s) => `${qualifiedId(s)} | ${compactPrice(s.pricing)}${needsPaidConfirmation(s.pricing) ? ', confirm' : ''} | ${truncate(cell(s.description), descWidth)}`)
+    .join('\n');
 }
 
 /** The full view of one service (`catalog <provider>/<service>` on a TTY). */

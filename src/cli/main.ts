@@ -11,8 +11,9 @@ import { processIO } from './io.js';
 import { renderError, renderSuccess } from './output.js';
 import { buildProgram, COMMANDS, type CommandSpec } from './program.js';
 
-declare const __AGENTPROV_VERSION__: string | undefined;
-export const VERSION = typeof __AGENTPROV_VERSION__ === 'string' ? __AGENTPROV_VERSION__ : '0.0.0-dev';
+import { envelopeContext, VERSION } from './meta.js';
+
+export { VERSION } from './meta.js';
 
 export interface MainOptions {
   env?: NodeJS.ProcessEnv;
@@ -27,9 +28,11 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
   const jsonRequested = ownArgs(argv).includes('--json');
   let commandName = 'agentprov';
   let exitCode: number = EXIT.OK;
+  // version and meta of the JSON envelope, looked up only when one is printed.
+  const ctx = () => envelopeContext(env, options.deps?.cwd ?? process.cwd());
 
   const fail = (err: AgentprovError): void => {
-    renderError(io, jsonRequested, commandName, err);
+    renderError(io, jsonRequested, commandName, err, ctx);
     exitCode = err.exitCode;
   };
 
@@ -39,7 +42,7 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
     const deps: Deps = { ...createDeps(globals, env, io, argv), ...options.deps };
     const mod = await spec.load();
     const result = await mod.run(deps, args, opts);
-    renderSuccess(io, globals.json, name, result);
+    renderSuccess(io, globals.json, name, result, () => envelopeContext(env, deps.cwd));
     // A command may end with another code on success (`run`: its child's, 128 + signal when killed).
     if (result.exitCode !== undefined) exitCode = Number.isInteger(result.exitCode) && result.exitCode >= 0 && result.exitCode <= 255 ? result.exitCode : EXIT.OTHER;
   };

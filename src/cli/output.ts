@@ -6,6 +6,7 @@
 import { createRequire } from 'node:module';
 import type { AgentprovError } from '../core/errors.js';
 import type { IO } from '../core/io.js';
+import type { EnvelopeContext, EnvelopeMeta } from './meta.js';
 
 /** One thing that stands in the way, as `--preflight` reports it: a code and what the human or agent can do about it. */
 export interface Blocker {
@@ -53,6 +54,9 @@ export interface SuccessEnvelope<T = unknown> {
   data: T;
   warnings: string[];
   next_steps: string[];
+  /** agentprov's version (issue 20). */
+  version?: string;
+  meta?: EnvelopeMeta;
 }
 
 export interface ErrorEnvelope {
@@ -61,33 +65,36 @@ export interface ErrorEnvelope {
   error: { code: string; message: string; details: Record<string, unknown> };
   warnings: string[];
   next_steps: string[];
+  version?: string;
+  meta?: EnvelopeMeta;
 }
 
-export function successEnvelope<T>(command: string, result: CommandResult<T>): SuccessEnvelope<T> {
-  return { ok: true, command, data: result.data, warnings: result.warnings ?? [], next_steps: result.nextSteps ?? [] };
+export function successEnvelope<T>(command: string, result: CommandResult<T>, ctx?: EnvelopeContext): SuccessEnvelope<T> {
+  return { ok: true, command, data: result.data, warnings: result.warnings ?? [], next_steps: result.nextSteps ?? [], ...ctx };
 }
 
-export function errorEnvelope(command: string, err: AgentprovError, warnings: string[] = []): ErrorEnvelope {
+export function errorEnvelope(command: string, err: AgentprovError, warnings: string[] = [], ctx?: EnvelopeContext): ErrorEnvelope {
   return {
     ok: false,
     command,
     error: { code: err.code, message: err.message, details: err.details },
     warnings,
     next_steps: err.nextSteps,
+    ...ctx,
   };
 }
 
-export function renderSuccess(io: IO, json: boolean, command: string, result: CommandResult): void {
+export function renderSuccess(io: IO, json: boolean, command: string, result: CommandResult, ctx?: () => EnvelopeContext): void {
   if (result.printed) return;
   const out = revealing(io, result.reveal);
   if (json) {
     if (result.dataJson) {
       // Same document, same key order as successEnvelope.
-      const rest = JSON.stringify({ warnings: result.warnings ?? [], next_steps: result.nextSteps ?? [] });
+      const rest = JSON.stringify({ warnings: result.warnings ?? [], next_steps: result.nextSteps ?? [], ...ctx?.() });
       out(`{"ok":true,"command":${JSON.stringify(command)},"data":${result.dataJson()},${rest.slice(1)}\n`);
       return;
     }
-    out(JSON.stringify(successEnvelope(command, result)) + '\n');
+    out(JSON.stringify(successEnvelope(command, result, ctx?.())) + '\n');
     return;
   }
   for (const w of result.warnings ?? []) io.err(`warning: ${w}\n`);
@@ -121,9 +128,9 @@ function revealing(io: IO, reveal: string[] | undefined): (text: string) => void
   };
 }
 
-export function renderError(io: IO, json: boolean, command: string, err: AgentprovError): void {
+export function renderError(io: IO, json: boolean, command: string, err: AgentprovError, ctx?: () => EnvelopeContext): void {
   if (json) {
-    io.out(JSON.stringify(errorEnvelope(command, err)) + '\n');
+    io.out(JSON.stringify(errorEnvelope(command, err, [], ctx?.())) + '\n');
     return;
   }
   io.err(`error [${err.code}]: ${err.message}\n`);

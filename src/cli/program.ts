@@ -47,7 +47,10 @@ export const COMMANDS: CommandSpec[] = [
           .option('--issuer <url>', 'sign in at this OIDC issuer directly (with --client-id)')
           .option('--client-id <id>', "agentprov's client id at --issuer")
           .option('--accept-tos', "accept the orchestrator's terms (a human's yes, for scripts)")
-          .option('--preflight', 'list every blocker (issuer, keychain, session) and change nothing'),
+          .option('--preflight', 'list every blocker (issuer, keychain, session) and change nothing')
+          .option('--skills-only', 'only write (or refresh) the agent skill .agents/skills/agentprov/SKILL.md; no sign-in')
+          .option('--claude-skill', 'also write the skill for Claude Code (.claude/skills/agentprov/SKILL.md) without asking')
+          .option('--agents-md', "add agentprov's notes to AGENTS.md (a delimited block) without asking"),
       ),
     load: () => import('./commands/init.js'),
   },
@@ -221,6 +224,17 @@ export const COMMANDS: CommandSpec[] = [
         .option('--complete', 'with set: finish the approval started by an earlier budget set of the same raise, then apply it')
         .option('--wait <seconds>', 'with --complete: keep polling up to this long (default 0: one poll)'),
     load: () => import('./commands/budget.js'),
+  },
+  {
+    path: ['mcp'],
+    summary: 'Serve the commands as MCP tools over stdio (catalog, search, add, list, status, remove, spend, budget_show, run) for agents that speak MCP',
+    load: () => import('./commands/mcp.js'),
+  },
+  {
+    path: ['llm-context'],
+    summary: "Print the compact guidance for agents and the compact catalog of the current providers (or one provider's)",
+    configure: (c) => c.argument('[provider]', 'only this provider (or category)').option('--refresh', 'revalidate every provider now'),
+    load: () => import('./commands/llm-context.js'),
   },
   {
     path: ['spend'],

@@ -28,7 +28,7 @@ export async function run(deps: Deps, args: string[], opts: Record<string, unkno
       nextSteps: gathered.nextSteps.length ? gathered.nextSteps : first ? [`agentprov catalog ${first.provider}/${first.id}`] : [],
     };
   }
-  const [{ renderCompact, renderService, renderTable, renderTsv, qualifiedId }, { filterServices }, { sanitizeLine }] = await Promise.all([
+  const [{ COMPACT_LEGEND, renderCompact, renderService, renderTable, renderTsv, qualifiedId }, { filterServices }, { sanitizeLine }] = await Promise.all([
     import('../../catalog/render.js'),
     import('../../catalog/search.js'),
     import('../../util/sanitize.js'),
@@ -59,7 +59,7 @@ export async function run(deps: Deps, args: string[], opts: Record<string, unkno
   if (opts.compact) {
     const lines = renderCompact(services);
     return {
-      data: { compact: lines, count: services.length, providers: providers.map((p) => ({ id: p.id, status: p.status })) },
+      data: { compact: lines, legend: COMPACT_LEGEND, count: services.length, providers: providers.map((p) => ({ id: p.id, status: p.status })) },
       warnings,
       nextSteps: gathered.nextSteps,
       human: lines,

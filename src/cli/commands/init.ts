@@ -20,6 +20,7 @@ import type { Deps } from '../deps.js';
 import { AgentprovError, isAgentprovError } from '../../core/errors.js';
 import type { Blocker, CommandResult } from '../output.js';
 import { DEFAULT_TIMEOUT_SECONDS, methodOption, secondsOption } from '../options.js';
+import { writeGuidance } from '../guidance.js';
 
 interface Target {
   orchestratorUrl?: string;
@@ -63,6 +64,10 @@ async function resolveTarget(deps: Deps, opts: Record<string, unknown>): Promise
 
 export async function run(deps: Deps, _args: string[], opts: Record<string, unknown>): Promise<CommandResult> {
   if (opts.preflight) return preflight(deps, opts);
+  if (opts.skillsOnly) {
+    const guidance = await writeGuidance(deps, opts);
+    return { data: { guidance }, nextSteps: ['agentprov catalog --compact'], human: guidance.map((g) => `${g.status}: ${g.path}`).join('\n') };
+  }
   const method = methodOption(opts);
   const timeoutSeconds = secondsOption(opts.timeout, '--timeout', DEFAULT_TIMEOUT_SECONDS);
   const target = await resolveTarget(deps, opts);
@@ -80,6 +85,8 @@ export async function run(deps: Deps, _args: string[], opts: Record<string, unkn
   const manifestPath = join(deps.cwd, MANIFEST_FILE);
   const manifestCreated = !existsSync(manifestPath);
   if (manifestCreated) await writeManifest(manifestPath, emptyManifest(target.orchestratorUrl), deps.io.redactor);
+  // Before the sign-in, which an agent finishes later (exit 3): the skill says how.
+  const guidance = await writeGuidance(deps, opts);
   await resolveRegistry(deps);
 
   const vault = await deps.vault();
@@ -104,6 +111,7 @@ export async function run(deps: Deps, _args: string[], opts: Record<string, unkn
     manifest: manifestPath,
     manifest_created: manifestCreated,
     already_signed_in: reused,
+    guidance,
   };
   return {
     data,
