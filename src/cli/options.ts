@@ -1,7 +1,9 @@
 /**
- * Option values shared by several commands, parsed once: whole seconds
- * (--wait, --timeout) and the sign-in method (--device / --browser).
+ * Options shared by several commands: their flags (sign-in method) and
+ * their values, parsed once (whole seconds for --wait and --timeout, the
+ * sign-in method).
  */
+import { Option, type Command } from 'commander';
 import { AgentprovError } from '../core/errors.js';
 import type { SignInMethod } from '../auth/signin.js';
 
@@ -17,4 +19,19 @@ export function secondsOption(value: unknown, flag: string, fallback: number, ma
 export function methodOption(opts: Record<string, unknown>): SignInMethod | undefined {
   if (opts.device && opts.browser) throw new AgentprovError('USAGE', 'choose one of --device and --browser');
   return opts.device ? 'device' : opts.browser ? 'browser' : undefined;
+}
+
+/**
+ * Sign-in method flags shared by init and login. `--no-browser` ("open
+ * nothing, print the URL") must not share commander's `browser` attribute
+ * with `--browser` ("use the browser flow"), so it is stored as `openBrowser`.
+ */
+export function signInFlags(c: Command): Command {
+  const noBrowser = new Option('--no-browser', 'do not open a browser; print the sign-in URL instead');
+  noBrowser.attributeName = () => 'openBrowser';
+  return c
+    .option('--device', 'sign in with the device flow (a code to enter on another device)')
+    .option('--browser', 'sign in with the browser flow (authorization code + PKCE on a loopback redirect)')
+    .addOption(noBrowser)
+    .option('--timeout <seconds>', 'give up waiting for the browser after this long (default 300)');
 }

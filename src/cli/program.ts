@@ -7,6 +7,7 @@
 import { Command, Option } from 'commander';
 import type { Deps } from './deps.js';
 import type { CommandResult } from './output.js';
+import { signInFlags } from './options.js';
 
 export interface CommandModule {
   run(deps: Deps, args: string[], opts: Record<string, unknown>): Promise<CommandResult>;
@@ -283,19 +284,4 @@ export function buildProgram(version: string, invoke: Invoke, prepare: (root: Co
     });
   }
   return program;
-}
-
-/**
- * Sign-in method flags shared by init and login. `--no-browser` ("open
- * nothing, print the URL") must not share commander's `browser` attribute
- * with `--browser` ("use the browser flow"), so it is stored as `openBrowser`.
- */
-function signInFlags(c: Command): Command {
-  const noBrowser = new Option('--no-browser', 'do not open a browser; print the sign-in URL instead');
-  noBrowser.attributeName = () => 'openBrowser';
-  return c
-    .option('--device', 'sign in with the device flow (a code to enter on another device)')
-    .option('--browser', 'sign in with the browser flow (authorization code + PKCE on a loopback redirect)')
-    .addOption(noBrowser)
-    .option('--timeout <seconds>', 'give up waiting for the browser after this long (default 300)');
 }
