@@ -25,12 +25,13 @@ const secretValue = z.string().min(1).max(4096).regex(/^[^\u0000-\u001f\u007f-\u
 
 export const AppErrorObject = z.looseObject({
   code: z.string().min(1).max(64).regex(/^[a-z0-9_.-]+$/i, 'not an error code'),
-  message: text(2000).optional(),
+  /** Free text: the client strips control characters before showing it. */
+  message: z.string().max(2000).optional(),
 });
 /** The envelopes APP uses: `{error:{code,message}}` (also with `type`/`status`/`id`), or RFC 6749 `{error, error_description}`. */
 export const AppErrorBody = z.union([
   z.looseObject({ error: AppErrorObject }),
-  z.looseObject({ error: z.string().min(1).max(64).regex(/^[a-z0-9_]+$/), error_description: text(2000).optional() }),
+  z.looseObject({ error: z.string().min(1).max(64).regex(/^[a-z0-9_]+$/), error_description: z.string().max(2000).optional() }),
 ]);
 export type AppErrorBody = z.infer<typeof AppErrorBody>;
 

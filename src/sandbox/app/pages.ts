@@ -6,7 +6,8 @@
 import { escapeHtml } from '../shared/http.js';
 
 export const PAGE_HEADERS = {
-  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+  // No form-action: the decision's answer redirects to the client's redirect_uri, another origin.
+  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
   'x-frame-options': 'DENY',
   'referrer-policy': 'no-referrer',
 };
