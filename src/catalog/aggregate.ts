@@ -32,6 +32,9 @@ export interface ProviderReport {
   version?: string;
   /** Authorization servers off its origin that the orchestrator vouched for. */
   authorization_servers?: string[];
+  /** `app`: an APP 0.1d provider (src/providers/app/), with the CIMD URL the user gave; absent: the agentprov protocol. */
+  protocol?: 'app';
+  client_id?: string;
 }
 
 export interface AggregateResult {
@@ -89,10 +92,8 @@ export async function aggregateCatalogs(opts: AggregateOptions): Promise<Aggrega
     fetcher ??= ownFetcher = createFetcher({ headersTimeoutMs: opts.deadlineMs, bodyTimeoutMs: opts.deadlineMs });
     net = { memory, origin };
   }
-  // The validators (zod: a large chunk to compile) are loaded, and primed on
-  // a sample, once every first request has left, so that both overlap the
-  // round trip instead of delaying it; a slow connect does not hold them
-  // back for long.
+  // The validators (zod: a large chunk to compile) are loaded, and primed on a sample, once every first
+  // request has left, so both overlap the round trip instead of delaying it; a slow connect does not hold them long.
   let unsent = 0;
   let loadValidators!: () => void;
   const validators = new Promise<void>((go) => (loadValidators = go))
@@ -111,10 +112,11 @@ export async function aggregateCatalogs(opts: AggregateOptions): Promise<Aggrega
   try {
     const pending = cached.map(async ({ entry, cache }): Promise<Outcome> => {
       if (usable(cache)) return { entry, cache, status: 'cached', warnings: [] };
+      // An APP provider has no descriptor: its own catalog path (catalog/app-catalog.ts).
+      if (entry.protocol === 'app') return import('./app-catalog.js').then((m) => m.refreshAppCatalog(entry, fetcher!, opts, cache)).then((o) => ({ entry, ...o }));
       unsent++;
       return refreshOne(entry, cache, fetcher!, net!, opts, sent, validators);
     });
-    // A request that fails before it is sent never says so: load them anyway soon (kept alive, as refreshOne may wait on them).
     if (unsent > 0) timer = setTimeout(loadValidators, 25);
     const outcomes = await Promise.all(pending);
     return assemble(outcomes, opts.now());
@@ -233,7 +235,7 @@ async function refreshOne(
   }
 }
 
-/** `fn` at most once (a request that fails before it is sent never calls it: the timer above covers that). */
+/** `fn` at most once (a request that fails before it is sent never calls it: the timer above, which loads them anyway, covers that). */
 function once(fn: () => void): () => void {
   let called = false;
   return () => {
@@ -254,7 +256,7 @@ function assemble(outcomes: Outcome[], now: number): AggregateResult {
     warnings.push(...o.warnings);
     const c = o.cache?.header;
     if (!c || o.status === 'failed') {
-      providers.push({ id: o.entry.id ?? null, name: null, url: o.entry.url, source: o.entry.source, status: 'failed', services: 0, age_s: null, ...(o.error ? { error: o.error } : {}) });
+      providers.push({ id: o.entry.id ?? null, name: null, url: o.entry.url, source: o.entry.source, ...(o.entry.protocol ? { protocol: o.entry.protocol } : {}), status: 'failed', services: 0, age_s: null, ...(o.error ? { error: o.error } : {}) });
       continue;
     }
     const owner = owners.get(c.provider_id);
@@ -276,6 +278,7 @@ function assemble(outcomes: Outcome[], now: number): AggregateResult {
       url: o.entry.url,
       source: o.entry.source,
       ...(o.entry.authorizationServers ? { authorization_servers: o.entry.authorizationServers } : {}),
+      ...(o.entry.protocol ? { protocol: o.entry.protocol, ...(o.entry.clientId ? { client_id: o.entry.clientId } : {}) } : {}),
       status: o.status,
       services: c.count,
       age_s: Math.max(0, Math.round((now - c.fetched_at) / 1000)),

@@ -50,7 +50,9 @@ export function readRegistryIndex(file: string, fingerprint: string): RegistryIn
   const entries: ProviderEntry[] = [];
   for (const e of r.entries as unknown[]) {
     if (typeof e !== 'object' || e === null) return undefined;
-    const { url, source, id, catalogUrl, authorizationServers: vouched } = e as Record<string, unknown>;
+    const { url, source, id, catalogUrl, authorizationServers: vouched, protocol, clientId } = e as Record<string, unknown>;
+    if (protocol !== undefined && protocol !== 'app') return undefined;
+    if (clientId !== undefined && !isStr(clientId, 2048)) return undefined;
     if (!isStr(url, 8192) || !isStr(source, 16) || !SOURCES.has(source)) return undefined;
     if (id !== undefined && !isStr(id, 64)) return undefined;
     if (catalogUrl !== undefined && !isStr(catalogUrl, 2048)) return undefined;
@@ -61,6 +63,8 @@ export function readRegistryIndex(file: string, fingerprint: string): RegistryIn
       ...(id ? { id } : {}),
       ...(catalogUrl ? { catalogUrl } : {}),
       ...(vouched ? { authorizationServers: vouched as string[] } : {}),
+      ...(protocol ? { protocol: 'app' as const } : {}),
+      ...(clientId ? { clientId: clientId as string } : {}),
     });
   }
   return { v: 1, fingerprint, entries, deadline_ms: r.deadline_ms as number, warnings: r.warnings as string[] };

@@ -27,6 +27,18 @@ export interface ProviderEntry {
   catalogUrl?: string;
   /** Authorization servers off its origin that the orchestrator vouched for (src/wire/origin.ts). */
   authorizationServers?: string[];
+  /** `app`: an APP 0.1d provider, `url` its base URL (docs/protocol.md §APP). */
+  protocol?: 'app';
+  /** APP: the CIMD URL given with `providers add --client-id`. */
+  clientId?: string;
+}
+
+/** An APP base URL as typed: http(s), no user info, query or fragment, ending in `/`. */
+export function normalizeAppBaseUrl(input: string): string {
+  const url = new URL(normalizeProviderUrl(input).replace(/\/\.well-known\/agent-provisioning$/, '/'));
+  url.search = '';
+  if (!url.pathname.endsWith('/')) url.pathname += '/';
+  return url.href;
 }
 
 /**
@@ -68,6 +80,8 @@ export async function loadRegistry(opts: { paths: Paths; cwd: string }): Promise
       ...(p.id ? { id: p.id } : {}),
       ...(p.catalog_url ? { catalogUrl: p.catalog_url } : {}),
       ...(p.source === 'orchestrator' && p.authorization_servers ? { authorizationServers: p.authorization_servers } : {}),
+      ...(p.protocol ? { protocol: p.protocol } : {}),
+      ...(p.client_id ? { clientId: p.client_id } : {}),
     });
   }
   const manifestPath = findManifest(opts.cwd);
@@ -84,7 +98,7 @@ export async function loadRegistry(opts: { paths: Paths; cwd: string }): Promise
   for (const e of raw) {
     let url: string;
     try {
-      url = normalizeProviderUrl(e.url);
+      url = e.protocol === 'app' ? normalizeAppBaseUrl(e.url) : normalizeProviderUrl(e.url);
     } catch {
       warnings.push(`provider URL "${e.url}" (${e.source}) ignored: not a usable URL`);
       continue;

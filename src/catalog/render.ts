@@ -16,6 +16,8 @@ export function formatAmount(amount: number | undefined, currency: string | unde
 /** `free`, `12.00 USD once`, `5.00 USD/month`, `0.01 USD/request`. */
 export function formatPrice(p: CatalogService['pricing']): string {
   // A price the provider quotes only at `add` time (Cloudflare's registrar): the catalog's figure is an example.
+  // A provider's free-text price (APP): shown as it is, never read as a number.
+  if (typeof p.freeform === 'string') return `${sanitizeLine(p.freeform).slice(0, 120)} (provider's text: confirm at the provider)`;
   if (p.quoted_at_add === true && p.type !== 'free') return `~${exactPrice(p)}, quoted at add`;
   return exactPrice(p);
 }

@@ -30,6 +30,10 @@ export const ConfigSchema = z.object({
         catalog_url: z.string().url().max(2048).optional(),
         /** Authorization servers off the descriptor's origin that the orchestrator vouched for (source "orchestrator" only). */
         authorization_servers: z.array(z.string().url().max(2048)).max(4).optional(),
+        /** `app`: the URL is an APP 0.1d base URL (src/providers/app/); absent: an agentprov protocol descriptor. */
+        protocol: z.enum(['app']).optional(),
+        /** APP: the Client ID Metadata Document URL agentprov registers with (else the orchestrator's). */
+        client_id: z.string().url().max(2048).optional(),
       }),
     )
     .max(500)

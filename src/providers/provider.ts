@@ -72,8 +72,8 @@ export interface Provider {
   get(provisionId: string, name: string): Promise<Provision>;
   /** Deprovision. Resolves when the provider says it is deleted (or it was already gone). */
   remove(provisionId: string): Promise<void>;
-  /** New long-lived credentials for this provider; the old ones are revoked. */
-  rotate(): Promise<void>;
+  /** New long-lived credentials for this provider (APP: for the resource `provisionId`); the old ones are revoked. */
+  rotate(provisionId?: string): Promise<void>;
   /** A short-lived, optionally down-scoped access token minted from the stored grant. */
   mint(opts: { ttlSeconds: number; scopes?: string[] }): Promise<ShortLivedCredential>;
   /** Revoke a credential minted by `mint` (RFC 7009 for the protocol client). */

@@ -182,9 +182,25 @@ export async function openProvider(deps: Deps, providerId: string, gathered?: Ga
   if (builtin) return builtin.open(deps);
   const report = reportOf(catalog, providerId);
   assertTrusted(report);
+  // An APP 0.1d provider (docs/protocol.md §APP): no descriptor; its CIMD is the user's --client-id or the orchestrator's.
+  if (report.protocol === 'app') {
+    const { openAppProvider } = await import('../providers/app/index.js');
+    return openAppProvider(deps, { id: providerId, base: report.url, ...(report.client_id ? { clientId: report.client_id } : {}) }, () => orchestratorAppClient(deps));
+  }
   const descriptorUrl = report.url;
   const vouchedIssuers = report.authorization_servers ?? [];
   const descriptor = await fetchDescriptor(descriptorUrl, providerId, { root: deps.paths.cache, nowMs: deps.clock.now().getTime() }, vouchedIssuers);
   const { openProtocolProvider } = await import('../providers/agentprov/index.js');
   return openProtocolProvider(deps, { id: providerId, descriptorUrl, descriptor, vouchedIssuers });
+}
+
+/** The orchestrator's CIMD URL and code relay for APP providers, from its descriptor; undefined when it names none. */
+async function orchestratorAppClient(deps: Deps): Promise<{ clientId: string; relay?: string } | undefined> {
+  const { readConfigFile } = await import('../config/settings.js');
+  const { configFilePath } = await import('../core/paths.js');
+  const url = readConfigFile(configFilePath(deps.paths)).orchestrator?.url;
+  if (!url) return undefined;
+  const { fetchOrchestratorDescriptor } = await import('../auth/orchestrator.js');
+  const { descriptor } = await fetchOrchestratorDescriptor(url);
+  return descriptor.app_client_id ? { clientId: descriptor.app_client_id, ...(descriptor.app_code_relay ? { relay: descriptor.app_code_relay } : {}) } : undefined;
 }

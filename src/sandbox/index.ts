@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as z from 'zod';
+import { startAppProvider, type AppFaults, type StartedAppProvider } from './app/index.js';
 import { startIdp, type SandboxIdp } from './idp/index.js';
 import { builtinCatalog, startProvider, type FaultSwitches, type StartedProvider } from './provider/index.js';
 import { startRail, type RunningRail } from './rail/index.js';
@@ -23,6 +24,8 @@ export interface SandboxOptions {
   port?: number;
   autoApprove?: boolean;
   faults?: Partial<Record<string, FaultSwitches>>;
+  /** Faults of the APP provider `appcloud` (429 with Retry-After). */
+  appFaults?: AppFaults;
   /** Rail knobs for tests: payment token lifetime (default 900 s). */
   rail?: { tokenTtlSeconds?: number };
 }
@@ -36,6 +39,8 @@ export interface Sandbox {
   idp: SandboxIdp;
   rail: RunningRail;
   provider(id: string): StartedProvider;
+  /** The APP 0.1d provider (docs/protocol.md §APP): its base URL is `app.url`. */
+  app: StartedAppProvider;
   stop(): Promise<void>;
 }
 
@@ -43,6 +48,8 @@ const PROVIDERS = [
   { id: 'localcloud', name: 'LocalCloud', trustsOrchestrator: true },
   { id: 'othercloud', name: 'OtherCloud', trustsOrchestrator: false },
 ] as const;
+
+const APP_PROVIDER = { id: 'appcloud', name: 'AppCloud' } as const;
 
 const Ports = z.object({ orchestrator: z.number().int(), rail: z.number().int(), providers: z.record(z.string(), z.number().int()) });
 type Ports = z.infer<typeof Ports>;
@@ -101,11 +108,19 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       providers.set(p.id, provider);
     }
 
+    const app = await startAppProvider({
+      ...APP_PROVIDER,
+      port: portFor(2 + PROVIDERS.length, remembered?.providers[APP_PROVIDER.id]),
+      ...(sub(APP_PROVIDER.id) ? { dataDir: sub(APP_PROVIDER.id)! } : {}),
+      ...(options.appFaults ? { faults: options.appFaults } : {}),
+    });
+    started.push(app);
+
     if (dataDir) {
       const ports: Ports = {
         orchestrator: Number(new URL(idp.url).port),
         rail: Number(new URL(rail.url).port),
-        providers: Object.fromEntries([...providers].map(([id, p]) => [id, Number(new URL(p.url).port)])),
+        providers: { ...Object.fromEntries([...providers].map(([id, p]) => [id, Number(new URL(p.url).port)])), [APP_PROVIDER.id]: Number(new URL(app.url).port) },
       };
       writeFileAtomicSync(join(dataDir, 'ports.json'), JSON.stringify(ports));
     }
@@ -118,6 +133,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       dataDir,
       idp,
       rail,
+      app,
       provider(id) {
         const p = providers.get(id);
         if (!p) throw new Error(`no sandbox provider "${id}"`);

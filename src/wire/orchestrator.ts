@@ -28,6 +28,10 @@ export const OrchestratorDescriptor = z.looseObject({
   cloudflare_client_id: z.string().min(1).max(255).optional(),
   /** Human-readable orchestrator name. */
   name: z.string().min(1).max(200),
+  /** APP (docs/protocol.md §APP): the URL of agentprov's Client ID Metadata Document this orchestrator hosts. */
+  app_client_id: httpUrl.optional(),
+  /** APP: where the CLI polls for the code the provider redirected the human with (`?state=`). */
+  app_code_relay: httpUrl.optional(),
   /**
    * Authorization servers on another origin than their provider's descriptor
    * that this orchestrator vouches for, by provider descriptor URL

@@ -13,7 +13,12 @@ import { catalogDeadlineMs, resolveRegistry } from '../../catalog/gather.js';
 import { addUserProvider } from '../../catalog/manage.js';
 import { loadRegistry, normalizeProviderUrl } from '../../catalog/registry.js';
 
-export async function run(deps: Deps, args: string[]): Promise<CommandResult> {
+export async function run(deps: Deps, args: string[], opts: Record<string, unknown> = {}): Promise<CommandResult> {
+  if (opts.protocol !== undefined && opts.protocol !== 'agentprov') {
+    if (opts.protocol !== 'app') throw new AgentprovError('USAGE', `unknown --protocol "${String(opts.protocol).slice(0, 20)}" (agentprov or app)`);
+    const { addAppProvider } = await import('../../catalog/app-manage.js');
+    return addAppProvider(deps, args[0] ?? '', { ...(typeof opts.id === 'string' ? { id: opts.id } : {}), ...(typeof opts.clientId === 'string' ? { clientId: opts.clientId } : {}) });
+  }
   const url = normalizeProviderUrl(args[0] ?? '');
   const registry = await loadRegistry({ paths: deps.paths, cwd: deps.cwd });
   const result = await aggregateCatalogs({

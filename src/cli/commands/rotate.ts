@@ -16,7 +16,7 @@ export async function run(deps: Deps, args: string[]): Promise<CommandResult> {
   if (!resource) throw resourceNotFound(name, path);
   const provider = await openProvider(deps, resource.provider);
   const warnings: string[] = [];
-  await provider.rotate();
+  await provider.rotate(resource.id);
   await audit(deps, { command: 'rotate', provider: resource.provider, resource: name, decision: 'rotated', details: { service: resource.service } }, warnings);
   return {
     data: { name, provider: resource.provider, service: resource.service, rotated: true, old_revoked: true },

@@ -31,6 +31,7 @@ export async function run(deps: Deps, _args: string[], opts: Record<string, unkn
     issuer: sandbox.issuer,
     payment_rail: sandbox.paymentRail,
     providers: sandbox.providers,
+    app_providers: [{ id: sandbox.app.id, url: sandbox.app.url, protocol: 'app' }],
     data_dir: dataDir,
     auto_approve: autoApprove,
     users: [
@@ -47,6 +48,7 @@ export async function run(deps: Deps, _args: string[], opts: Record<string, unkn
       `  orchestrator  ${sandbox.orchestrator}`,
       `  payment rail  ${sandbox.paymentRail}`,
       ...sandbox.providers.map((p) => `  ${p.id.padEnd(13)} ${p.url}`),
+      `  ${sandbox.app.id.padEnd(13)} ${sandbox.app.url} (APP 0.1d: agentprov providers add ${sandbox.app.url} --protocol app)`,
       `  data dir      ${dataDir}`,
       `  users         demo@agentprov.test / demo, second@agentprov.test / second (no payment method)`,
       'Press Ctrl-C to stop.',

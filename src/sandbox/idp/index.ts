@@ -13,6 +13,7 @@ import { ORCHESTRATOR_DESCRIPTOR_PATH, OrchestratorDescriptor } from '../../wire
 import { createAdapterFactory } from '../shared/oidc-adapter.js';
 import { buildConfiguration, CLI_CLIENT_ID, SCOPES } from './config.js';
 import { deviceAuthorizationHook, offlineAccessPromptHook } from './hooks.js';
+import { APP_CLIENT_PATH, APP_RELAY_PATH, appClientRoutes } from './app-client.js';
 import { sendJson } from './http.js';
 import { registerIdJagGrant, type IdJagTarget } from './id-jag.js';
 import { handleInteraction } from './interactions.js';
@@ -75,6 +76,7 @@ export async function startIdp(options: IdpOptions): Promise<SandboxIdp> {
   provider.use(offlineAccessPromptHook(provider));
   provider.use(deviceAuthorizationHook(provider, { autoApprove, scopes: SCOPES }));
   const oidc = provider.callback();
+  const appRoutes = appClientRoutes(url);
 
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = URL.parse(req.url ?? '/', url)?.pathname ?? '/';
@@ -86,10 +88,13 @@ export async function startIdp(options: IdpOptions): Promise<SandboxIdp> {
         payment_rail: paymentRail,
         providers,
         name: 'agentprov sandbox',
+        app_client_id: `${url}${APP_CLIENT_PATH}`,
+        app_code_relay: `${url}${APP_RELAY_PATH}`,
       });
       sendJson(res, 200, descriptor);
       return;
     }
+    if (appRoutes(req, res, path)) return;
     if (path.startsWith('/interaction/')) {
       await handleInteraction({ provider, autoApprove }, req, res, path.slice('/interaction/'.length));
       return;
