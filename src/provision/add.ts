@@ -37,7 +37,7 @@
  * finished by the re-run (charging is idempotent per key).
  */
 import * as z from 'zod';
-import { appendAudit, type AuditRecord } from '../audit/log.js';
+import type { AuditRecord } from '../audit/log.js';
 import type { Deps } from '../core/deps.js';
 import { AgentprovError, EXIT, isAgentprovError } from '../core/errors.js';
 import type { CatalogService } from '../catalog/service.js';
@@ -45,6 +45,8 @@ import type { ManifestResource } from '../project/manifest.js';
 import type { Provision } from '../wire/provider.js';
 import type { Authorization, Provider } from '../providers/provider.js';
 import { sanitizeLine } from '../util/sanitize.js';
+import { withNextSteps, type AddOutcome, type AddRequest } from './attempt.js';
+import { audit } from './audit.js';
 import { approveExternal, approvePayment, externalPrice, payForQuote, quoteOf, upfrontPrice, type PaymentOptions, type Price } from '../payment/paid.js';
 import { formatMinor } from '../payment/amount.js';
 import type { Ledger } from '../payment/ledger.js';
@@ -53,44 +55,9 @@ import { advanceJournal, isUnfinished, journalSlot, ledgerFor, newIdempotencyKey
 import { findResource, loadManifest, updateManifest, upsertResource } from '../project/manifest.js';
 import { pollProvision } from './poll.js';
 
+export type { AddOutcome, AddRequest } from './attempt.js';
+
 export const DEFAULT_WAIT_SECONDS = 60;
-
-export interface AddRequest {
-  command: 'add' | 'up';
-  service: CatalogService;
-  name: string;
-  config: Record<string, unknown>;
-  manifestPath: string;
-  acceptTos: boolean;
-  /** `--complete`: finish a consent started earlier, waiting up to this long. */
-  completeWaitSeconds?: number;
-  /** Bound for polling a 202, seconds. */
-  waitSeconds: number;
-  /** The command that resumes this add (for next_steps). */
-  resume: string;
-  /** Paid services (issue 7): the human's yes and the price limit. Without it a paid service needs a prompt. */
-  payment?: PaymentOptions;
-}
-
-export interface AddOutcome {
-  name: string;
-  provider: string;
-  service: string;
-  id: string;
-  status: string;
-  created_at: string;
-  /** Env var names `agentprov run` will provide (names only, never values). */
-  env: string[];
-  /** Nothing was sent: the manifest and journal say it is already provisioned. */
-  already_provisioned: boolean;
-  /** An earlier interrupted attempt was continued with its Idempotency-Key. */
-  resumed: boolean;
-  authorization: { via: Authorization['via']; account_created: boolean } | null;
-  manifest: string;
-  /** What the provider charged (paid services), never the payment token. */
-  charge?: { amount: number; currency: string; interval?: string };
-  warnings: string[];
-}
 
 /** Canonical text of a config for comparing (key order ignored). */
 export function sameConfig(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
@@ -104,20 +71,6 @@ export function nameInUse(name: string, why: string, manifest: string): Agentpro
     details: { name, manifest },
     nextSteps: ['choose another --name', 'agentprov list'],
   });
-}
-
-/** Same error with our next steps first (resuming needs this exact command). */
-export function withNextSteps(err: AgentprovError, steps: string[]): AgentprovError {
-  return new AgentprovError(err.code, err.message, { details: err.details, nextSteps: [...steps, ...err.nextSteps.filter((s) => !steps.includes(s))], cause: err });
-}
-
-/** An audit line; a failure to write it becomes a warning, never a lost provision. */
-export async function audit(deps: Deps, record: AuditRecord, warnings: string[]): Promise<void> {
-  try {
-    await appendAudit(deps, record);
-  } catch (err) {
-    warnings.push(`audit log not written (${sanitizeLine((err as Error)?.message ?? String(err)).slice(0, 200)})`);
-  }
 }
 
 const AUTH_RESUMABLE = new Set(['CONSENT_REQUIRED', 'AUTHORIZATION_PENDING', 'AUTHORIZATION_TIMEOUT']);
