@@ -43,68 +43,24 @@ import { AgentprovError, EXIT, isAgentprovError } from '../core/errors.js';
 import type { CatalogService } from '../catalog/service.js';
 import type { ManifestResource } from '../project/manifest.js';
 import type { Provision } from '../wire/provider.js';
-import type { Authorization, Provider } from '../providers/provider.js';
+import type { Provider } from '../providers/provider.js';
 import { sanitizeLine } from '../util/sanitize.js';
-import { withNextSteps, type AddOutcome, type AddRequest } from './attempt.js';
+import { outcomeOf, withNextSteps, type AddOutcome, type AddRequest } from './attempt.js';
+import { authorize } from './steps/authorize.js';
+import { intend } from './steps/intend.js';
 import { audit } from './audit.js';
 import { approveExternal, approvePayment, externalPrice, payForQuote, quoteOf, upfrontPrice, type PaymentOptions, type Price } from '../payment/paid.js';
 import { formatMinor } from '../payment/amount.js';
 import type { Ledger } from '../payment/ledger.js';
 import type { LedgerEntry } from '../payment/ledger-file.js';
-import { advanceJournal, isUnfinished, journalSlot, ledgerFor, newIdempotencyKey, readJournal, writeJournal, type JournalEntry } from './journal.js';
-import { findResource, loadManifest, updateManifest, upsertResource } from '../project/manifest.js';
+import { advanceJournal, ledgerFor, writeJournal, type JournalEntry } from './journal.js';
+import { updateManifest, upsertResource } from '../project/manifest.js';
 import { pollProvision } from './poll.js';
 
 export type { AddOutcome, AddRequest } from './attempt.js';
+export { defaultName, nameInUse, sameConfig } from './steps/intend.js';
 
 export const DEFAULT_WAIT_SECONDS = 60;
-
-/** Canonical text of a config for comparing (key order ignored). */
-export function sameConfig(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
-  const canon = (v: unknown): unknown =>
-    Array.isArray(v) ? v.map(canon) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canon((v as Record<string, unknown>)[k])])) : v;
-  return JSON.stringify(canon(a)) === JSON.stringify(canon(b));
-}
-
-export function nameInUse(name: string, why: string, manifest: string): AgentprovError {
-  return new AgentprovError('NAME_IN_USE', `the name "${name}" ${why}`, {
-    details: { name, manifest },
-    nextSteps: ['choose another --name', 'agentprov list'],
-  });
-}
-
-const AUTH_RESUMABLE = new Set(['CONSENT_REQUIRED', 'AUTHORIZATION_PENDING', 'AUTHORIZATION_TIMEOUT']);
-
-/** Authorize, asking the human for the terms on a terminal when the provider needs them. */
-export async function authorizeAt(deps: Deps, provider: Provider, req: Pick<AddRequest, 'acceptTos' | 'completeWaitSeconds' | 'command' | 'resume'> & { resource?: string }, warnings: string[]): Promise<Authorization> {
-  const interactive = deps.canPrompt();
-  const base = { interactive, ...(req.completeWaitSeconds !== undefined ? { completeWaitSeconds: req.completeWaitSeconds } : {}) };
-  let auth: Authorization;
-  try {
-    auth = await provider.authorize({ ...base, acceptTerms: req.acceptTos });
-  } catch (err) {
-    if (!isAgentprovError(err)) throw err;
-    if (err.code === 'TERMS_ACCEPTANCE_REQUIRED' && !req.acceptTos && interactive) {
-      const url = typeof err.details.terms_url === 'string' ? sanitizeLine(err.details.terms_url) : undefined;
-      const yes = await deps.prompter.confirm(`${provider.id} has no account for you yet. Accept its terms of service${url ? ` (${url})` : ''} and create one?`, false);
-      if (!yes) {
-        await audit(deps, { command: req.command, provider: provider.id, ...(req.resource ? { resource: req.resource } : {}), decision: 'terms_declined' }, warnings);
-        throw err;
-      }
-      auth = await provider.authorize({ ...base, acceptTerms: true });
-    } else if (err.code === 'TERMS_ACCEPTANCE_REQUIRED') {
-      throw withNextSteps(err, [`${req.resume} --accept-tos`]);
-    } else if (AUTH_RESUMABLE.has(err.code)) {
-      throw withNextSteps(err, [`${req.resume} --complete --wait 120`]);
-    } else {
-      throw err;
-    }
-  }
-  const where = { command: req.command, provider: provider.id, ...(req.resource ? { resource: req.resource } : {}) };
-  if (auth.termsVersion) await audit(deps, { ...where, decision: 'terms_accepted', details: { terms_version: auth.termsVersion, account_created: auth.accountCreated } }, warnings);
-  if (auth.via === 'consent') await audit(deps, { ...where, decision: 'consent_granted', details: { account_created: auth.accountCreated } }, warnings);
-  return auth;
-}
 
 /** Credentials a provider may return inside a provision (not in the protocol's schema; REST adapters). Kept only in the vault. */
 const ReturnedCredentials = z.record(z.string().regex(/^[a-z][a-z0-9_]{0,63}$/), z.string().min(1).max(8192)).refine((c) => Object.keys(c).length <= 20);
@@ -137,10 +93,9 @@ async function provisionWithRetry(deps: Deps, provider: Provider, input: Paramet
   }
 }
 
-/** Provision one resource for `req`, resuming a journaled attempt when there is one. */
 /**
- * The yes-flags a run was given, for its resume command (which authorizeAt
- * and the payment checks extend with the one yes they miss): a human who
+ * The yes-flags a run was given, for its resume command (which the
+ * authorize and pay steps extend with the one yes they miss): a human who
  * follows the next steps one by one must never lose an earlier yes (terms,
  * then payment, then terms again...). `--max-price` is written as parsed.
  */
@@ -154,75 +109,19 @@ export function yesFlags(r: { acceptTos: boolean; payment?: PaymentOptions }): s
     .join('');
 }
 
+/** Provision one resource for `req`, resuming a journaled attempt when there is one. */
 export async function provisionOne(deps: Deps, provider: Provider, req: AddRequest): Promise<AddOutcome> {
-  const warnings: string[] = [];
+  const intent = await intend(deps, req);
+  if ('done' in intent) return intent.done;
+  const { attempt } = intent;
   const { service, name } = req;
   const state = deps.paths.state;
-  const slot = journalSlot(req.manifestPath, service.provider, service.id, name);
-  const manifest = await loadManifest(req.manifestPath);
-  const existing = findResource(manifest, name);
-  const env = Object.keys(service.env);
-  const outcomeOf = (r: { id: string; status: string; created_at: string }, extra: Partial<AddOutcome>): AddOutcome => ({
-    name,
-    provider: service.provider,
-    service: service.id,
-    id: r.id,
-    status: r.status,
-    created_at: r.created_at,
-    env,
-    already_provisioned: false,
-    resumed: false,
-    authorization: null,
-    manifest: req.manifestPath,
-    warnings,
-    ...extra,
-  });
-
-  if (existing && (existing.provider !== service.provider || existing.service !== service.id)) {
-    throw nameInUse(name, `already names ${existing.provider}/${existing.service} in ${req.manifestPath}`, req.manifestPath);
-  }
-  let entry = await readJournal(state, slot);
-  if (existing?.id && existing.status === 'active') {
-    if (!sameConfig(existing.config, req.config)) throw nameInUse(name, `is already provisioned with a different config in ${req.manifestPath}`, req.manifestPath);
-    if (!entry || entry.state !== 'active') {
-      // Manifest says active but this machine has no record of it: take it as provisioned (the key is unknown here).
-      deps.debug(`${name}: active in the manifest`);
-    }
-    return outcomeOf({ id: existing.id, status: 'active', created_at: existing.created_at ?? '' }, { already_provisioned: true });
-  }
-
-  // The journal slot: resume an unfinished attempt, else start a new one (a fresh key) before anything is sent.
-  const now = deps.clock.now();
-  let resumed = false;
-  const continued = Boolean(entry && isUnfinished(entry));
-  if (entry && isUnfinished(entry)) {
-    if (!sameConfig(entry.config, req.config)) {
-      if (entry.state === 'intended') entry = { ...entry, config: req.config };
-      else {
-        throw nameInUse(name, `has an unfinished add with a different config (journal state ${entry.state}); re-run it with the same config to finish it`, req.manifestPath);
-      }
-    } else resumed = entry.state !== 'intended';
-  } else {
-    entry = {
-      v: 1,
-      // The manifest knows a pending provision this machine has no journal for: poll it, never POST again.
-      ...(existing?.id && existing.status === 'pending' ? { state: 'pending' as const, provision_id: existing.id } : { state: 'intended' as const }),
-      slot,
-      manifest: req.manifestPath,
-      provider: service.provider,
-      service: service.id,
-      name,
-      config: req.config,
-      idempotency_key: newIdempotencyKey(),
-      created_at: now.toISOString(),
-      updated_at: now.toISOString(),
-    };
-  }
+  const { slot, continued, resumed, warnings } = attempt;
+  let entry = attempt.entry;
   // Paid: the price limit, the caps (early) and the human's yes, before anything is sent.
   const external = provider.billing === 'external';
   const price = external ? undefined : upfrontPrice(service);
-  const where = { command: req.command, provider: service.provider, resource: name };
-  const payAudit = (r: Omit<AuditRecord, 'command'>): Promise<void> => audit(deps, { ...where, ...r }, warnings);
+  const payAudit = attempt.audit;
   // Asked once per intended add: an entry already paid for, or a provision that is only polled now, needs no second yes.
   if (price && !entry.payment && entry.state !== 'pending') {
     await approvePayment(deps, service, price, req.payment ?? { confirmed: false }, entry.state === 'intended', payAudit, req.resume);
@@ -244,8 +143,7 @@ export async function provisionOne(deps: Deps, provider: Provider, req: AddReque
   }
   await writeJournal(state, entry);
 
-  const auth = await authorizeAt(deps, provider, { ...req, resource: name }, warnings);
-  const authorization = { via: auth.via, account_created: auth.accountCreated };
+  const authorization = await authorize(deps, provider, attempt);
 
   let provision: Provision;
   if (entry.state === 'pending' && entry.provision_id) {
@@ -337,7 +235,7 @@ export async function provisionOne(deps: Deps, provider: Provider, req: AddReque
   } else {
     warnings.push(`${name} is still ${provision.status} after ${req.waitSeconds}s; re-run the same command to wait for it`);
   }
-  return outcomeOf(provision, { resumed, authorization, ...(record.charge ? { charge: record.charge } : {}) });
+  return outcomeOf(req, warnings, provision, { resumed, authorization, ...(record.charge ? { charge: record.charge } : {}) });
 }
 
 type PayAudit = (r: Omit<AuditRecord, 'command'>) => Promise<void>;
@@ -408,18 +306,4 @@ function checkProvision(p: Provision, service: CatalogService, name: string): vo
       details: { provider: service.provider, id: p.id },
     });
   }
-}
-
-/** A name for a new resource when --name is not given: an unfinished add of this service first (resume), else `<offering>`, `<offering>-2`, … free in the manifest. */
-export async function defaultName(deps: Deps, manifestPath: string, service: CatalogService, unfinished: JournalEntry[]): Promise<string> {
-  const mine = unfinished.find((e) => e.manifest === manifestPath && e.provider === service.provider && e.service === service.id && isUnfinished(e));
-  if (mine) return mine.name;
-  const manifest = await loadManifest(manifestPath);
-  const taken = new Set(manifest.resources.map((r) => r.name));
-  const base = (service.id.split(':')[1] ?? service.id).replace(/[^a-z0-9-]/g, '-').slice(0, 56) || 'resource';
-  for (let i = 1; i < 1000; i++) {
-    const candidate = i === 1 ? base : `${base}-${i}`;
-    if (!taken.has(candidate)) return candidate;
-  }
-  throw new AgentprovError('USAGE', 'choose a name with --name');
 }
