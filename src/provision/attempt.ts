@@ -12,7 +12,7 @@ import type { CatalogService } from '../catalog/service.js';
 import type { Authorization } from '../providers/provider.js';
 import type { PaymentOptions } from '../payment/paid.js';
 import { audit } from './audit.js';
-import type { JournalEntry } from './journal.js';
+import { advanceJournal, type JournalEntry } from './journal.js';
 
 export interface AddRequest {
   command: 'add' | 'up';
@@ -71,6 +71,11 @@ export interface Attempt {
 export function newAttempt(deps: Deps, req: AddRequest, fields: Pick<Attempt, 'slot' | 'entry' | 'continued' | 'resumed' | 'warnings'>): Attempt {
   const where = { command: req.command, provider: req.service.provider, resource: req.name };
   return { req, ...fields, audit: (r) => audit(deps, { ...where, ...r }, fields.warnings) };
+}
+
+/** Move the journal entry on; it is on disk before anything that depends on it happens. */
+export async function advance(deps: Deps, attempt: Attempt, patch: Partial<Omit<JournalEntry, 'v' | 'slot'>>): Promise<void> {
+  attempt.entry = await advanceJournal(deps.paths.state, attempt.entry, patch, deps.clock.now());
 }
 
 /** What `add` and `up` report of one resource. */

@@ -7,7 +7,7 @@
  * CONFIRMATION_REQUIRED.
  */
 import { audit } from '../../provision/audit.js';
-import { credentialsEntry } from '../../provision/add.js';
+import { credentialsEntry } from '../../provision/steps/record.js';
 import { deleteJournal, journalSlot } from '../../provision/journal.js';
 import { findResource, loadManifest, manifestPathFor, resourceNotFound, updateManifest } from '../../project/manifest.js';
 import { openProvider } from '../../provision/providers.js';
