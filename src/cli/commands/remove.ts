@@ -6,7 +6,8 @@
  * A human's yes: a prompt on a terminal, or --yes; otherwise exit 3
  * CONFIRMATION_REQUIRED.
  */
-import { audit, credentialsEntry } from '../../provision/add.js';
+import { audit } from '../../provision/audit.js';
+import { credentialsEntry } from '../../provision/steps/record.js';
 import { deleteJournal, journalSlot } from '../../provision/journal.js';
 import { findResource, loadManifest, manifestPathFor, resourceNotFound, updateManifest } from '../../project/manifest.js';
 import { openProvider } from '../../provision/providers.js';

@@ -3,7 +3,7 @@
  * provider; the old ones are revoked (Provider.rotate). Nothing is printed
  * but the fact: credentials stay in the vault.
  */
-import { audit } from '../../provision/add.js';
+import { audit } from '../../provision/audit.js';
 import { findResource, loadManifest, manifestPathFor, resourceNotFound } from '../../project/manifest.js';
 import { openProvider } from '../../provision/providers.js';
 import type { Deps } from '../deps.js';
