@@ -7,7 +7,7 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createFetcher, freshFor } from '../src/http/fetch.js';
+import { createFetcher, freshFor } from '../../../src/http/fetch.js';
 
 const SECRET = 'Bearer access-token-CANARY-0123456789';
 let seen: Array<{ server: string; path: string; headers: IncomingHttpHeaders }> = [];

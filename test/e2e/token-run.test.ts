@@ -7,14 +7,14 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { revokeWithRetry } from '../src/exec/credentials.js';
-import type { Provider, ShortLivedCredential } from '../src/providers/provider.js';
-import { startSandbox } from '../src/sandbox/index.js';
-import { openVault } from '../src/vault/vault.js';
-import { BIN, filesUnder, isolatedEnv, runCli, tempDir, type CliResult } from './helpers/cli.js';
-import { vaultSecrets } from './helpers/canary.js';
-import { requireSecretService } from './helpers/keyring.js';
-import { useSandbox } from './helpers/sandbox.js';
+import { revokeWithRetry } from '../../src/exec/credentials.js';
+import type { Provider, ShortLivedCredential } from '../../src/providers/provider.js';
+import { startSandbox } from '../../src/sandbox/index.js';
+import { openVault } from '../../src/vault/vault.js';
+import { BIN, filesUnder, isolatedEnv, runCli, tempDir, type CliResult } from '../helpers/cli.js';
+import { vaultSecrets } from '../helpers/canary.js';
+import { requireSecretService } from '../helpers/keyring.js';
+import { useSandbox } from '../helpers/sandbox.js';
 
 const haveKeyring = requireSecretService();
 
@@ -159,7 +159,7 @@ describe.runIf(haveKeyring)('token and run against the sandbox', () => {
     expect((await cli(['run', '--provider', 'localcloud', '--', 'true'], h)).code).toBe(0);
     const log = join(dir, 'requests.log');
     const r = await cli(['run', '--provider', 'localcloud', '--', 'true'], h, {
-      NODE_OPTIONS: `--import=${join(import.meta.dirname, '..', 'fixtures', 'request-log.mjs')}`,
+      NODE_OPTIONS: `--import=${join(import.meta.dirname, '..', '..', 'fixtures', 'request-log.mjs')}`,
       AGENTPROV_TEST_REQUEST_LOG: log,
     });
     expect(r.code, r.stdout + r.stderr).toBe(0);
@@ -353,7 +353,7 @@ describe.runIf(haveKeyring)('token cache', () => {
   }, 120_000);
 });
 
-// The masking itself is unit-tested in mask.test.ts.
+// The masking itself is unit-tested in test/unit/exec/mask.test.ts.
 describe('revocation, unit', () => {
   it('revocation is retried and its failure reported; a long-lived key is never revoked', async () => {
     let calls = 0;

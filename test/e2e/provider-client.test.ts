@@ -2,7 +2,7 @@
  * The provider protocol client (src/providers/agentprov/) against the real
  * counterparts: the sandbox (identity provider, rail, localcloud,
  * othercloud) in this process, the user signed in through the bundled CLI
- * as in signin.test.ts, headless Chromium for the human's consent, the real
+ * as in test/e2e/signin.test.ts, headless Chromium for the human's consent, the real
  * Secret Service for the vault. A few tiny loopback servers play broken
  * providers.
  */
@@ -12,20 +12,20 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getSession } from '../src/auth/session.js';
-import { createDeps, type Deps } from '../src/cli/deps.js';
-import { AgentprovError } from '../src/core/errors.js';
-import { ProviderDescriptorSchema, type ProviderDescriptor } from '../src/wire/provider.js';
-import { cachedServer, metadataTtl } from '../src/providers/agentprov/discovery-cache.js';
-import { openProtocolProvider } from '../src/providers/agentprov/index.js';
-import type { Provider } from '../src/providers/provider.js';
-import { openVault } from '../src/vault/vault.js';
-import { approveConsent, completeDeviceFlow, enterDeviceCode, launchBrowser, signIn, type TestBrowser } from './helpers/browser.js';
-import { filesUnder, isolatedEnv, runCli, tempDir } from './helpers/cli.js';
-import { bufferIO } from './helpers/io.js';
-import { rejection } from './helpers/errors.js';
-import { requireSecretService } from './helpers/keyring.js';
-import { useSandbox } from './helpers/sandbox.js';
+import { getSession } from '../../src/auth/session.js';
+import { createDeps, type Deps } from '../../src/cli/deps.js';
+import { AgentprovError } from '../../src/core/errors.js';
+import { ProviderDescriptorSchema, type ProviderDescriptor } from '../../src/wire/provider.js';
+import { cachedServer, metadataTtl } from '../../src/providers/agentprov/discovery-cache.js';
+import { openProtocolProvider } from '../../src/providers/agentprov/index.js';
+import type { Provider } from '../../src/providers/provider.js';
+import { openVault } from '../../src/vault/vault.js';
+import { approveConsent, completeDeviceFlow, enterDeviceCode, launchBrowser, signIn, type TestBrowser } from '../helpers/browser.js';
+import { filesUnder, isolatedEnv, runCli, tempDir } from '../helpers/cli.js';
+import { bufferIO } from '../helpers/io.js';
+import { rejection } from '../helpers/errors.js';
+import { requireSecretService } from '../helpers/keyring.js';
+import { useSandbox } from '../helpers/sandbox.js';
 
 const haveKeyring = requireSecretService();
 const DEMO = { email: 'demo@agentprov.test', password: 'demo' };
@@ -53,7 +53,7 @@ describe.runIf(haveKeyring)('provider protocol client against the sandbox', () =
   const errors: AgentprovError[] = [];
   const ios: Array<ReturnType<typeof bufferIO>> = [];
 
-  /** A signed-in home, the way signin.test.ts signs in an agent: init → Chromium approves → login --complete. */
+  /** A signed-in home, the way test/e2e/signin.test.ts signs in an agent: init → Chromium approves → login --complete. */
   async function signedIn(user: { email: string; password: string }): Promise<Home> {
     const home = tempDir();
     const cwd = tempDir('agentprov-project-');

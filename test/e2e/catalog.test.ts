@@ -10,15 +10,15 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFarm, stripeCatalogs, syntheticCatalog, type Farm } from '../fixtures/catalog/server.mjs';
-import { readRegistryIndex, registryFingerprint } from '../src/catalog/registry-index.js';
-import { renderTable } from '../src/catalog/render.js';
-import { resolvePaths } from '../src/core/paths.js';
-import { forgetDescriptor, peekCatalogUrl, readRememberedDescriptor, recallDescriptor, rememberDescriptor, validRemembered } from '../src/catalog/descriptor-cache.js';
-import { parseDescriptorValue, primeValidators } from '../src/catalog/validate.js';
-import type { CatalogService } from '../src/catalog/service.js';
-import { startSandbox, type Sandbox } from '../src/sandbox/index.js';
-import { isolatedEnv, runCli, tempDir } from './helpers/cli.js';
+import { startFarm, stripeCatalogs, syntheticCatalog, type Farm } from '../../fixtures/catalog/server.mjs';
+import { readRegistryIndex, registryFingerprint } from '../../src/catalog/registry-index.js';
+import { renderTable } from '../../src/catalog/render.js';
+import { resolvePaths } from '../../src/core/paths.js';
+import { forgetDescriptor, peekCatalogUrl, readRememberedDescriptor, recallDescriptor, rememberDescriptor, validRemembered } from '../../src/catalog/descriptor-cache.js';
+import { parseDescriptorValue, primeValidators } from '../../src/catalog/validate.js';
+import type { CatalogService } from '../../src/catalog/service.js';
+import { startSandbox, type Sandbox } from '../../src/sandbox/index.js';
+import { isolatedEnv, runCli, tempDir } from '../helpers/cli.js';
 
 const DEADLINE_MS = 1500;
 

@@ -2,17 +2,17 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { CatalogService } from '../src/catalog/service.js';
-import { readConfigFile, updateConfig } from '../src/config/settings.js';
-import { resolvePaths } from '../src/core/paths.js';
-import { addUserProvider } from '../src/catalog/manage.js';
-import { loadRegistry } from '../src/catalog/registry.js';
-import { checkConfig, parseConfigInput } from '../src/provision/service-config.js';
-import { sameConfig } from '../src/provision/add.js';
-import { advanceJournal, isUnfinished, journalSlot, listJournal, newIdempotencyKey, readJournal, writeJournal, type JournalEntry } from '../src/provision/journal.js';
-import { closeMatches, parseQualified } from '../src/provision/providers.js';
-import { tempDir } from './helpers/cli.js';
-import { rejection } from './helpers/errors.js';
+import type { CatalogService } from '../../../src/catalog/service.js';
+import { readConfigFile, updateConfig } from '../../../src/config/settings.js';
+import { resolvePaths } from '../../../src/core/paths.js';
+import { addUserProvider } from '../../../src/catalog/manage.js';
+import { loadRegistry } from '../../../src/catalog/registry.js';
+import { checkConfig, parseConfigInput } from '../../../src/provision/service-config.js';
+import { sameConfig } from '../../../src/provision/add.js';
+import { advanceJournal, isUnfinished, journalSlot, listJournal, newIdempotencyKey, readJournal, writeJournal, type JournalEntry } from '../../../src/provision/journal.js';
+import { closeMatches, parseQualified } from '../../../src/provision/providers.js';
+import { tempDir } from '../../helpers/cli.js';
+import { rejection } from '../../helpers/errors.js';
 
 const script: CatalogService = {
   provider: 'localcloud',
@@ -127,14 +127,14 @@ describe('service names', () => {
 // ---- Externally billed providers (issue 9 §3): agentprov's ledger instead of the rail ----
 
 import { existsSync } from 'node:fs';
-import { createDeps, type Deps } from '../src/cli/deps.js';
-import { AgentprovError } from '../src/core/errors.js';
-import { bufferIO } from './helpers/io.js';
-import { provisionOne, type AddRequest } from '../src/provision/add.js';
-import { openLedger } from '../src/payment/ledger.js';
-import { testApprover } from './helpers/cap-approval.js';
-import type { Provision } from '../src/wire/provider.js';
-import type { Authorization, ExternalQuote, Provider, ProvisionInput, ShortLivedCredential } from '../src/providers/provider.js';
+import { createDeps, type Deps } from '../../../src/cli/deps.js';
+import { AgentprovError } from '../../../src/core/errors.js';
+import { bufferIO } from '../../helpers/io.js';
+import { provisionOne, type AddRequest } from '../../../src/provision/add.js';
+import { openLedger } from '../../../src/payment/ledger.js';
+import { testApprover } from '../../helpers/cap-approval.js';
+import type { Provision } from '../../../src/wire/provider.js';
+import type { Authorization, ExternalQuote, Provider, ProvisionInput, ShortLivedCredential } from '../../../src/providers/provider.js';
 
 /** A test double of the Provider interface that bills its own payment method (like Cloudflare). */
 class ExternalBiller implements Provider {

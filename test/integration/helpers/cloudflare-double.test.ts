@@ -6,8 +6,8 @@
  */
 import Cloudflare, { toFile } from 'cloudflare';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { wranglerWhoami, type WranglerRun } from './helpers/wrangler.js';
-import { CLOUDFLARE_ERRORS, startCloudflareDouble, type CloudflareDouble, type CloudflareDoubleOptions } from './helpers/cloudflare-double.js';
+import { wranglerWhoami, type WranglerRun } from '../../helpers/wrangler.js';
+import { CLOUDFLARE_ERRORS, startCloudflareDouble, type CloudflareDouble, type CloudflareDoubleOptions } from '../../helpers/cloudflare-double.js';
 
 
 let double!: CloudflareDouble;

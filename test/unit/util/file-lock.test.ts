@@ -9,10 +9,10 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmdirSync, statSync, u
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { AgentprovError } from '../src/core/errors.js';
-import { withFileLock } from '../src/util/file-lock.js';
-import { bundleFixture } from './helpers/bundle.js';
-import { tempDir } from './helpers/cli.js';
+import { AgentprovError } from '../../../src/core/errors.js';
+import { withFileLock } from '../../../src/util/file-lock.js';
+import { bundleFixture } from '../../helpers/bundle.js';
+import { tempDir } from '../../helpers/cli.js';
 
 let holderScript: string;
 const children: ChildProcess[] = [];

@@ -13,12 +13,12 @@ import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, filesUnder, isolatedEnv, runCli, tempDir, type CliResult } from './helpers/cli.js';
-import { expectNoSecretLeaks, vaultSecrets } from './helpers/canary.js';
-import { startCloudflareDouble, type CloudflareDouble } from './helpers/cloudflare-double.js';
-import { requireSecretService } from './helpers/keyring.js';
-import { WRANGLER, wranglerWhoami } from './helpers/wrangler.js';
-import { useSandbox } from './helpers/sandbox.js';
+import { BIN, filesUnder, isolatedEnv, runCli, tempDir, type CliResult } from '../helpers/cli.js';
+import { expectNoSecretLeaks, vaultSecrets } from '../helpers/canary.js';
+import { startCloudflareDouble, type CloudflareDouble } from '../helpers/cloudflare-double.js';
+import { requireSecretService } from '../helpers/keyring.js';
+import { WRANGLER, wranglerWhoami } from '../helpers/wrangler.js';
+import { useSandbox } from '../helpers/sandbox.js';
 
 const haveKeyring = requireSecretService();
 const PARENT = `cfparentCANARY${'7'.repeat(26)}`;

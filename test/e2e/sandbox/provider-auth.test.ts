@@ -21,9 +21,9 @@ import {
   TermsAcceptanceRequiredSchema,
   TOKEN_TYPE_ACCESS_TOKEN,
   TokenExchangeResponseSchema,
-} from '../src/wire/provider-auth.js';
-import { createProviderAuth, type ProviderAuth, type ProviderAuthOptions } from '../src/sandbox/provider/auth/index.js';
-import { approveConsent, enterDeviceCode, launchBrowser, signIn, type TestBrowser } from './helpers/browser.js';
+} from '../../../src/wire/provider-auth.js';
+import { createProviderAuth, type ProviderAuth, type ProviderAuthOptions } from '../../../src/sandbox/provider/auth/index.js';
+import { approveConsent, enterDeviceCode, launchBrowser, signIn, type TestBrowser } from '../../helpers/browser.js';
 
 const SCOPES = ['provision', 'kv:read', 'kv:write', 'scripts:deploy'];
 const TERMS = '2026-11-01';

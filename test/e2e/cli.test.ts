@@ -1,9 +1,9 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AgentprovError, exitCodeFor } from '../src/core/errors.js';
-import { sanitizeLine, sanitizeText, truncate } from '../src/util/sanitize.js';
-import { isolatedEnv, ROOT, runCli, tempDir } from './helpers/cli.js';
+import { AgentprovError, exitCodeFor } from '../../src/core/errors.js';
+import { sanitizeLine, sanitizeText, truncate } from '../../src/util/sanitize.js';
+import { isolatedEnv, ROOT, runCli, tempDir } from '../helpers/cli.js';
 
 const env = isolatedEnv(tempDir(), { AGENTPROV_CREDENTIAL_STORE: 'file', AGENTPROV_VAULT_PASSPHRASE: 'pw' });
 
@@ -35,8 +35,8 @@ describe('the CLI contract', () => {
   });
 
   it('declares only the command asked for, and all of them otherwise: help and suggestions are unchanged', async () => {
-    const { specsFor } = await import('../src/cli/main.js');
-    const { COMMANDS } = await import('../src/cli/program.js');
+    const { specsFor } = await import('../../src/cli/main.js');
+    const { COMMANDS } = await import('../../src/cli/program.js');
     const paths = (argv: string[]): string[] => specsFor(argv).map((s) => s.path.join(' '));
     expect(paths(['whoami', '--json'])).toEqual(['whoami']);
     expect(paths(['--json', 'vault', 'status'])).toEqual(['vault status']);

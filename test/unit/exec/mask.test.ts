@@ -3,8 +3,8 @@
  * it masks, what it leaves, and that where the stream is cut never matters.
  */
 import { describe, expect, it } from 'vitest';
-import { MASK } from '../src/core/io.js';
-import { MIN_RUN, StreamMasker } from '../src/exec/mask.js';
+import { MASK } from '../../../src/core/io.js';
+import { MIN_RUN, StreamMasker } from '../../../src/exec/mask.js';
 
 // Made-up secrets in the shapes of real ones: opaque base64url, and one with a non-ASCII character.
 const SECRET = 'tok_9fQ2xL7vKp3Rz8mWc1Ny6TbH4sJd0gEa';

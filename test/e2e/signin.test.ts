@@ -11,11 +11,11 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openVault } from '../src/vault/vault.js';
-import { approveConsent, completeDeviceFlow, denyConsent, launchBrowser, signIn, type TestBrowser } from './helpers/browser.js';
-import { BIN, filesUnder, isolatedEnv, ROOT, runCli, tempDir, type CliResult } from './helpers/cli.js';
-import { requireSecretService } from './helpers/keyring.js';
-import { useSandbox } from './helpers/sandbox.js';
+import { openVault } from '../../src/vault/vault.js';
+import { approveConsent, completeDeviceFlow, denyConsent, launchBrowser, signIn, type TestBrowser } from '../helpers/browser.js';
+import { BIN, filesUnder, isolatedEnv, ROOT, runCli, tempDir, type CliResult } from '../helpers/cli.js';
+import { requireSecretService } from '../helpers/keyring.js';
+import { useSandbox } from '../helpers/sandbox.js';
 
 const haveKeyring = requireSecretService();
 const CLIENT_ID = 'agentprov-cli';

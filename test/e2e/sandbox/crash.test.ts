@@ -6,7 +6,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
-import { BIN, isolatedEnv, tempDir } from './helpers/cli.js';
+import { BIN, isolatedEnv, tempDir } from '../../helpers/cli.js';
 
 function start(dataDir: string, env: NodeJS.ProcessEnv) {
   const child = spawn(process.execPath, [BIN, 'sandbox', '--json', '--data-dir', dataDir], { env, stdio: ['ignore', 'pipe', 'ignore'] });

@@ -4,7 +4,7 @@
  * and https → private-address cases no loopback server can stand in for.
  */
 import { describe, expect, it } from 'vitest';
-import { describeViolation, issuerAllowed, offOriginMember } from '../src/wire/origin.js';
+import { describeViolation, issuerAllowed, offOriginMember } from '../../../src/wire/origin.js';
 
 const D = 'https://p.example/.well-known/agent-provisioning';
 const ok = { catalog_url: 'https://p.example/catalog', provisioning_endpoint: 'https://p.example/v1/provisions', resource: 'https://p.example' };

@@ -4,9 +4,9 @@ import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, filesUnder, isolatedEnv, runCli, tempDir } from './helpers/cli.js';
-import { bundleFixture } from './helpers/bundle.js';
-import { requireSecretService } from './helpers/keyring.js';
+import { BIN, filesUnder, isolatedEnv, runCli, tempDir } from '../helpers/cli.js';
+import { bundleFixture } from '../helpers/bundle.js';
+import { requireSecretService } from '../helpers/keyring.js';
 
 const run = promisify(execFile);
 const haveKeyring = requireSecretService();
@@ -40,7 +40,7 @@ describe.runIf(haveKeyring)('vault on the real Secret Service', () => {
     const r = await runCli(['vault', 'status', '--json', '--no-probe'], { env });
     expect(r.json().data.entries).toBe(20);
     // and each value round-trips
-    const { openVault } = await import('../src/vault/vault.js');
+    const { openVault } = await import('../../src/vault/vault.js');
     const vault = await openVault({ env, stateDir: join(home, 'state') });
     for (let i = 0; i < 20; i++) expect(await vault.get(`cred-${i}`)).toBe(`value-${i}-${CANARY}`);
   });
@@ -93,7 +93,7 @@ describe.runIf(haveKeyring)('vault on the real Secret Service', () => {
     const home = tempDir();
     const env = isolatedEnv(home);
     await writeSecret(writer, env, 'a', CANARY);
-    const { keyAccountFor, openKeychain } = await import('../src/vault/keychain.js');
+    const { keyAccountFor, openKeychain } = await import('../../src/vault/keychain.js');
     const keychain = await openKeychain();
     expect(await keychain.delete(keyAccountFor(join(home, 'state', 'vault.json.enc')))).toBe(true);
     const r = await runCli(['vault', 'status', '--json', '--no-probe'], { env });
@@ -205,10 +205,10 @@ describe('passphrase file store', () => {
 
 describe('what the vault teaches the redactor', () => {
   it('masks bare secrets and secret-named fields, but not identifiers beside them', async () => {
-    const { Redactor } = await import('../src/core/io.js');
+    const { Redactor } = await import('../../src/core/io.js');
     const home = tempDir();
     const env = isolatedEnv(home, { AGENTPROV_CREDENTIAL_STORE: 'file', AGENTPROV_VAULT_PASSPHRASE: 'pw' });
-    const { openVault } = await import('../src/vault/vault.js');
+    const { openVault } = await import('../../src/vault/vault.js');
     const writer = await openVault({ env, stateDir: join(home, 'state') });
     await writer.set('bare', 'bare-secret-value');
     await writer.set('grant', { refresh_token: 'refresh-secret-1', account_id: 'acct-localcloud-1', client_id: 'agentprov-cli', credentials: { password: 'nested-pass-1', other: 'nested-other-1' } });

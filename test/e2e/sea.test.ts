@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT } from './helpers/cli.js';
-import { inCI, secretServiceAvailable } from './helpers/keyring.js';
+import { ROOT } from '../helpers/cli.js';
+import { inCI, secretServiceAvailable } from '../helpers/keyring.js';
 
 const VERSION = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version as string;
 const run = promisify(execFile);

@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
-import { OrchestratorDescriptor } from '../src/wire/orchestrator.js';
-import { CatalogSchema, ProtectedResourceMetadataSchema, ProviderDescriptorSchema } from '../src/wire/provider.js';
-import { BIN, isolatedEnv, tempDir } from './helpers/cli.js';
+import { OrchestratorDescriptor } from '../../../src/wire/orchestrator.js';
+import { CatalogSchema, ProtectedResourceMetadataSchema, ProviderDescriptorSchema } from '../../../src/wire/provider.js';
+import { BIN, isolatedEnv, tempDir } from '../../helpers/cli.js';
 
 interface Started {
   ready: any;

@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { appendAudit, auditPath, verifyAudit, type AuditDeps } from '../src/audit/log.js';
-import { MASK, Redactor, type IO } from '../src/core/io.js';
-import { main } from '../src/cli/main.js';
-import { bundleFixture } from './helpers/bundle.js';
-import { filesUnder, isolatedEnv, runCli, tempDir } from './helpers/cli.js';
+import { appendAudit, auditPath, verifyAudit, type AuditDeps } from '../../src/audit/log.js';
+import { MASK, Redactor, type IO } from '../../src/core/io.js';
+import { main } from '../../src/cli/main.js';
+import { bundleFixture } from '../helpers/bundle.js';
+import { filesUnder, isolatedEnv, runCli, tempDir } from '../helpers/cli.js';
 
 const exec = promisify(execFile);
 const CANARY = `canary-${Math.random().toString(36).slice(2)}-secret-value`;
@@ -127,7 +127,7 @@ describe('the audit log', () => {
 
   it('editing a field and recomputing its hash → AUDIT_TAMPERED naming the next line', async () => {
     const { home, log, lines } = await seeded(5);
-    const { canonicalJson, lineHash } = await import('../src/audit/canonical.js');
+    const { canonicalJson, lineHash } = await import('../../src/audit/canonical.js');
     const forged = { ...JSON.parse(lines[2]!), resource: 'kv-forged' };
     forged.hash = lineHash(forged);
     lines[2] = canonicalJson(forged);
@@ -223,7 +223,7 @@ describe('the audit log', () => {
 
 describe('arguments recorded in the audit log', () => {
   it('mask secret flags, assignments, bearer values, URL passwords and secret JSON keys', async () => {
-    const { sanitizeArgs } = await import('../src/audit/context.js');
+    const { sanitizeArgs } = await import('../../src/audit/context.js');
     const out = sanitizeArgs(
       [
         '--token',

@@ -12,9 +12,9 @@ import { generateKeyPair, createRemoteJWKSet, jwtVerify, SignJWT, decodeJwt } fr
 import * as oidc from 'openid-client';
 import { fetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { OrchestratorDescriptor } from '../src/wire/orchestrator.js';
-import { startIdp, type SandboxIdp } from '../src/sandbox/idp/index.js';
-import { approveConsent, completeDeviceFlow, launchBrowser, signIn, type TestBrowser } from './helpers/browser.js';
+import { OrchestratorDescriptor } from '../../../src/wire/orchestrator.js';
+import { startIdp, type SandboxIdp } from '../../../src/sandbox/idp/index.js';
+import { approveConsent, completeDeviceFlow, launchBrowser, signIn, type TestBrowser } from '../../helpers/browser.js';
 
 const CLIENT_ID = 'agentprov-cli';
 /** The second sandbox user, who signs in on the device pages. */

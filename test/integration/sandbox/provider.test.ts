@@ -21,9 +21,9 @@ import {
   ProviderErrorBodySchema,
   ProvisionListSchema,
   ProvisionSchema,
-} from '../src/wire/provider.js';
-import { localcloudCatalog, othercloudCatalog, startProvider, type ProviderOptions, type StartedProvider } from '../src/sandbox/provider/index.js';
-import { startRail, type RunningRail } from '../src/sandbox/rail/index.js';
+} from '../../../src/wire/provider.js';
+import { localcloudCatalog, othercloudCatalog, startProvider, type ProviderOptions, type StartedProvider } from '../../../src/sandbox/provider/index.js';
+import { startRail, type RunningRail } from '../../../src/sandbox/rail/index.js';
 
 // ---- the orchestrator stand-in: signs ID-JAGs, serves its JWKS ------------
 

@@ -16,10 +16,10 @@ import {
   RailErrorBody,
   RedemptionResponse,
   SpendResponse,
-} from '../src/wire/rail.js';
-import { startRail, type RailOptions, type RunningRail } from '../src/sandbox/rail/index.js';
-import { detailFor, PendingCapChange } from '../src/wire/cap-approval.js';
-import { TEST_ISSUER, testApprover } from './helpers/cap-approval.js';
+} from '../../../src/wire/rail.js';
+import { startRail, type RailOptions, type RunningRail } from '../../../src/sandbox/rail/index.js';
+import { detailFor, PendingCapChange } from '../../../src/wire/cap-approval.js';
+import { TEST_ISSUER, testApprover } from '../../helpers/cap-approval.js';
 
 const START = Date.UTC(2026, 10, 22, 12, 0, 0);
 let now = START;

@@ -5,7 +5,7 @@
  * with the real Secret Service for the vault. The signed-in agentprov
  * session is a stored one (its ID token is only decoded, never verified,
  * after sign-in), so no identity provider is needed here; sign-in itself is
- * tested in signin.test.ts.
+ * tested in test/e2e/signin.test.ts.
  *
  * Canary: every error thrown in this file is collected, and none may carry
  * a parent token value in its message, details or next steps.
@@ -16,23 +16,23 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { verifyAudit } from '../src/audit/log.js';
-import { SESSION_ENTRY } from '../src/auth/store.js';
-import { linkCommand } from '../src/cli/commands/providers-link.js';
-import { createDeps, type Deps } from '../src/cli/deps.js';
-import { AgentprovError } from '../src/core/errors.js';
-import { checkConfig } from '../src/provision/service-config.js';
-import { CLOUDFLARE_SERVICES } from '../src/catalog/builtin/cloudflare.js';
-import { checkApiUrl } from '../src/providers/cloudflare/client.js';
-import { openCloudflareProvider } from '../src/providers/cloudflare/index.js';
-import { LINK_ENTRY, linkCloudflare, readLink } from '../src/providers/cloudflare/link.js';
-import { clearPermissionGroupCache } from '../src/providers/cloudflare/tokens.js';
-import type { Provider } from '../src/providers/provider.js';
-import { ROOT, isolatedEnv, runCli, tempDir } from './helpers/cli.js';
-import { rejection } from './helpers/errors.js';
-import { bufferIO } from './helpers/io.js';
-import { startCloudflareDouble, type CloudflareDouble, type CloudflareDoubleOptions } from './helpers/cloudflare-double.js';
-import { requireSecretService } from './helpers/keyring.js';
+import { verifyAudit } from '../../../src/audit/log.js';
+import { SESSION_ENTRY } from '../../../src/auth/store.js';
+import { linkCommand } from '../../../src/cli/commands/providers-link.js';
+import { createDeps, type Deps } from '../../../src/cli/deps.js';
+import { AgentprovError } from '../../../src/core/errors.js';
+import { checkConfig } from '../../../src/provision/service-config.js';
+import { CLOUDFLARE_SERVICES } from '../../../src/catalog/builtin/cloudflare.js';
+import { checkApiUrl } from '../../../src/providers/cloudflare/client.js';
+import { openCloudflareProvider } from '../../../src/providers/cloudflare/index.js';
+import { LINK_ENTRY, linkCloudflare, readLink } from '../../../src/providers/cloudflare/link.js';
+import { clearPermissionGroupCache } from '../../../src/providers/cloudflare/tokens.js';
+import type { Provider } from '../../../src/providers/provider.js';
+import { ROOT, isolatedEnv, runCli, tempDir } from '../../helpers/cli.js';
+import { rejection } from '../../helpers/errors.js';
+import { bufferIO } from '../../helpers/io.js';
+import { startCloudflareDouble, type CloudflareDouble, type CloudflareDoubleOptions } from '../../helpers/cloudflare-double.js';
+import { requireSecretService } from '../../helpers/keyring.js';
 
 const haveKeyring = requireSecretService();
 
@@ -330,7 +330,7 @@ describe.runIf(haveKeyring)('Cloudflare against the API double', () => {
         const e = await failure(linkCloudflare(depsFor(h), { token: double.parent.value, apiUrl: base }), 'INVALID_PROVIDER_RESPONSE', 5);
         expect(e.details).toMatchObject({ provider: 'cloudflare', call: 'GET /user/tokens/verify', field: 'id' });
         expect(e.message).toContain('cloudflare');
-        const { cloudflareClient, parsed } = await import('../src/providers/cloudflare/client.js');
+        const { cloudflareClient, parsed } = await import('../../../src/providers/cloudflare/client.js');
         const ctx = cloudflareClient(base, double.parent.value, bufferIO().redactor);
         const before = Date.now();
         const big = await failure(parsed(ctx, 'GET /accounts', z.unknown(), () => ctx.client.accounts.list({})), 'INVALID_PROVIDER_RESPONSE', 5);
@@ -604,13 +604,13 @@ describe.runIf(haveKeyring)('Cloudflare against the API double', () => {
 
 describe('the built-in switch (src/catalog/builtin/, src/providers/builtin.ts)', () => {
   const listed = async (claimed: Array<string | null>, env: NodeJS.ProcessEnv = {}) => {
-    const { unclaimedBuiltins } = await import('../src/catalog/builtin/index.js');
+    const { unclaimedBuiltins } = await import('../../../src/catalog/builtin/index.js');
     const builtins = unclaimedBuiltins(claimed, env);
     return { services: builtins.flatMap((b) => b.services), providers: builtins.map((b) => b.report) };
   };
 
   it('lists the built-in Cloudflare and opens it, when no registered descriptor claims the id', async () => {
-    const { builtinFor } = await import('../src/providers/builtin.js');
+    const { builtinFor } = await import('../../../src/providers/builtin.js');
     const merged = await listed(['localcloud']);
     expect(merged.services.filter((s) => s.provider === 'cloudflare')).toHaveLength(CLOUDFLARE_SERVICES.length);
     expect(builtinFor(merged.providers, 'cloudflare')).toBeDefined();
@@ -618,7 +618,7 @@ describe('the built-in switch (src/catalog/builtin/, src/providers/builtin.ts)',
   });
 
   it('a registered descriptor named cloudflare takes over (the protocol path), even when it failed this time', async () => {
-    const { builtinFor } = await import('../src/providers/builtin.js');
+    const { builtinFor } = await import('../../../src/providers/builtin.js');
     const claimedReport = { id: 'cloudflare', name: 'cloudflare', url: 'https://cloudflare.example/.well-known/agent-provisioning', source: 'user' as const, status: 'failed' as const, services: 0, age_s: null };
     const merged = await listed(['cloudflare']);
     expect(merged.services.filter((s) => s.provider === 'cloudflare')).toHaveLength(0);
