@@ -1,8 +1,6 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AgentprovError, exitCodeFor } from '../../src/core/errors.js';
-import { sanitizeLine, sanitizeText, truncate } from '../../src/util/sanitize.js';
 import { isolatedEnv, ROOT, runCli, tempDir } from '../helpers/cli.js';
 
 const env = isolatedEnv(tempDir(), { AGENTPROV_CREDENTIAL_STORE: 'file', AGENTPROV_VAULT_PASSPHRASE: 'pw' });
@@ -93,38 +91,5 @@ describe('the CLI contract', () => {
     expect(c.json()).toMatchObject({ ok: true, version: pkg.version, meta: { signed_in: false, project: join(project, 'agentprov.json') } });
     const e = await runCli(['nosuchcommand', '--json'], { env });
     expect(e.json()).toMatchObject({ ok: false, version: pkg.version, meta: { signed_in: false } });
-  });
-
-  it('maps error codes to the exit classes of the design', () => {
-    expect(exitCodeFor('USAGE')).toBe(2);
-    expect(exitCodeFor('SERVICE_NOT_FOUND')).toBe(2);
-    expect(exitCodeFor('NOT_SIGNED_IN')).toBe(3);
-    expect(exitCodeFor('CONSENT_REQUIRED')).toBe(3);
-    expect(exitCodeFor('CAP_EXCEEDED')).toBe(4);
-    expect(exitCodeFor('PROVIDER_UNREACHABLE')).toBe(5);
-    expect(exitCodeFor('INTERRUPTED')).toBe(130);
-    expect(exitCodeFor('KEYCHAIN_UNAVAILABLE')).toBe(1);
-    // The codes are a closed union: an unknown one does not compile (tsc checks this file), and would be exit 1 at run time.
-    // @ts-expect-error SOMETHING_NEW is no ErrorCode
-    expect(exitCodeFor('SOMETHING_NEW')).toBe(1);
-    // @ts-expect-error nor can an error be built with it
-    expect(new AgentprovError('SOMETHING_NEW', 'x').exitCode).toBe(1);
-  });
-});
-
-describe('sanitizer for provider-supplied text', () => {
-  it('strips CSI colour and cursor sequences, OSC titles and hyperlinks, C1 controls and bidi overrides', () => {
-    const evil =
-      '\u001b[31mred\u001b[0m \u001b]0;pwned title\u0007 \u001b]8;;http://evil\u001b\\link\u001b]8;;\u001b\\ \u009b2J x\u202eevil\u2066 \u0008bs';
-    const out = sanitizeText(evil);
-    expect(out).toBe('red  link  xevil bs');
-    // eslint-disable-next-line no-control-regex
-    expect(out).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/);
-  });
-
-  it('folds lines and truncates to a width with an ellipsis', () => {
-    expect(sanitizeLine('a\n\tb   c')).toBe('a b c');
-    expect(truncate('abcdef', 4)).toBe('abc…');
-    expect(truncate('abc', 4)).toBe('abc');
   });
 });

@@ -1,14 +1,14 @@
 /**
  * `token` and `run` (issue 8) against the real sandbox in this process
  * (auto-approve: no browser needed), the bundled CLI as child processes and
- * the real Secret Service for the vault.
+ * the real Secret Service for the vault. The masking itself is unit-tested
+ * in test/unit/exec/mask.test.ts, revocation retries in
+ * test/unit/exec/credentials.test.ts.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { revokeWithRetry } from '../../src/exec/credentials.js';
-import type { Provider, ShortLivedCredential } from '../../src/providers/provider.js';
 import { startSandbox } from '../../src/sandbox/index.js';
 import { openVault } from '../../src/vault/vault.js';
 import { BIN, filesUnder, isolatedEnv, runCli, tempDir, type CliResult } from '../helpers/cli.js';
@@ -351,26 +351,4 @@ describe.runIf(haveKeyring)('token cache', () => {
     expect(invalid.code).toBe(2);
     expect(invalid.json().error.code).toBe('INVALID_MANIFEST');
   }, 120_000);
-});
-
-// The masking itself is unit-tested in test/unit/exec/mask.test.ts.
-describe('revocation, unit', () => {
-  it('revocation is retried and its failure reported; a long-lived key is never revoked', async () => {
-    let calls = 0;
-    const failing = {
-      revoke: async () => {
-        calls++;
-        throw Object.assign(new Error('down'), { code: 'PROVIDER_UNREACHABLE' });
-      },
-    } as unknown as Provider;
-    const cred: ShortLivedCredential = { token: 't'.repeat(20), expiresAt: new Date(), shortLived: true };
-    const out = await revokeWithRetry(failing, cred, async () => {});
-    expect(out).toMatchObject({ revoked: false, attempts: 3, error: { code: 'PROVIDER_UNREACHABLE' } });
-    expect(calls).toBe(3);
-    let flaky = 0;
-    const second = { revoke: async () => { if (++flaky < 2) throw new Error('once'); } } as unknown as Provider;
-    expect(await revokeWithRetry(second, cred, async () => {})).toMatchObject({ revoked: true, attempts: 2 });
-    const never = { revoke: async () => { throw new Error('must not be called'); } } as unknown as Provider;
-    expect(await revokeWithRetry(never, { ...cred, shortLived: false })).toMatchObject({ revoked: false, attempts: 0 });
-  });
 });

@@ -3,9 +3,10 @@
  * cloudflare`, in process, against the local Cloudflare API double
  * (test/helpers/cloudflare-double.ts) reached through the SDK's base URL,
  * with the real Secret Service for the vault. The signed-in agentprov
- * session is a stored one (its ID token is only decoded, never verified,
- * after sign-in), so no identity provider is needed here; sign-in itself is
- * tested in test/e2e/signin.test.ts.
+ * session is a stored one (test/helpers/stored-session.ts), so no identity
+ * provider is needed here. The catalog and the built-in switch are in
+ * test/unit/providers/cloudflare.test.ts, the bundled CLI in
+ * test/e2e/cloudflare-provider.test.ts.
  *
  * Canary: every error thrown in this file is collected, and none may carry
  * a parent token value in its message, details or next steps.
@@ -17,52 +18,19 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { verifyAudit } from '../../../src/audit/log.js';
-import { SESSION_ENTRY } from '../../../src/auth/store.js';
 import { linkCommand } from '../../../src/cli/commands/providers-link.js';
-import { createDeps, type Deps } from '../../../src/cli/deps.js';
 import { AgentprovError } from '../../../src/core/errors.js';
-import { checkConfig } from '../../../src/provision/service-config.js';
-import { CLOUDFLARE_SERVICES } from '../../../src/catalog/builtin/cloudflare.js';
-import { checkApiUrl } from '../../../src/providers/cloudflare/client.js';
 import { openCloudflareProvider } from '../../../src/providers/cloudflare/index.js';
 import { LINK_ENTRY, linkCloudflare, readLink } from '../../../src/providers/cloudflare/link.js';
 import { clearPermissionGroupCache } from '../../../src/providers/cloudflare/tokens.js';
 import type { Provider } from '../../../src/providers/provider.js';
-import { ROOT, isolatedEnv, runCli, tempDir } from '../../helpers/cli.js';
 import { rejection } from '../../helpers/errors.js';
 import { bufferIO } from '../../helpers/io.js';
 import { startCloudflareDouble, type CloudflareDouble, type CloudflareDoubleOptions } from '../../helpers/cloudflare-double.js';
 import { requireSecretService } from '../../helpers/keyring.js';
+import { depsFor, ISSUER, newHome, signIn, type Home } from '../../helpers/stored-session.js';
 
 const haveKeyring = requireSecretService();
-
-const ISSUER = 'https://idp.agentprov.test';
-
-const b64 = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString('base64url');
-/** A stored session as sign-in leaves it; its ID token is decoded (never verified) after sign-in. */
-function sessionEntry(subject: string) {
-  const now = Math.floor(Date.now() / 1000);
-  const idToken = `${b64({ alg: 'RS256', typ: 'JWT' })}.${b64({ iss: ISSUER, sub: subject, aud: 'agentprov-cli', email: `${subject}@agentprov.test`, iat: now, exp: now + 3600 })}.c2lnbmF0dXJl`;
-  return { v: 1, id_token: idToken, access_token: `session-access-${subject}-${'x'.repeat(16)}`, access_token_expires_at: now + 3600, updated_at: now };
-}
-
-interface Home {
-  home: string;
-  env: NodeJS.ProcessEnv;
-}
-
-function newHome(): Home {
-  const home = tempDir();
-  return { home, env: isolatedEnv(home, { AGENTPROV_NO_BROWSER: '1' }) };
-}
-
-function depsFor(h: Home, io = bufferIO(), globals = { json: true, input: false, verbose: false }): Deps & { io: ReturnType<typeof bufferIO> } {
-  return { ...createDeps(globals, h.env, io, []), io } as Deps & { io: ReturnType<typeof bufferIO> };
-}
-
-async function signIn(h: Home, subject = 'demo-user'): Promise<void> {
-  await (await depsFor(h).vault()).set(SESSION_ENTRY, sessionEntry(subject));
-}
 
 const errors: AgentprovError[] = [];
 const parentValues = new Set<string>();
@@ -74,52 +42,6 @@ async function failure(p: Promise<unknown>, code: string, exit: number): Promise
   expect(e.exitCode).toBe(exit);
   return e;
 }
-
-describe('the Cloudflare catalog', () => {
-  it('has the five services, each schema compiling with ajv, env naming token, account and the resource', () => {
-    expect(CLOUDFLARE_SERVICES.map((s) => s.id).sort()).toEqual(['d1:database', 'kv:namespace', 'r2:bucket', 'registrar:domain', 'workers:script']);
-    for (const s of CLOUDFLARE_SERVICES) {
-      expect(s.provider).toBe('cloudflare');
-      expect(s.env).toMatchObject({ CLOUDFLARE_API_TOKEN: 'access_token', CLOUDFLARE_ACCOUNT_ID: 'account_id' });
-      expect(s.scopes).not.toContain('provision');
-      expect(() => checkConfig(s, {}, false)).not.toThrow();
-    }
-    const byId = Object.fromEntries(CLOUDFLARE_SERVICES.map((s) => [s.id, s]));
-    expect(byId['kv:namespace']!.env.CLOUDFLARE_KV_NAMESPACE_ID).toBe('resource.id');
-    expect(byId['r2:bucket']!.env.CLOUDFLARE_R2_BUCKET_NAME).toBe('resource.name');
-    expect(byId['d1:database']!.env.CLOUDFLARE_D1_DATABASE_ID).toBe('resource.id');
-    expect(byId['workers:script']!.env.CLOUDFLARE_WORKER_NAME).toBe('resource.name');
-    expect(byId['registrar:domain']!.env.CLOUDFLARE_DOMAIN).toBe('resource.domain');
-    const domain = byId['registrar:domain']!;
-    expect(domain).toMatchObject({ async: true, pricing: { type: 'recurring', interval: 'year', currency: 'USD', quoted_at_add: true } });
-    expect(checkConfig(domain, {}, false).map((i) => i.field)).toEqual(['config.domain']);
-    expect(checkConfig(domain, { domain: 'example.com', years: 2, auto_renew: false, privacy: true }, false)).toEqual([]);
-    expect(checkConfig(domain, { domain: 'Not A Domain' }, false).map((i) => i.field)).toEqual(['config.domain']);
-    expect(checkConfig(domain, { domain: 'example.com', years: 11 }, false).map((i) => i.field)).toEqual(['config.years']);
-    expect(checkConfig(byId['r2:bucket']!, { location_hint: 'mars' }, false).map((i) => i.field)).toEqual(['config.location_hint']);
-    // The catalog module loads no SDK code (the catalog command lists it without Cloudflare's client).
-    expect(readFileSync(join(ROOT, 'src/catalog/builtin/cloudflare.ts'), 'utf8')).not.toMatch(/from ['"]cloudflare/);
-  });
-
-  it('accepts https API URLs and http only on loopback, never with userinfo', () => {
-    expect(checkApiUrl('https://api.cloudflare.com/client/v4/')).toBe('https://api.cloudflare.com/client/v4');
-    expect(checkApiUrl('http://127.0.0.1:8787/client/v4')).toBe('http://127.0.0.1:8787/client/v4');
-    for (const bad of ['http://api.cloudflare.com/client/v4', 'https://u:p@api.cloudflare.com/client/v4', 'https://api.cloudflare.com/client/v4?x=1', 'nope']) {
-      expect(() => checkApiUrl(bad)).toThrow(AgentprovError);
-    }
-    // What a refused URL may carry (a password, a token in the query) is never echoed in the error.
-    for (const secretive of ['https://u:CANARY-pw@api.cloudflare.com/client/v4', 'https://api.cloudflare.com/client/v4?token=CANARY-q', 'not a url CANARY-raw']) {
-      let shown = '';
-      try {
-        checkApiUrl(secretive);
-      } catch (err) {
-        shown = JSON.stringify({ message: (err as AgentprovError).message, details: (err as AgentprovError).details });
-      }
-      expect(shown).toContain('Cloudflare API URL');
-      expect(shown).not.toContain('CANARY');
-    }
-  });
-});
 
 describe.runIf(haveKeyring)('Cloudflare against the API double', () => {
   let double: CloudflareDouble;
@@ -342,18 +264,6 @@ describe.runIf(haveKeyring)('Cloudflare against the API double', () => {
       } finally {
         server.close();
       }
-    });
-
-    it('works through the bundled CLI with the token piped in (never in argv or env)', async () => {
-      const h = newHome();
-      await signIn(h);
-      const r = await runCli(['providers', 'link', 'cloudflare', '--api-url', double.url, '--json'], { env: h.env, input: `${double.parent.value}\n`, timeoutMs: 60_000 });
-      expect(r.code, r.stdout + r.stderr).toBe(0);
-      expect(r.json()).toMatchObject({ ok: true, command: 'providers link', data: { provider: 'cloudflare', account_id: double.accountId, token_id: double.parent.id, api_url: double.url } });
-      expect(r.stdout + r.stderr).not.toContain(double.parent.value);
-      const viaEnv = await runCli(['providers', 'link', 'cloudflare', '--json'], { env: { ...h.env, AGENTPROV_CLOUDFLARE_API_URL: double.url }, input: '', timeoutMs: 60_000 });
-      expect(viaEnv.code).toBe(2);
-      expect(viaEnv.json().error.code).toBe('USAGE');
     });
   });
 
@@ -599,39 +509,5 @@ describe.runIf(haveKeyring)('Cloudflare against the API double', () => {
       expect(dead.status).toBe(401);
       expect(await (await openCloudflareProvider(depsFor(h))).authorize({ acceptTerms: false, interactive: false })).toMatchObject({ accountId: double.accountId });
     });
-  });
-});
-
-describe('the built-in switch (src/catalog/builtin/, src/providers/builtin.ts)', () => {
-  const listed = async (claimed: Array<string | null>, env: NodeJS.ProcessEnv = {}) => {
-    const { unclaimedBuiltins } = await import('../../../src/catalog/builtin/index.js');
-    const builtins = unclaimedBuiltins(claimed, env);
-    return { services: builtins.flatMap((b) => b.services), providers: builtins.map((b) => b.report) };
-  };
-
-  it('lists the built-in Cloudflare and opens it, when no registered descriptor claims the id', async () => {
-    const { builtinFor } = await import('../../../src/providers/builtin.js');
-    const merged = await listed(['localcloud']);
-    expect(merged.services.filter((s) => s.provider === 'cloudflare')).toHaveLength(CLOUDFLARE_SERVICES.length);
-    expect(builtinFor(merged.providers, 'cloudflare')).toBeDefined();
-    expect(builtinFor(merged.providers, 'localcloud')).toBeUndefined();
-  });
-
-  it('a registered descriptor named cloudflare takes over (the protocol path), even when it failed this time', async () => {
-    const { builtinFor } = await import('../../../src/providers/builtin.js');
-    const claimedReport = { id: 'cloudflare', name: 'cloudflare', url: 'https://cloudflare.example/.well-known/agent-provisioning', source: 'user' as const, status: 'failed' as const, services: 0, age_s: null };
-    const merged = await listed(['cloudflare']);
-    expect(merged.services.filter((s) => s.provider === 'cloudflare')).toHaveLength(0);
-    expect(builtinFor([claimedReport, ...merged.providers], 'cloudflare')).toBeUndefined();
-  });
-
-  it('AGENTPROV_BUILTIN_PROVIDERS=none hides the built-in providers, from catalog and providers list alike', async () => {
-    expect((await listed([], { AGENTPROV_BUILTIN_PROVIDERS: 'none' })).providers).toHaveLength(0);
-    const env = isolatedEnv(tempDir(), { AGENTPROV_BUILTIN_PROVIDERS: 'none' });
-    for (const args of [['providers', 'list', '--json'], ['catalog', '--json']]) {
-      const r = await runCli(args, { env });
-      expect(r.code, r.stdout + r.stderr).toBe(0);
-      expect(JSON.stringify(r.json().data)).not.toContain('cloudflare');
-    }
   });
 });
