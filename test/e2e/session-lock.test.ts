@@ -14,12 +14,12 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openVault } from '../src/vault/vault.js';
-import { bundleFixture } from './helpers/bundle.js';
-import { BIN, isolatedEnv, runCli, tempDir, type CliResult } from './helpers/cli.js';
-import { useSandbox } from './helpers/sandbox.js';
+import { openVault } from '../../src/vault/vault.js';
+import { bundleFixture } from '../helpers/bundle.js';
+import { BIN, isolatedEnv, runCli, tempDir, type CliResult } from '../helpers/cli.js';
+import { useSandbox } from '../helpers/sandbox.js';
 
-const CLOCK_AHEAD = join(import.meta.dirname, 'fixtures', 'clock-ahead.mjs');
+const CLOCK_AHEAD = join(import.meta.dirname, '..', 'fixtures', 'clock-ahead.mjs');
 
 describe('the session lock, while a waiting process\'s clock jumps an hour ahead', () => {
   const sb = useSandbox({ autoApprove: true });

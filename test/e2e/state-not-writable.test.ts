@@ -11,8 +11,8 @@ import { chmodSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isolatedEnv, runCli, tempDir, type CliResult } from './helpers/cli.js';
-import { useSandbox } from './helpers/sandbox.js';
+import { isolatedEnv, runCli, tempDir, type CliResult } from '../helpers/cli.js';
+import { useSandbox } from '../helpers/sandbox.js';
 
 /** Make `dir` refuse writes; the function that undoes it, or undefined when this machine cannot. */
 function readOnly(dir: string): (() => void) | undefined {
