@@ -11,12 +11,12 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/cli.js';
-import { inCI, secretServiceAvailable } from '../helpers/keyring.js';
+import { inCI, noSecretServiceError, SECRET_SERVICE_HELP, secretServiceAvailable, secretServiceMissing } from '../helpers/keyring.js';
 
 const VERSION = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version as string;
 const run = promisify(execFile);
 const skipKeychain = !secretServiceAvailable && !inCI;
-if (skipKeychain) console.warn('[skip] no Secret Service (DBUS_SESSION_BUS_ADDRESS unset): the SEA keychain round trip is skipped on this machine');
+if (skipKeychain) console.warn(`[skip] no Secret Service (${secretServiceMissing()}): the SEA keychain round trip is skipped on this machine. To run it, ${SECRET_SERVICE_HELP}.`);
 
 const temps: string[] = [];
 const temp = (prefix: string): string => {
@@ -88,7 +88,7 @@ describe('single executable (SEA)', () => {
   });
 
   it.skipIf(skipKeychain)('round-trips the vault through the OS keychain (native binding from the asset)', () => {
-    if (!secretServiceAvailable) throw new Error('CI requires a Secret Service (DBUS_SESSION_BUS_ADDRESS is not set): run under dbus-run-session with gnome-keyring');
+    if (!secretServiceAvailable) throw noSecretServiceError(secretServiceMissing() ?? 'none reachable');
     const home = temp('home');
     const env = { AGENTPROV_HOME: home, TMPDIR: temp('tmp'), DBUS_SESSION_BUS_ADDRESS: process.env.DBUS_SESSION_BUS_ADDRESS };
     const first = runExe(['vault', 'status', '--json'], env);
