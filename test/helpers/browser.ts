@@ -8,7 +8,7 @@
  * marked `data-action="sign-in" | "approve" | "deny" | "continue" |
  * "confirm" | "abort"`, device code field `input[name=user_code]`.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -25,13 +25,23 @@ export const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 
+export const CHROMIUM_HELP = 'install the Debian package chromium (apt-get install chromium; .ci/run installs it)';
+
+/** Why Chromium cannot be launched, or undefined when it can. */
+export function chromiumMissing(): string | undefined {
+  return existsSync(CHROMIUM_PATH) ? undefined : `no Chromium at ${CHROMIUM_PATH}`;
+}
+
 export interface TestBrowser {
   context: BrowserContext;
   newPage(): Promise<Page>;
   close(): Promise<void>;
 }
 
+/** A fresh headless Chromium; without one at CHROMIUM_PATH the calling suite fails, saying how to get it (in CI and elsewhere). */
 export async function launchBrowser(): Promise<TestBrowser> {
+  const missing = chromiumMissing();
+  if (missing) throw new Error(`${missing}: these tests drive the real sign-in, consent and device pages in it. To get it, ${CHROMIUM_HELP}.`);
   const userDataDir = mkdtempSync(join(tmpdir(), 'agentprov-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM_PATH,
