@@ -18,6 +18,7 @@ import { openVault } from '../../src/vault/vault.js';
 import { bundleFixture } from '../helpers/bundle.js';
 import { BIN, isolatedEnv, runCli, tempDir, type CliResult } from '../helpers/cli.js';
 import { useSandbox } from '../helpers/sandbox.js';
+import { expireSessionAccessToken } from '../helpers/stored-session.js';
 
 const CLOCK_AHEAD = join(import.meta.dirname, '..', 'fixtures', 'clock-ahead.mjs');
 
@@ -42,14 +43,7 @@ describe('the session lock, while a waiting process\'s clock jumps an hour ahead
 
   /** Make the stored access token expired (so the next command refreshes); the refresh token it has now. */
   const expire = async (): Promise<string> => {
-    const vault = await openVault({ env, stateDir: join(home, 'state') });
-    let refresh = '';
-    await vault.update((entries) => {
-      const s = entries.session as Record<string, unknown>;
-      s.access_token_expires_at = Math.floor(Date.now() / 1000) - 10;
-      refresh = s.refresh_token as string;
-    });
-    return refresh;
+    return expireSessionAccessToken(await openVault({ env, stateDir: join(home, 'state') }));
   };
 
   const start = (args: string[], extraEnv: NodeJS.ProcessEnv, stdin: 'pipe' | 'ignore' = 'ignore') => {

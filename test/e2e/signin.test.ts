@@ -16,6 +16,7 @@ import { approveConsent, completeDeviceFlow, denyConsent, launchBrowser, signIn,
 import { BIN, filesUnder, isolatedEnv, ROOT, runCli, tempDir, type CliResult } from '../helpers/cli.js';
 import { requireSecretService } from '../helpers/keyring.js';
 import { useSandbox } from '../helpers/sandbox.js';
+import { expireSessionAccessToken } from '../helpers/stored-session.js';
 
 const haveKeyring = requireSecretService();
 const CLIENT_ID = 'agentprov-cli';
@@ -178,14 +179,7 @@ describe.runIf(haveKeyring)('sign-in against the sandbox identity provider', () 
   it('20 concurrent processes needing a refresh at once all succeed, and the session stays valid', async () => {
     const { home: h, env } = pkce;
     const expire = async (): Promise<string> => {
-      const vault = await vaultOf(h, env);
-      let refresh = '';
-      await vault.update((entries) => {
-        const s = entries.session as Record<string, unknown>;
-        s.access_token_expires_at = Math.floor(Date.now() / 1000) - 10;
-        refresh = s.refresh_token as string;
-      });
-      return refresh;
+      return expireSessionAccessToken(await vaultOf(h, env));
     };
     const before = await expire();
     const results = await Promise.all(Array.from({ length: 20 }, () => cli(['whoami', '--refresh', '--json'], env)));

@@ -37,3 +37,14 @@ export function depsFor(h: Home, io = bufferIO(), globals = { json: true, input:
 export async function signIn(h: Home, subject = 'demo-user'): Promise<void> {
   await (await depsFor(h).vault()).set(SESSION_ENTRY, sessionEntry(subject));
 }
+
+/** Make the stored session's access token look expired (the next command refreshes); returns the refresh token it held. */
+export async function expireSessionAccessToken(vault: { update<R>(fn: (entries: Record<string, unknown>) => R | Promise<R>): Promise<R> }): Promise<string> {
+  let refresh = '';
+  await vault.update((entries) => {
+    const s = entries.session as Record<string, unknown>;
+    s.access_token_expires_at = Math.floor(Date.now() / 1000) - 10;
+    refresh = s.refresh_token as string;
+  });
+  return refresh;
+}
