@@ -120,6 +120,9 @@ describe('sandbox identity provider', () => {
       payment_rail: 'http://127.0.0.1:4100',
       providers: ['http://127.0.0.1:4200/.well-known/agent-provisioning'],
       name: 'agentprov sandbox',
+      // APP providers: agentprov's client metadata document and the code relay, both on the orchestrator's origin.
+      app_client_id: `${idp.url}/.well-known/agentprov-client.json`,
+      app_code_relay: `${idp.url}/app/relay`,
     });
   });
 
