@@ -102,8 +102,8 @@ localcloud this month: spent ${(local.spent / 100).toFixed(2)} of a ${(local.cap
   // Cloudflare is built in, but the sandbox has no Cloudflare: the honest boundary is a human linking a real account once.
   const cf = cli(['add', 'cloudflare/kv:namespace', '--name', 'cf-cache', '--json'], { allowFail: true });
   if (cf.code !== 3 || cf.doc?.error?.code !== 'PROVIDER_NOT_LINKED') throw new Error('expected Cloudflare to ask for a human link');
-  say('\nCloudflare needs a human once: `agentprov providers link cloudflare` with a real API token (hidden prompt or stdin).');
-  say('The sandbox has no Cloudflare; that path is tested against a local double of its documented API (test/e2e/cloudflare.test.ts).');
+  say('\nCloudflare needs a human once: `agentprov providers link cloudflare` (OAuth consent in a browser when a client id is known, else an API token on stdin).');
+  say('The sandbox has no Cloudflare; that path is tested against a local double of its documented API (test/e2e/cloudflare.test.ts, test/e2e/cloudflare-oauth.test.ts).');
 } catch (err) {
   failed = true;
   say(`\ndemo failed: ${err.message}`);
