@@ -94,6 +94,13 @@ export interface Provider {
    */
   readonly billing?: 'rail' | 'external';
   /**
+   * What a resource's credentials are (shown by `list`/`status`):
+   * `short-lived` (the default) when agentprov mints them per use from a
+   * grant; `long-lived` when they are the provider's own static keys kept in
+   * the vault (APP's `access_configuration`).
+   */
+  readonly credentialLifetime?: 'short-lived' | 'long-lived';
+  /**
    * External billing: what this provision would cost right now (e.g. the
    * registrar's availability check), or undefined when it is free. Throws
    * a clear AgentprovError when it cannot be provisioned at all (domain

@@ -83,6 +83,16 @@ describe.skipIf(!haveKeyring)('APP 0.1d provider (sandbox appcloud) through the 
     expect(key1).toMatch(/^phx_/);
     expect(await whoami(sb.current.app.origin, key1!)).toBe(200);
 
+    // list/status tell the APP keys (long-lived) from an agentprov-protocol resource's minted tokens (short-lived).
+    const kv = await cli(['add', 'localcloud/kv:namespace', '--name', 'cache', '--accept-tos'], h);
+    expect(kv.code, kv.stdout + kv.stderr).toBe(0);
+    for (const cmd of ['list', 'status']) {
+      const listed = await cli([cmd], h);
+      expect(listed.code, listed.stdout).toBe(0);
+      const lifetimes = Object.fromEntries(listed.json().data.resources.map((r: { name: string; credential_lifetime: string }) => [r.name, r.credential_lifetime]));
+      expect(lifetimes).toEqual({ metrics: 'long-lived', cache: 'short-lived' });
+    }
+
     const script = `fetch(process.env.APPCLOUD_HOST + '/api/whoami', { headers: { authorization: 'Bearer ' + process.env.APPCLOUD_API_KEY } }).then((r) => { console.log('status', r.status, process.env.APPCLOUD_API_KEY); process.exit(r.status === 200 ? 0 : 9); })`;
     const ran = await cli(['run', '--resource', 'metrics', '--', process.execPath, '-e', script], h);
     expect(ran.code, ran.stdout + ran.stderr).toBe(0);

@@ -32,6 +32,8 @@ export class AppProvider implements Provider {
   readonly id: string;
   /** The provider charges (or refuses) paid plans itself; agentprov never pays an APP provider (quote refuses a paid one). */
   readonly billing = 'external' as const;
+  /** A resource's keys are its access_configuration, valid until rotated or removed. */
+  readonly credentialLifetime = 'long-lived' as const;
   readonly #c: AppContext;
 
   constructor(deps: Deps, ref: AppProviderRef, orchestratorClient: () => Promise<AppClient | undefined>) {
