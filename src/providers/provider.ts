@@ -101,12 +101,26 @@ export interface Provider {
    */
   readonly credentialLifetime?: 'short-lived' | 'long-lived';
   /**
+   * Optional: every credential member the provider holds for a resource,
+   * with the env name `run` gives it when the catalog's env map does not
+   * name that member (APP: each `access_configuration` member as
+   * `<PROVIDER_ID>_<KEY>`). `run` masks every value.
+   */
+  credentialEnv?(provisionId: string): Promise<CredentialMember[]>;
+  /**
    * External billing: what this provision would cost right now (e.g. the
    * registrar's availability check), or undefined when it is free. Throws
    * a clear AgentprovError when it cannot be provisioned at all (domain
    * taken, premium, extension not supported).
    */
   quote?(input: { service: string; name: string; config: Record<string, unknown> }): Promise<ExternalQuote | undefined>;
+}
+
+/** One credential member of a resource: its name at the provider, its env name, its value (a secret). */
+export interface CredentialMember {
+  member: string;
+  name: string;
+  value: string;
 }
 
 /** A price quoted by an externally billed provider, minor units. */

@@ -13,6 +13,7 @@ import { expectNoSecretLeaks, vaultSecrets } from '../helpers/canary.js';
 import { requireSecretService } from '../helpers/keyring.js';
 import { useSandbox } from '../helpers/sandbox.js';
 import { launchBrowser } from '../helpers/browser.js';
+import { SANDBOX_REGION } from '../../src/sandbox/app/index.js';
 
 const haveKeyring = requireSecretService();
 const outputs: CliResult[] = [];
@@ -93,13 +94,16 @@ describe.skipIf(!haveKeyring)('APP 0.1d provider (sandbox appcloud) through the 
       expect(lifetimes).toEqual({ metrics: 'long-lived', cache: 'short-lived' });
     }
 
-    const script = `fetch(process.env.APPCLOUD_HOST + '/api/whoami', { headers: { authorization: 'Bearer ' + process.env.APPCLOUD_API_KEY } }).then((r) => { console.log('status', r.status, process.env.APPCLOUD_API_KEY); process.exit(r.status === 200 ? 0 : 9); })`;
+    // APPCLOUD_REGION: a member the catalog does not map, injected as <PROVIDER_ID>_<KEY> and masked like the key.
+    const script = `if (process.env.APPCLOUD_REGION !== '${SANDBOX_REGION}') process.exit(8); console.log('region', process.env.APPCLOUD_REGION); fetch(process.env.APPCLOUD_HOST + '/api/whoami', { headers: { authorization: 'Bearer ' + process.env.APPCLOUD_API_KEY } }).then((r) => { console.log('status', r.status, process.env.APPCLOUD_API_KEY); process.exit(r.status === 200 ? 0 : 9); })`;
     const ran = await cli(['run', '--resource', 'metrics', '--', process.execPath, '-e', script], h);
     expect(ran.code, ran.stdout + ran.stderr).toBe(0);
     // With --json the child's output goes to stderr, its keys masked.
     expect(ran.stderr).toContain('status 200');
     expect(ran.stdout + ran.stderr).not.toContain(key1);
-    expect(ran.json().data.env).toEqual(['APPCLOUD_API_KEY', 'APPCLOUD_HOST']);
+    expect(ran.stderr).toMatch(/region \S/);
+    expect(ran.stdout + ran.stderr).not.toContain(SANDBOX_REGION);
+    expect(ran.json().data.env).toEqual(['APPCLOUD_API_KEY', 'APPCLOUD_HOST', 'APPCLOUD_REGION']);
 
     const token = await cli(['token', 'appcloud'], h);
     expect(token.code).toBe(2);
