@@ -25,6 +25,13 @@ export interface AuthorizeOptions {
    * call would.
    */
   preflight?: boolean;
+  /**
+   * The add's journal Idempotency-Key, written before this call: a provider
+   * that names its authorization requests (APP's account request `id`) uses
+   * it, so a re-run of an interrupted add presents the same request.
+   * Providers without such a request ignore it.
+   */
+  requestKey?: string;
 }
 
 export interface Authorization {

@@ -80,6 +80,9 @@ describe.skipIf(!haveKeyring)('APP 0.1d provider (sandbox appcloud) through the 
     const add = await cli(['add', 'appcloud/app:analytics', '--name', 'metrics', '--accept-tos'], h);
     expect(add.code, add.stdout + add.stderr).toBe(0);
     expect(Object.keys(sb.current.app.state.data.resources)).toHaveLength(1);
+    // The account request's id is the add's journal key, the same one the resource's project_id carries.
+    const [created] = Object.values(sb.current.app.state.data.resources);
+    expect(Object.keys(sb.current.app.state.data.requests ?? {})).toEqual([created!.project_id]);
     const [key1] = await apiKeys(h);
     expect(key1).toMatch(/^phx_/);
     expect(await whoami(sb.current.app.origin, key1!)).toBe(200);
