@@ -2,16 +2,20 @@
  * APP 0.1d under crashes and concurrency (issue 17), the bundled CLI against
  * the sandbox's `appcloud` with the real Secret Service: adds killed with
  * SIGKILL at random moments and re-run leave exactly one resource per
- * intended add.
+ * intended add; 20 concurrent commands that all find the access token
+ * expired refresh it once, never presenting a rotated refresh token twice
+ * (the sandbox kills the grant on a replay).
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
+import { hash } from '../../src/sandbox/app/state.js';
 import { BIN, isolatedEnv, runCli, tempDir, type CliResult } from '../helpers/cli.js';
 import { expectNoSecretLeaks, vaultSecrets } from '../helpers/canary.js';
 import { requireSecretService } from '../helpers/keyring.js';
 import { useSandbox } from '../helpers/sandbox.js';
+import { depsFor, expireAppAccessToken } from '../helpers/stored-session.js';
 
 const haveKeyring = requireSecretService();
 const CRASH_RUNS = Number(process.env.AGENTPROV_CRASH_RUNS ?? 10);
@@ -29,7 +33,7 @@ async function cli(args: string[]): Promise<CliResult> {
 
 const manifest = (): { resources: Array<{ name: string; id?: string; status?: string }> } => JSON.parse(readFileSync(join(h.cwd, 'agentprov.json'), 'utf8'));
 
-describe.skipIf(!haveKeyring)('APP 0.1d provider (sandbox appcloud): crashes', () => {
+describe.skipIf(!haveKeyring)('APP 0.1d provider (sandbox appcloud): crashes and concurrent refreshes', () => {
   const sb = useSandbox({ autoApprove: true });
 
   afterAll(async () => {
@@ -71,4 +75,33 @@ describe.skipIf(!haveKeyring)('APP 0.1d provider (sandbox appcloud): crashes', (
       expect(live.filter((r) => r.id === entries[0]!.id), name).toHaveLength(1);
     }
   }, 900_000);
+
+  it('20 concurrent commands that each need a refresh: one refresh, no replayed refresh token, the grant still works', async () => {
+    const m = manifest();
+    expect(m.resources.length).toBeGreaterThan(0);
+    const resource = m.resources[0]!.name;
+    const vault = await depsFor(h).vault();
+    const before = await expireAppAccessToken(vault, 'appcloud');
+    const refresh = () => sb.current.app.state.data.refresh;
+    expect(refresh()[hash(before)]?.used).toBe(false);
+
+    const script = 'process.exit(process.env.APPCLOUD_API_KEY ? 0 : 7)';
+    const runs = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => (i % 2 ? cli(['list']) : cli(['run', '--resource', resource, '--', process.execPath, '-e', script]))),
+    );
+    for (const r of runs) expect(r.code, r.stdout + r.stderr).toBe(0);
+    for (const r of runs.filter((_, i) => i % 2)) expect(r.json().data.resources.every((v: { refreshed: boolean }) => v.refreshed)).toBe(true);
+
+    // The old refresh token was used once; the one the vault holds now is unused (a replay would have burnt every token of the grant).
+    const after = await expireAppAccessToken(vault, 'appcloud');
+    expect(after).not.toBe(before);
+    expect(refresh()[hash(before)]?.used).toBe(true);
+    expect(refresh()[hash(after)]?.used).toBe(false);
+    const issued = Object.values(refresh()).filter((r) => r.used).length;
+    // And the grant still works: one more refresh, then a call with the new access token.
+    const last = await cli(['list']);
+    expect(last.code, last.stdout).toBe(0);
+    expect(last.json().data.resources.every((v: { refreshed: boolean }) => v.refreshed)).toBe(true);
+    expect(Object.values(refresh()).filter((r) => r.used).length).toBe(issued + 1);
+  }, 300_000);
 });
