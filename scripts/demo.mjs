@@ -99,6 +99,17 @@ localcloud this month: spent ${(local.spent / 100).toFixed(2)} of a ${(local.cap
   });
   say(`\n$ curl -H 'Host: ${domain}' ${localcloud}/\n${page}`);
   if (!page.includes('Hello from agentprov')) throw new Error('the deployed page is not served on its domain');
+  // An APP 0.1d provider (the sandbox's appcloud, PostHog-like): added by its base URL; its keys are long-lived,
+  // kept in the vault and injected by run (masked), never printed.
+  const app = ready.data.app_providers[0];
+  cli(['providers', 'add', app.url, '--protocol', 'app', '--id', app.id, '--json']);
+  const metrics = cli(['add', `${app.id}/app:analytics`, '--name', 'metrics', '--accept-tos', '--json']);
+  if (metrics.doc?.data?.status !== 'active') throw new Error('expected an active appcloud resource');
+  const P = app.id.toUpperCase().replace(/[^A-Z0-9]/g, '_');
+  const appScript = `fetch(process.env.${P}_HOST + '/api/whoami', { headers: { authorization: 'Bearer ' + process.env.${P}_API_KEY } }).then((r) => { console.log('${app.id} whoami:', r.status, 'with key', process.env.${P}_API_KEY); process.exit(r.ok ? 0 : 1); })`;
+  cli(['run', 'metrics', '--', process.execPath, '-e', appScript]);
+  const listed = cli(['list', '--json']);
+  if (listed.doc?.data?.resources?.find((r) => r.name === 'metrics')?.credential_lifetime !== 'long-lived') throw new Error('expected list to say the appcloud keys are long-lived');
   // Cloudflare is built in, but the sandbox has no Cloudflare: the honest boundary is a human linking a real account once.
   const cf = cli(['add', 'cloudflare/kv:namespace', '--name', 'cf-cache', '--json'], { allowFail: true });
   if (cf.code !== 3 || cf.doc?.error?.code !== 'PROVIDER_NOT_LINKED') throw new Error('expected Cloudflare to ask for a human link');

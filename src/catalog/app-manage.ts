@@ -15,7 +15,8 @@ import { removeCacheEntry } from './cache.js';
 
 const ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
-export async function addAppProvider(deps: Deps, input: string, opts: { id?: string; clientId?: string }) {
+/** `shipped`: a named provider (NAMED_APP_PROVIDERS) registered from the catalog shipped for it, without contacting it. */
+export async function addAppProvider(deps: Deps, input: string, opts: { id?: string; clientId?: string; shipped?: number }) {
   const url = normalizeAppBaseUrl(input);
   const host = new URL(url).hostname;
   const id = opts.id ?? host.split('.').filter((p) => !['www', 'api', 'us', 'eu', 'com', 'io'].includes(p))[0]?.toLowerCase().replace(/[^a-z0-9-]/g, '-') ?? '';
@@ -26,13 +27,16 @@ export async function addAppProvider(deps: Deps, input: string, opts: { id?: str
   }
   const registry = await loadRegistry({ paths: deps.paths, cwd: deps.cwd });
   const entry = { url, id, source: 'user' as const, protocol: 'app' as const, ...(opts.clientId ? { clientId: opts.clientId } : {}) };
-  const result = await aggregateCatalogs({
-    entries: [entry],
-    cacheRoot: deps.paths.cache,
-    deadlineMs: catalogDeadlineMs(deps.env, registry.config.catalog_deadline_ms),
-    refresh: true,
-    now: () => deps.clock.now().getTime(),
-  });
+  const result =
+    opts.shipped !== undefined
+      ? { anyAnswered: true, providers: [{ services: opts.shipped, error: undefined }], warnings: [`${id} was not contacted: registered with the catalog agentprov ships for it`] }
+      : await aggregateCatalogs({
+          entries: [entry],
+          cacheRoot: deps.paths.cache,
+          deadlineMs: catalogDeadlineMs(deps.env, registry.config.catalog_deadline_ms),
+          refresh: true,
+          now: () => deps.clock.now().getTime(),
+        });
   const report = result.providers[0]!;
   if (!result.anyAnswered) {
     throw new AgentprovError('PROVIDER_UNREACHABLE', `APP provider at ${url} failed: ${report.error ?? 'no answer'}`, { details: { url, provider: id, error: report.error ?? null } });

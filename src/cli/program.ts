@@ -95,13 +95,14 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     path: ['providers', 'add'],
-    summary: 'Add a provider by its descriptor URL (or origin); its descriptor and catalog are checked now',
+    summary: 'Add a provider by its descriptor URL (or origin; or `posthog` for its APP base); its descriptor and catalog are checked now',
     configure: (c) =>
       c
         .argument('<url>', 'https://provider.example or …/.well-known/agent-provisioning (with --protocol app: the APP base URL)')
         .option('--protocol <protocol>', 'agentprov (default) or app (APP 0.1d)')
         .option('--id <id>', 'with --protocol app: the id to list it under (default: from the host name)')
-        .option('--client-id <url>', "with --protocol app: your Client ID Metadata Document's URL (default: the orchestrator's)"),
+        .option('--client-id <url>', "with --protocol app: your Client ID Metadata Document's URL (default: the orchestrator's)")
+        .option('--eu', 'with a named APP provider (`providers add posthog`): its EU base instead of the US one'),
     load: () => import('./commands/providers-add.js'),
   },
   {

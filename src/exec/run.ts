@@ -9,7 +9,7 @@ import { AgentprovError } from '../core/errors.js';
 import type { Provider, ShortLivedCredential } from '../providers/provider.js';
 import { startChild, type ChildOutcome } from './child.js';
 import { childCredential, revokeWithRetry, type RevokeOutcome } from './credentials.js';
-import { childEnv, RUN_MARKER } from './env.js';
+import { childEnv, prefixed, RUN_MARKER } from './env.js';
 import type { RunPlan } from './plan.js';
 
 export interface RunRequest {
@@ -104,13 +104,27 @@ export async function executeRun(deps: Deps, req: RunRequest): Promise<RunOutcom
       injected[b.name] = value;
     }
 
+    // Credential members the catalog does not name (APP: every access_configuration member), under the provider's names.
+    const members: string[] = [];
+    for (const r of plan.resources) {
+      const p = await providerFor(r.provider);
+      for (const m of (await p.credentialEnv?.(r.id!)) ?? []) {
+        deps.io.redactor.add(m.value);
+        members.push(m.value);
+        if (plan.bindings.some((b) => b.resource === r.name && b.source === `resource.${m.member}`)) continue;
+        const name = m.name in injected ? prefixed(r.name, m.name) : m.name;
+        if (name in injected) continue;
+        injected[name] = m.value;
+        plan.strip.add(name);
+      }
+    }
     const env = childEnv(deps.env, plan.strip, injected);
     const handle = startChild(
       deps,
       req.command,
       req.args,
       env,
-      minted.map((m) => m.credential.token),
+      [...minted.map((m) => m.credential.token), ...members],
       { json: deps.globals.json },
     );
     done = handle.done;

@@ -25,6 +25,13 @@ export interface AuthorizeOptions {
    * call would.
    */
   preflight?: boolean;
+  /**
+   * The add's journal Idempotency-Key, written before this call: a provider
+   * that names its authorization requests (APP's account request `id`) uses
+   * it, so a re-run of an interrupted add presents the same request.
+   * Providers without such a request ignore it.
+   */
+  requestKey?: string;
 }
 
 export interface Authorization {
@@ -94,12 +101,33 @@ export interface Provider {
    */
   readonly billing?: 'rail' | 'external';
   /**
+   * What a resource's credentials are (shown by `list`/`status`):
+   * `short-lived` (the default) when agentprov mints them per use from a
+   * grant; `long-lived` when they are the provider's own static keys kept in
+   * the vault (APP's `access_configuration`).
+   */
+  readonly credentialLifetime?: 'short-lived' | 'long-lived';
+  /**
+   * Optional: every credential member the provider holds for a resource,
+   * with the env name `run` gives it when the catalog's env map does not
+   * name that member (APP: each `access_configuration` member as
+   * `<PROVIDER_ID>_<KEY>`). `run` masks every value.
+   */
+  credentialEnv?(provisionId: string): Promise<CredentialMember[]>;
+  /**
    * External billing: what this provision would cost right now (e.g. the
    * registrar's availability check), or undefined when it is free. Throws
    * a clear AgentprovError when it cannot be provisioned at all (domain
    * taken, premium, extension not supported).
    */
   quote?(input: { service: string; name: string; config: Record<string, unknown> }): Promise<ExternalQuote | undefined>;
+}
+
+/** One credential member of a resource: its name at the provider, its env name, its value (a secret). */
+export interface CredentialMember {
+  member: string;
+  name: string;
+  value: string;
 }
 
 /** A price quoted by an externally billed provider, minor units. */

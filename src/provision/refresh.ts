@@ -23,6 +23,8 @@ export interface ResourceView {
   created_at: string | null;
   refreshed: boolean;
   env: string[];
+  /** The provider's kind of credential for this resource; null when its provider was not opened (`--no-refresh`, not provisioned). */
+  credential_lifetime: 'short-lived' | 'long-lived' | null;
   error?: { code: string; message: string };
 }
 
@@ -51,10 +53,11 @@ export async function listResources(deps: Deps, opts: { refresh: boolean }): Pro
 
   const resources = await Promise.all(
     manifest.resources.map(async (r): Promise<ResourceView> => {
-      const view: ResourceView = { name: r.name, provider: r.provider, service: r.service, id: r.id ?? null, status: r.status ?? 'not_provisioned', created_at: r.created_at ?? null, refreshed: false, env: [] };
+      const view: ResourceView = { name: r.name, provider: r.provider, service: r.service, id: r.id ?? null, status: r.status ?? 'not_provisioned', created_at: r.created_at ?? null, refreshed: false, env: [], credential_lifetime: null };
       if (!opts.refresh || !r.id) return view;
       try {
         const p = await providerFor(r.provider);
+        view.credential_lifetime = p.credentialLifetime ?? 'short-lived';
         const current = await p.get(r.id, r.name);
         view.status = current.status;
         view.refreshed = true;

@@ -13,6 +13,7 @@ import { expectNoSecretLeaks, vaultSecrets } from '../helpers/canary.js';
 import { requireSecretService } from '../helpers/keyring.js';
 import { useSandbox } from '../helpers/sandbox.js';
 import { launchBrowser } from '../helpers/browser.js';
+import { SANDBOX_REGION } from '../../src/sandbox/app/index.js';
 
 const haveKeyring = requireSecretService();
 const outputs: CliResult[] = [];
@@ -79,17 +80,33 @@ describe.skipIf(!haveKeyring)('APP 0.1d provider (sandbox appcloud) through the 
     const add = await cli(['add', 'appcloud/app:analytics', '--name', 'metrics', '--accept-tos'], h);
     expect(add.code, add.stdout + add.stderr).toBe(0);
     expect(Object.keys(sb.current.app.state.data.resources)).toHaveLength(1);
+    // The account request's id is the add's journal key, the same one the resource's project_id carries.
+    const [created] = Object.values(sb.current.app.state.data.resources);
+    expect(Object.keys(sb.current.app.state.data.requests ?? {})).toEqual([created!.project_id]);
     const [key1] = await apiKeys(h);
     expect(key1).toMatch(/^phx_/);
     expect(await whoami(sb.current.app.origin, key1!)).toBe(200);
 
-    const script = `fetch(process.env.APPCLOUD_HOST + '/api/whoami', { headers: { authorization: 'Bearer ' + process.env.APPCLOUD_API_KEY } }).then((r) => { console.log('status', r.status, process.env.APPCLOUD_API_KEY); process.exit(r.status === 200 ? 0 : 9); })`;
+    // list/status tell the APP keys (long-lived) from an agentprov-protocol resource's minted tokens (short-lived).
+    const kv = await cli(['add', 'localcloud/kv:namespace', '--name', 'cache', '--accept-tos'], h);
+    expect(kv.code, kv.stdout + kv.stderr).toBe(0);
+    for (const cmd of ['list', 'status']) {
+      const listed = await cli([cmd], h);
+      expect(listed.code, listed.stdout).toBe(0);
+      const lifetimes = Object.fromEntries(listed.json().data.resources.map((r: { name: string; credential_lifetime: string }) => [r.name, r.credential_lifetime]));
+      expect(lifetimes).toEqual({ metrics: 'long-lived', cache: 'short-lived' });
+    }
+
+    // APPCLOUD_REGION: a member the catalog does not map, injected as <PROVIDER_ID>_<KEY> and masked like the key.
+    const script = `if (process.env.APPCLOUD_REGION !== '${SANDBOX_REGION}') process.exit(8); console.log('region', process.env.APPCLOUD_REGION); fetch(process.env.APPCLOUD_HOST + '/api/whoami', { headers: { authorization: 'Bearer ' + process.env.APPCLOUD_API_KEY } }).then((r) => { console.log('status', r.status, process.env.APPCLOUD_API_KEY); process.exit(r.status === 200 ? 0 : 9); })`;
     const ran = await cli(['run', '--resource', 'metrics', '--', process.execPath, '-e', script], h);
     expect(ran.code, ran.stdout + ran.stderr).toBe(0);
     // With --json the child's output goes to stderr, its keys masked.
     expect(ran.stderr).toContain('status 200');
     expect(ran.stdout + ran.stderr).not.toContain(key1);
-    expect(ran.json().data.env).toEqual(['APPCLOUD_API_KEY', 'APPCLOUD_HOST']);
+    expect(ran.stderr).toMatch(/region \S/);
+    expect(ran.stdout + ran.stderr).not.toContain(SANDBOX_REGION);
+    expect(ran.json().data.env).toEqual(['APPCLOUD_API_KEY', 'APPCLOUD_HOST', 'APPCLOUD_REGION']);
 
     const token = await cli(['token', 'appcloud'], h);
     expect(token.code).toBe(2);

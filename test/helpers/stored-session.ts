@@ -48,3 +48,14 @@ export async function expireSessionAccessToken(vault: { update<R>(fn: (entries: 
   });
   return refresh;
 }
+
+/** Make an APP provider's stored access token look expired (the next call refreshes it); returns the refresh token it held. */
+export async function expireAppAccessToken(vault: { update<R>(fn: (entries: Record<string, unknown>) => R | Promise<R>): Promise<R> }, provider: string): Promise<string> {
+  let refresh = '';
+  await vault.update((entries) => {
+    const g = entries[`app-grant:${provider}`] as Record<string, unknown>;
+    g.access_token_expires_at = Math.floor(Date.now() / 1000) - 10;
+    refresh = g.refresh_token as string;
+  });
+  return refresh;
+}

@@ -36,3 +36,12 @@ export const SHIPPED_APP_CATALOGS: ReadonlyArray<{ base: string; version: string
   { base: POSTHOG_BASES.us, version: POSTHOG_CATALOG_VERSION, services: POSTHOG_SERVICES },
   { base: POSTHOG_BASES.eu, version: POSTHOG_CATALOG_VERSION, services: POSTHOG_SERVICES },
 ];
+
+/**
+ * APP providers `providers add <name>` registers without a URL (`--eu` for
+ * the EU base). Registered from the shipped catalog, without asking the
+ * provider: its partner surface serves no catalog to check.
+ */
+export const NAMED_APP_PROVIDERS: Readonly<Record<string, { bases: { us: string; eu: string }; services: readonly AppService[] }>> = {
+  posthog: { bases: POSTHOG_BASES, services: POSTHOG_SERVICES },
+};

@@ -12,8 +12,16 @@ import { forgetDescriptor } from '../../catalog/descriptor-cache.js';
 import { catalogDeadlineMs, resolveRegistry } from '../../catalog/gather.js';
 import { addUserProvider } from '../../catalog/manage.js';
 import { loadRegistry, normalizeProviderUrl } from '../../catalog/registry.js';
+import { NAMED_APP_PROVIDERS } from '../../catalog/builtin/posthog.js';
 
 export async function run(deps: Deps, args: string[], opts: Record<string, unknown> = {}): Promise<CommandResult> {
+  const named = NAMED_APP_PROVIDERS[args[0] ?? ''];
+  if (named && (opts.protocol === undefined || opts.protocol === 'app')) {
+    // `providers add posthog [--eu]`: its APP base, from the catalog shipped for it.
+    const { addAppProvider } = await import('../../catalog/app-manage.js');
+    const clientId = typeof opts.clientId === 'string' ? { clientId: opts.clientId } : {};
+    return addAppProvider(deps, opts.eu ? named.bases.eu : named.bases.us, { id: typeof opts.id === 'string' ? opts.id : args[0]!, ...clientId, shipped: named.services.length });
+  }
   if (opts.protocol !== undefined && opts.protocol !== 'agentprov') {
     if (opts.protocol !== 'app') throw new AgentprovError('USAGE', `unknown --protocol "${String(opts.protocol).slice(0, 20)}" (agentprov or app)`);
     const { addAppProvider } = await import('../../catalog/app-manage.js');

@@ -44,7 +44,8 @@ export async function authorize(c: AppContext, opts: AuthorizeOptions): Promise<
   const claims = session ? sessionClaims(session) : undefined;
   if (!claims?.email) throw new AgentprovError('NOT_SIGNED_IN', `${c.id} needs your email address, and the session holds none`, { nextSteps: ['agentprov login'] });
   const verifier = oidc.randomPKCECodeVerifier();
-  const requestId = randomUUID();
+  // The add's journal key when there is one: a re-run after a crash presents the same account request.
+  const requestId = opts.requestKey ?? randomUUID();
   const challenge = await oidc.calculatePKCECodeChallenge(verifier);
   const answer = await c.fetch((f) =>
     appRequest(f, {

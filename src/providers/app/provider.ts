@@ -15,7 +15,7 @@ import { readCachedCatalog } from '../../catalog/cache.js';
 import { appServiceId } from '../../catalog/app-catalog.js';
 import { AppResource } from '../../wire/app.js';
 import type { Provision, Service } from '../../wire/provider.js';
-import type { Authorization, AuthorizeOptions, ExternalQuote, Provider, ProvisionInput, ShortLivedCredential } from '../provider.js';
+import type { Authorization, AuthorizeOptions, CredentialMember, ExternalQuote, Provider, ProvisionInput, ShortLivedCredential } from '../provider.js';
 import { accessToken, authorize, checkClientId } from './auth.js';
 import type { AppClient, AppContext } from './context.js';
 import { DEADLINE_MS, appRequest } from './http.js';
@@ -32,6 +32,8 @@ export class AppProvider implements Provider {
   readonly id: string;
   /** The provider charges (or refuses) paid plans itself; agentprov never pays an APP provider (quote refuses a paid one). */
   readonly billing = 'external' as const;
+  /** A resource's keys are its access_configuration, valid until rotated or removed. */
+  readonly credentialLifetime = 'long-lived' as const;
   readonly #c: AppContext;
 
   constructor(deps: Deps, ref: AppProviderRef, orchestratorClient: () => Promise<AppClient | undefined>) {
@@ -143,6 +145,15 @@ export class AppProvider implements Provider {
     const ids = provisionId ? [provisionId] : (await vault.names()).filter((n) => n.startsWith(prefix)).map((n) => n.slice(prefix.length));
     if (ids.length === 0) throw new AgentprovError('RESOURCE_NOT_FOUND', `agentprov holds no credentials at ${this.id} to rotate`, { details: { provider: this.id } });
     for (const id of ids) await this.#keep(await this.#call('rotate_credentials', 'POST', `provisioning/resources/${encodeURIComponent(id)}/rotate_credentials`, {}));
+  }
+
+  /** Every access_configuration member the vault holds for the resource, as `<PROVIDER_ID>_<KEY>` (upper snake). */
+  async credentialEnv(provisionId: string): Promise<CredentialMember[]> {
+    const stored = await readEntry(await this.#c.deps.vault(), resourceEntry(this.id, provisionId), AppCredentials);
+    const snake = (s: string) => s.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/[^A-Za-z0-9]+/g, '_').replace(/^_+|_+$/g, '').toUpperCase();
+    return Object.entries(stored?.access_configuration ?? {})
+      .filter(([member]) => snake(member) !== '')
+      .map(([member, value]) => ({ member, name: `${snake(this.id)}_${snake(member)}`, value }));
   }
 
   async mint(): Promise<ShortLivedCredential> {

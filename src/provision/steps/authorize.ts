@@ -20,7 +20,7 @@ export async function authorize(deps: Deps, provider: Provider, attempt: Attempt
   const { req, warnings } = attempt;
   const where = { command: req.command, provider: provider.id, resource: req.name };
   const interactive = deps.canPrompt();
-  const base = { interactive, ...(req.completeWaitSeconds !== undefined ? { completeWaitSeconds: req.completeWaitSeconds } : {}) };
+  const base = { interactive, requestKey: attempt.entry.idempotency_key, ...(req.completeWaitSeconds !== undefined ? { completeWaitSeconds: req.completeWaitSeconds } : {}) };
   let auth: Authorization;
   try {
     auth = await provider.authorize({ ...base, acceptTerms: req.acceptTos });

@@ -17,6 +17,8 @@ import { consentPage, donePage, PAGE_HEADERS } from './pages.js';
 import { AppError, AppState, type ResourceRecord } from './state.js';
 
 export const APP_BASE_PATH = '/api/agentic/';
+/** The `region` member of every sandbox resource's access_configuration. */
+export const SANDBOX_REGION = 'appcloud-sandbox-region-1';
 
 export interface AppService {
   id: string;
@@ -72,7 +74,8 @@ export async function startAppProvider(opts: { id: string; name: string; port?: 
     if (!r.success) throw new AppError(400, 'invalid_request', `invalid ${r.error.issues[0]?.path.join('.') || 'body'}: ${r.error.issues[0]?.message}`);
     return r.data;
   };
-  const resourceBody = (r: ResourceRecord) => ({ status: 'complete', id: r.id, service_id: r.service_id, complete: { access_configuration: { api_key: r.api_key, host: origin } } });
+  // A member beyond api_key and host, which agentprov's catalog does not map: `run` injects it as APPCLOUD_REGION.
+  const resourceBody = (r: ResourceRecord) => ({ status: 'complete', id: r.id, service_id: r.service_id, complete: { access_configuration: { api_key: r.api_key, host: origin, region: SANDBOX_REGION } } });
 
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', origin);

@@ -65,6 +65,8 @@ export interface AppStateData {
   access: Record<string, AccessRecord>;
   consents: Record<string, ConsentRecord>;
   resources: Record<string, ResourceRecord>;
+  /** Account requests by id: a repeated id (a client's retry) is the same request, answered again. */
+  requests?: Record<string, { account: string; client_id: string; created: boolean; times: number }>;
 }
 
 export const hash = (s: string): string => createHash('sha256').update(s).digest('base64url');
@@ -100,12 +102,21 @@ export class AppState {
   /** A new account gets a code at once; an existing one needs the human's consent (the returned record). */
   accountRequest(req: { email: string; name?: string; client_id: string; challenge: string; state: string }): Promise<{ code: string } | { consent: ConsentRecord }> {
     return this.#s.update((d) => {
+      const requests = (d.requests ??= {});
+      const seen = requests[req.state];
       const existing = Object.values(d.accounts).find((a) => a.email.toLowerCase() === req.email.toLowerCase());
+      if (seen && seen.client_id === req.client_id && existing?.id === seen.account) {
+        seen.times += 1;
+        // The retry of the request that created the account: a code again, bound to the retry's challenge.
+        if (seen.created) return { code: issueCode(d, seen.account, req.client_id, req.challenge) };
+      }
       if (!existing) {
         const account: AppAccount = { id: `acct_${randomBytes(8).toString('hex')}`, email: req.email, ...(req.name ? { name: req.name } : {}) };
         d.accounts[account.id] = account;
+        requests[req.state] = { account: account.id, client_id: req.client_id, created: true, times: 1 };
         return { code: issueCode(d, account.id, req.client_id, req.challenge) };
       }
+      requests[req.state] ??= { account: existing.id, client_id: req.client_id, created: false, times: 1 };
       const consent: ConsentRecord = { id: randomBytes(16).toString('base64url'), account: existing.id, client_id: req.client_id, challenge: req.challenge, state: req.state, expires_at: now() + CONSENT_TTL_S, decided: false };
       d.consents[consent.id] = consent;
       return { consent };
