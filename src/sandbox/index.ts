@@ -26,6 +26,8 @@ export interface SandboxOptions {
   faults?: Partial<Record<string, FaultSwitches>>;
   /** Faults of the APP provider `appcloud` (429 with Retry-After). */
   appFaults?: AppFaults;
+  /** Serve appcloud's Stripe-signed surface (`/api/partners/stripe/`) with this signing secret. */
+  appStripeSigningSecret?: string;
   /** Rail knobs for tests: payment token lifetime (default 900 s). */
   rail?: { tokenTtlSeconds?: number };
 }
@@ -113,6 +115,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       port: portFor(2 + PROVIDERS.length, remembered?.providers[APP_PROVIDER.id]),
       ...(sub(APP_PROVIDER.id) ? { dataDir: sub(APP_PROVIDER.id)! } : {}),
       ...(options.appFaults ? { faults: options.appFaults } : {}),
+      ...(options.appStripeSigningSecret !== undefined ? { stripeSigningSecret: options.appStripeSigningSecret } : {}),
     });
     started.push(app);
 

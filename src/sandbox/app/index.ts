@@ -15,6 +15,7 @@ import { parseBearer, readBody, readForm, sendHtml, sendJson } from '../shared/h
 import { fetchClientMetadata } from './cimd.js';
 import { consentPage, donePage, PAGE_HEADERS } from './pages.js';
 import { AppError, AppState, type ResourceRecord } from './state.js';
+import { replay, STRIPE_BASE_PATH, verifyStripeSignature } from './stripe.js';
 
 export const APP_BASE_PATH = '/api/agentic/';
 /** The `region` member of every sandbox resource's access_configuration. */
@@ -50,7 +51,8 @@ export interface StartedAppProvider {
 
 const MAX_BODY = 16 * 1024;
 
-export async function startAppProvider(opts: { id: string; name: string; port?: number; dataDir?: string; faults?: AppFaults }): Promise<StartedAppProvider> {
+/** `stripeSigningSecret` also serves the Stripe-signed surface under STRIPE_BASE_PATH (stripe.ts). */
+export async function startAppProvider(opts: { id: string; name: string; port?: number; dataDir?: string; faults?: AppFaults; stripeSigningSecret?: string }): Promise<StartedAppProvider> {
   const state = new AppState(opts.dataDir ? join(opts.dataDir, 'state.json') : undefined);
   const faults: AppFaults = { ...opts.faults };
   const server = createServer();
@@ -77,7 +79,8 @@ export async function startAppProvider(opts: { id: string; name: string; port?: 
   // A member beyond api_key and host, which agentprov's catalog does not map: `run` injects it as APPCLOUD_REGION.
   const resourceBody = (r: ResourceRecord) => ({ status: 'complete', id: r.id, service_id: r.service_id, complete: { access_configuration: { api_key: r.api_key, host: origin, region: SANDBOX_REGION } } });
 
-  const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  const route = async (incoming: IncomingMessage, res: ServerResponse): Promise<void> => {
+    let req = incoming;
     const url = new URL(req.url ?? '/', origin);
     const path = url.pathname;
     const method = req.method ?? 'GET';
@@ -87,13 +90,19 @@ export async function startAppProvider(opts: { id: string; name: string; port?: 
       if (!r) return sendJson(res, 401, { error: { code: 'unauthorized', message: 'invalid API key' } });
       return sendJson(res, 200, { resource_id: r.id, service_id: r.service_id, account: r.account });
     }
-    if (!path.startsWith(APP_BASE_PATH)) throw new AppError(404, 'not_found', 'no such route');
-    const rel = path.slice(APP_BASE_PATH.length);
+    const stripe = opts.stripeSigningSecret !== undefined && path.startsWith(STRIPE_BASE_PATH);
+    if (!path.startsWith(APP_BASE_PATH) && !stripe) throw new AppError(404, 'not_found', 'no such route');
+    const rel = path.slice((stripe ? STRIPE_BASE_PATH : APP_BASE_PATH).length);
+    if (stripe) {
+      const raw = await readBody(req, MAX_BODY, () => new AppError(413, 'invalid_request', 'body too large'));
+      verifyStripeSignature(req.headers['stripe-signature'], opts.stripeSigningSecret!, raw);
+      req = replay(req, raw);
+    }
     if (rel === 'provisioning/health' && method === 'GET') return sendJson(res, 200, { status: 'ok', supported_versions: [APP_VERSION] });
 
     // The consent page is the human's, in a browser: no API-Version there.
     const consent = /^consent\/([A-Za-z0-9_-]{1,64})$/.exec(rel);
-    if (consent) return consentRoute(consent[1]!, req, res);
+    if (consent && !stripe) return consentRoute(consent[1]!, req, res);
 
     if ((faults.rateLimit ?? 0) > 0) {
       faults.rateLimit!--;
