@@ -60,11 +60,12 @@ export async function appRequest<T>(fetcher: Fetcher, call: AppCall<T>): Promise
         await sleep(after * 1000);
         continue;
       }
-      throw appFailure(call.provider, call.step, 429, 'rate_limited', 'rate limited', after);
+      // The provider's own envelope when it sent one (its message reaches the agent, cleaned).
+      const e = envelope(raw);
+      throw appFailure(call.provider, call.step, 429, e?.code ?? 'rate_limited', e?.message || 'rate limited', after);
     }
     if (res.status < 200 || res.status >= 300) {
-      const env = raw !== undefined && tooDeepAt(raw) === undefined ? AppErrorBody.safeParse(raw) : undefined;
-      const e = env?.success ? appError(env.data) : undefined;
+      const e = envelope(raw);
       throw appFailure(call.provider, call.step, res.status, e?.code, e?.message ?? '');
     }
     if (raw === undefined) throw invalidAppResponse(call.provider, call.step, 'body', 'not JSON');
@@ -77,6 +78,11 @@ export async function appRequest<T>(fetcher: Fetcher, call: AppCall<T>): Promise
     }
     return { status: res.status, body: parsed.data };
   }
+}
+
+function envelope(raw: unknown): { code: string; message: string } | undefined {
+  const env = raw !== undefined && tooDeepAt(raw) === undefined ? AppErrorBody.safeParse(raw) : undefined;
+  return env?.success ? appError(env.data) : undefined;
 }
 
 function parseJson(body: Buffer): unknown {
