@@ -103,3 +103,25 @@ describe('sandbox APP provider: the Stripe-signed surface', () => {
     expect(r.status).toBe(200);
   });
 });
+
+describe('startSandbox({ appStripeSigningSecret })', () => {
+  it('serves appcloud signed under /api/partners/stripe/ with the given secret, and only when asked', async () => {
+    const { startSandbox } = await import('../../../src/sandbox/index.js');
+    const secret = `whsec_sb_${randomBytes(8).toString('hex')}`;
+    const signed = await startSandbox({ appStripeSigningSecret: secret });
+    const plain = await startSandbox({});
+    try {
+      const t = now();
+      const headers = { 'api-version': '0.1d', 'stripe-signature': `t=${t},v1=${stripeSignature(secret, t, '')}` };
+      const ok = await fetch(`${signed.app.origin}${STRIPE_BASE_PATH}provisioning/services`, { headers });
+      expect(ok.status).toBe(200);
+      const wrong = await fetch(`${signed.app.origin}${STRIPE_BASE_PATH}provisioning/services`, { headers: { ...headers, 'stripe-signature': `t=${t},v1=${stripeSignature(SECRET, t, '')}` } });
+      expect(wrong.status).toBe(401);
+      const off = await fetch(`${plain.app.origin}${STRIPE_BASE_PATH}provisioning/services`, { headers });
+      expect(off.status).toBe(404);
+    } finally {
+      await signed.stop();
+      await plain.stop();
+    }
+  });
+});
