@@ -7,7 +7,6 @@
  * AGENTPROV_CRASH_RUNS raises the number of SIGKILL-and-re-run rounds
  * (default 30; the full check is 100).
  */
-import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -18,7 +17,7 @@ import { openProvider } from '../../src/provision/providers.js';
 import { openVault } from '../../src/vault/vault.js';
 import { completeDeviceFlow, launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { expectNoSecretLeaks, vaultSecrets } from '../helpers/canary.js';
-import { BIN, isolatedEnv, runCli, tempDir, type CliResult } from '../helpers/cli.js';
+import { isolatedEnv, runCli, runCliKilledAtRandom, tempDir, type CliResult } from '../helpers/cli.js';
 import { requireSecretService } from '../helpers/keyring.js';
 import { useSandbox } from '../helpers/sandbox.js';
 
@@ -386,14 +385,7 @@ describe.runIf(haveKeyring)('add and friends against the sandbox', () => {
       const name = `crash-${i}`;
       names.push(name);
       const args = ['add', 'localcloud/kv:namespace', '--name', name, '--json'];
-      await new Promise<void>((resolve) => {
-        const child = spawn(process.execPath, [BIN, ...args], { env: h.env, cwd: h.cwd, stdio: 'ignore' });
-        const timer = setTimeout(() => child.kill('SIGKILL'), Math.floor(Math.random() * 1500));
-        child.on('close', () => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
+      await runCliKilledAtRandom(args, { env: h.env, cwd: h.cwd });
       if (i % 3 === 1) lc.setFaults({ dropConnection: 1, paths: '/v1/provisions' });
       const again = await cli(args, h);
       lc.setFaults({});

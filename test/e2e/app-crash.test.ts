@@ -6,12 +6,11 @@
  * expired refresh it once, never presenting a rotated refresh token twice
  * (the sandbox kills the grant on a replay).
  */
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { hash } from '../../src/sandbox/app/state.js';
-import { BIN, isolatedEnv, runCli, tempDir, type CliResult } from '../helpers/cli.js';
+import { isolatedEnv, runCli, runCliKilledAtRandom, tempDir, type CliResult } from '../helpers/cli.js';
 import { expectNoSecretLeaks, vaultSecrets } from '../helpers/canary.js';
 import { requireSecretService } from '../helpers/keyring.js';
 import { useSandbox } from '../helpers/sandbox.js';
@@ -53,14 +52,7 @@ describe.skipIf(!haveKeyring)('APP 0.1d provider (sandbox appcloud): crashes and
       names.push(name);
       const args = ['add', 'appcloud/app:analytics', '--name', name, '--accept-tos', '--json', '--no-input'];
       // The first round may die inside the account request or the code exchange: its re-run presents the same request.
-      await new Promise<void>((resolve) => {
-        const child = spawn(process.execPath, [BIN, ...args], { env: h.env, cwd: h.cwd, stdio: 'ignore' });
-        const timer = setTimeout(() => child.kill('SIGKILL'), Math.floor(Math.random() * 1500));
-        child.on('close', () => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
+      await runCliKilledAtRandom(args, { env: h.env, cwd: h.cwd });
       const again = await cli(args.slice(0, -2));
       expect(again.code, `${name}: ${again.stdout}${again.stderr}`).toBe(0);
     }

@@ -68,3 +68,15 @@ export function filesUnder(dir: string, skip: (path: string) => boolean = () => 
   walk(dir);
   return out;
 }
+
+/** Start the CLI and kill it with SIGKILL at a random moment within `withinMs` (or let it finish first): a crash at any step. */
+export function runCliKilledAtRandom(args: string[], opts: { env: NodeJS.ProcessEnv; cwd: string }, withinMs = 1500): Promise<void> {
+  return new Promise<void>((done) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: opts.env, cwd: opts.cwd, stdio: 'ignore' });
+    const timer = setTimeout(() => child.kill('SIGKILL'), Math.floor(Math.random() * withinMs));
+    child.on('close', () => {
+      clearTimeout(timer);
+      done();
+    });
+  });
+}
