@@ -2,10 +2,13 @@
 /**
  * Build dist/sea/agentprov: a Node single executable application (SEA).
  *
- *   1. bundle src/cli/entry.ts into one CommonJS file (Node 20 SEA runs only
- *      CJS), with @napi-rs/keyring replaced by scripts/sea/keyring.cjs;
- *   2. embed this platform's native keychain binding as the SEA asset
- *      "keyring" (the shim extracts it and loads it with process.dlopen);
+ *   1. bundle src/cli/entry.ts into one minified CommonJS file (Node 20 SEA
+ *      runs only CJS), with @napi-rs/keyring replaced by
+ *      scripts/sea/keyring.cjs and the sandbox by scripts/sea/sandbox.cjs;
+ *   2. bundle the sandbox (src/sandbox/index.ts) on its own, and embed it as
+ *      the SEA asset "sandbox" (compiled only by `agentprov sandbox`), with
+ *      this platform's native keychain binding as the asset "keyring" (the
+ *      shim extracts it and loads it with process.dlopen);
  *   3. node --experimental-sea-config → blob; copy node; inject with postject.
  *
  * Run via `npm run build:sea`; `--out <dir>` writes elsewhere than dist/sea.
@@ -23,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
 import postject from 'postject';
+import { englishOnlyZod, leanStartup } from './build-plugins.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: args } = parseArgs({ options: { out: { type: 'string' } } });
@@ -61,16 +65,28 @@ function nativeBinding() {
     'install dependencies on this platform so its optional platform package is present');
 }
 
-async function bundle(mainFile, version) {
+/**
+ * Start-up of the executable grows with the size of its main script (about
+ * 6 ms per MB on Node 20, code cache or not: README "Build"), so the main
+ * script is minified and holds no sandbox: the identity provider, rail and
+ * providers (oidc-provider, koa and friends, half of the bundle) are the
+ * asset "sandbox", compiled only when `agentprov sandbox` runs.
+ */
+const SANDBOX_SHIM = './scripts/sea/sandbox.cjs';
+
+async function bundle(entry, outfile, version, extra = {}) {
   const result = await build({
     absWorkingDir: root,
-    entryPoints: ['src/cli/entry.ts'],
-    outfile: mainFile,
+    entryPoints: [entry],
+    outfile,
     bundle: true,
     format: 'cjs',
     platform: 'node',
     target: 'node20',
-    alias: { '@napi-rs/keyring': './scripts/sea/keyring.cjs' },
+    minify: true,
+    // Error classes are told apart by name in places (e.g. 'InvalidDocument'): keep every name.
+    keepNames: true,
+    plugins: [leanStartup, englishOnlyZod],
     // import.meta is empty in CJS: give its common fields their CJS meaning.
     banner: { js: 'var __agentprov_import_meta_url = require("node:url").pathToFileURL(__filename).href;' },
     define: {
@@ -80,12 +96,23 @@ async function bundle(mainFile, version) {
       'import.meta.dirname': '__dirname',
     },
     logLevel: 'silent',
+    ...extra,
   }).catch((err) => fail(`esbuild failed:\n${err.message}`));
   for (const w of result.warnings) step(`esbuild warning: ${w.text} (${w.location?.file}:${w.location?.line})`);
   if (result.warnings.some((w) => w.id === 'empty-import-meta')) {
     fail('the bundle uses an import.meta field that CJS lacks; map it in the define of scripts/build-sea.mjs');
   }
 }
+
+/** The sandbox command's import of src/sandbox/index.js, answered by the shim that compiles the asset. */
+const sandboxAsAsset = {
+  name: 'agentprov-sea-sandbox-asset',
+  setup(b) {
+    b.onResolve({ filter: /\/sandbox\/index\.js$/ }, (args) =>
+      /[\\/]src[\\/]cli[\\/]commands[\\/]sandbox\.ts$/.test(args.importer) ? { path: join(root, SANDBOX_SHIM) } : undefined,
+    );
+  },
+};
 
 async function main() {
   const [major, minor] = process.versions.node.split('.').map(Number);
@@ -99,11 +126,17 @@ async function main() {
     const blob = join(work, 'sea-prep.blob');
     const exe = join(work, exeName);
 
-    step(`bundling src/cli/entry.ts (cjs, node20) with the keychain binding ${binding}`);
-    await bundle(mainFile, version);
+    step(`bundling src/cli/entry.ts (cjs, node20, minified) with the keychain binding ${binding}`);
+    await bundle('src/cli/entry.ts', mainFile, version, {
+      alias: { '@napi-rs/keyring': './scripts/sea/keyring.cjs' },
+      plugins: [leanStartup, englishOnlyZod, sandboxAsAsset],
+    });
+    const sandboxFile = join(work, 'sandbox.cjs');
+    step('bundling src/sandbox/index.ts (the asset "sandbox")');
+    await bundle('src/sandbox/index.ts', sandboxFile, version);
 
     step('writing the SEA blob');
-    const seaConfig = { main: mainFile, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true, assets: { keyring: binding } };
+    const seaConfig = { main: mainFile, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true, assets: { keyring: binding, sandbox: sandboxFile } };
     writeFileSync(config, JSON.stringify(seaConfig, null, 2));
     execFileSync(process.execPath, ['--experimental-sea-config', config], { stdio: ['ignore', 'ignore', 'inherit'] });
 

@@ -4,7 +4,8 @@
  * with a minimal environment. The keychain case proves the native binding
  * travels inside the executable (SEA asset → temp file → process.dlopen).
  */
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -26,6 +27,7 @@ const temp = (prefix: string): string => {
 };
 
 let exe: string;
+let buildDir: string;
 
 /** Run the executable from its own directory, with only the variables it needs. */
 function runExe(args: string[], env: Record<string, string | undefined> = {}) {
@@ -39,7 +41,7 @@ describe('single executable (SEA)', () => {
   beforeAll(async () => {
     // Only the SEA step, into a private directory: `npm run build:sea` would
     // re-run tsup, whose clean step races with other tests using dist/.
-    const out = temp('build');
+    const out = (buildDir = temp('build'));
     await run(process.execPath, ['scripts/build-sea.mjs', '--out', out], { cwd: ROOT, maxBuffer: 16 << 20 });
     const dir = temp('bin');
     for (let d = dir; d !== dirname(d); d = dirname(d)) {
@@ -86,6 +88,34 @@ describe('single executable (SEA)', () => {
     expect(statSync(join(tmp, dir)).mode & 0o777).toBe(0o700);
     expect(readdirSync(join(tmp, dir))).toEqual([expect.stringMatching(/^keyring-[0-9a-f]{32}\.node$/)]);
   });
+
+  it('starts the sandbox from its own asset (not in the main script) and serves its catalog', async () => {
+    // The main script every command compiles holds no sandbox: its code is the
+    // asset "sandbox", compiled only here (scripts/sea/sandbox.cjs).
+    const main = readFileSync(join(buildDir, 'main.cjs'), 'utf8');
+    expect(main).toContain('NOT_SIGNED_IN');
+    expect(main).not.toContain('oidc-provider');
+    const child = spawn(exe, ['sandbox', '--json', '--auto-approve', '--data-dir', temp('sandbox')], {
+      cwd: dirname(exe),
+      env: { PATH: '/usr/bin:/bin', HOME: temp('home'), NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        child.once('exit', (code) => reject(new Error(`sandbox exited ${code}`)));
+        createInterface({ input: child.stdout! }).once('line', resolve);
+      });
+      const ready = JSON.parse(line) as { ok: boolean; data: { providers: { id: string; url: string }[] } };
+      expect(ready.ok).toBe(true);
+      const localcloud = ready.data.providers.find((p) => p.id === 'localcloud');
+      expect(localcloud).toBeDefined();
+      const res = await fetch(`${localcloud!.url}/catalog`);
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as { services: unknown[] }).services.length).toBeGreaterThan(0);
+    } finally {
+      child.kill('SIGINT');
+    }
+  }, 60_000);
 
   it.skipIf(skipKeychain)('round-trips the vault through the OS keychain (native binding from the asset)', () => {
     if (!secretServiceAvailable) throw noSecretServiceError(secretServiceMissing() ?? 'none reachable');
