@@ -54,7 +54,7 @@ export async function openResource(deps: Deps, name: string, opts: { launch: boo
   }
   const link = await provider.deepLink(resource.id);
   if (link.secret) deps.io.redactor.add(link.url);
-  checkLink(resource.provider, link);
+  assertOpenableLink(resource.provider, link);
   const warnings: string[] = [];
   // The fact of the issue, never the link: a link in the log would sign in whoever reads it.
   await audit(
@@ -83,7 +83,7 @@ export async function openResource(deps: Deps, name: string, opts: { launch: boo
  * loopback), no user name or password in it. What is wrong is named; the
  * URL itself never is.
  */
-function checkLink(provider: string, link: DeepLink): void {
+export function assertOpenableLink(provider: string, link: DeepLink): void {
   const url = URL.parse(link.url);
   const why = !url
     ? 'is not a URL'
