@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import * as z from 'zod';
 import { APP_VERSION, AppAccountRequest, AppDeepLinkRequest, AppResourceRequest } from '../../wire/app.js';
-import { DeepLinks } from '../shared/deep-links.js';
+import { DeepLinks, loggablePath } from '../shared/deep-links.js';
 import { parseBearer, readBody, readForm, sendHtml, sendJson } from '../shared/http.js';
 import { fetchClientMetadata } from './cimd.js';
 import { appConsoleView, issueAppDeepLink } from './deep-links.js';
@@ -192,7 +192,7 @@ export async function startAppProvider(opts: { id: string; name: string; port?: 
         const body = err.envelope === 'oauth' ? { error: err.code, error_description: err.message } : { error: { code: err.code, message: err.message } };
         return sendJson(res, err.status, body);
       }
-      process.stderr.write(`[sandbox] ${opts.id}: ${req.method} ${(req.url ?? '').split('?')[0]}: ${(err as Error).message}\n`);
+      process.stderr.write(`[sandbox] ${opts.id}: ${req.method} ${loggablePath((req.url ?? '').split('?')[0] ?? '')}: ${(err as Error).message}\n`);
       sendJson(res, 500, { error: { code: 'server_error', message: 'internal error' } });
     });
   });

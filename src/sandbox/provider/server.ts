@@ -13,7 +13,7 @@ import { catalogOf, CatalogResponse, serveDescriptor, serveProtectedResourceMeta
 import { Faults } from './faults.js';
 import { ApiError, methodNotAllowed, sendError, sendJson, type Exchange } from './http.js';
 import { handleKv, KV_PATH } from './kv.js';
-import { DeepLinks } from '../shared/deep-links.js';
+import { DeepLinks, loggablePath } from '../shared/deep-links.js';
 import { consoleView, DEEP_LINK_PATH, handleDeepLink, handleProvisions, PROVISIONS_PATH } from './provision-routes.js';
 import { Provisioner } from './provisions.js';
 import { handleScript, SCRIPT_PATH, serveSite } from './scripts.js';
@@ -104,7 +104,7 @@ export async function startProviderServer<A extends AuthPort>(
         return;
       }
       if (err instanceof ApiError) return sendError(ex, err);
-      process.stderr.write(`[provider ${id}] internal error on ${req.method} ${ex.url.pathname}: ${(err as Error).message}\n`);
+      process.stderr.write(`[provider ${id}] internal error on ${req.method} ${loggablePath(ex.url.pathname)}: ${(err as Error).message}\n`);
       sendJson(ex, 500, { error: { code: 'INTERNAL', message: 'internal error' } });
     });
   });

@@ -148,6 +148,11 @@ ${body}
   }
 }
 
+/** A request path fit for a log line: a sign-in link's token is replaced (the link is a secret until used). */
+export function loggablePath(path: string): string {
+  return path.replace(/\/signin\/[^/?#]+/g, '/signin/…');
+}
+
 /** The map, with room for one more entry: the oldest entries go first. */
 function bounded<V>(map: Map<string, V>): Map<string, V> {
   while (map.size >= MAX_ENTRIES) map.delete(map.keys().next().value!);

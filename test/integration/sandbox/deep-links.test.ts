@@ -8,7 +8,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DEEP_LINK_TTL_MS, DeepLinks } from '../../../src/sandbox/shared/deep-links.js';
+import { DEEP_LINK_TTL_MS, DeepLinks, loggablePath } from '../../../src/sandbox/shared/deep-links.js';
 
 let server: Server | undefined;
 afterEach(async () => {
@@ -75,5 +75,12 @@ describe('sandbox deep links', () => {
     const cookie = (await get(link.url)).headers.get('set-cookie')!.split(';')[0]!;
     exists = false;
     expect((await get(`${origin}/console/a/r`, cookie)).status).toBe(404);
+  });
+});
+
+describe('loggablePath', () => {
+  it('keeps a sign-in token out of log lines', () => {
+    expect(loggablePath('/console/signin/dl_SECRETSECRETSECRETSECRET')).toBe('/console/signin/…');
+    expect(loggablePath('/v1/provisions/prv_1/deep_link')).toBe('/v1/provisions/prv_1/deep_link');
   });
 });
