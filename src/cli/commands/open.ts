@@ -15,19 +15,19 @@ export async function run(deps: Deps, args: string[], opts: Record<string, unkno
   const r = await openResource(deps, name, { launch });
   const { link } = r;
   const expires = link.expiresAt?.toISOString() ?? null;
-  const what = link.singleUse ? `works once${expires ? `, until ${expires}` : ''}` : 'sign in there as usual';
+  const what = link.singleUse ? `the link works once${expires ? `, until ${expires}` : ''}` : `sign in to ${r.provider} there as usual`;
   const base = { name, provider: r.provider, service: r.service, id: r.id, expires_at: expires, single_use: link.singleUse, sign_in_link: link.secret, opened: r.opened };
   if (r.opened) {
     return {
       data: base,
       warnings: r.warnings,
-      human: `opened ${r.provider}'s page for ${name} in your browser (the link ${what})`,
+      human: `opened ${r.provider}'s page for ${name} in your browser (${what})`,
     };
   }
   return {
     data: { ...base, url: link.url },
     warnings: [...r.warnings, ...(launch ? ['no browser could be started: open the link below yourself'] : [])],
-    human: `${link.url}\n${link.secret ? `a sign-in link into ${r.provider} for ${name}: it ${what}; do not share it` : `${r.provider}'s page for ${name}: ${what}`}`,
+    human: `${link.url}\n${link.secret ? `a sign-in link into ${r.provider} for ${name} (${what}); do not share it` : `${r.provider}'s page for ${name} (${what})`}`,
     bare: link.url,
     reveal: [link.url],
   };
