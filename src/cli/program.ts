@@ -249,6 +249,12 @@ export const COMMANDS: CommandSpec[] = [
     configure: (c) => c.option('--provider <id>', 'only this provider'),
     load: () => import('./commands/spend.js'),
   },
+  {
+    path: ['open'],
+    summary: "Open the provider's console at a resource in the browser with a single-use sign-in link (--print or --json: print the link instead)",
+    configure: (c) => c.argument('<name>', 'the resource name in agentprov.json').option('--print', 'print the link instead of opening a browser'),
+    load: () => import('./commands/open.js'),
+  },
 ];
 
 export type Invoke = (spec: CommandSpec, args: string[], opts: Record<string, unknown>, name: string) => Promise<void>;

@@ -95,6 +95,8 @@ const CODE_CLASS = {
   DOMAIN_UNAVAILABLE: EXIT.USAGE,
   // The provider cannot do this at all (e.g. unregister a domain).
   UNSUPPORTED_OPERATION: EXIT.USAGE,
+  // `open`: the resource's provider offers no way for the human into its account (no deep link operation).
+  OPEN_NOT_SUPPORTED: EXIT.USAGE,
 
   // agentprov's own spending ledger (src/payment/ledger.ts), for providers billed outside the rail.
   LEDGER_CORRUPT: EXIT.OTHER,

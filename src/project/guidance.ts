@@ -43,6 +43,7 @@ agentprov lets you provision services at external providers for the human who si
 4. Provision: \`agentprov add <provider>/<service> --name <name> [--config '<json>'] --json\`. Idempotent: the same command again resumes or does nothing.
 5. Use it: \`agentprov run --resource <name> -- <command> [args...]\`. The command gets the catalog's environment variables with short-lived credentials, revoked when it ends; its output is masked.
 6. See what exists: \`agentprov list --json\`, \`agentprov status --json\`, \`agentprov spend --json\`.
+7. When the human wants to look at a resource at its provider: \`agentprov open <name> --json\`. \`data.url\` is a single-use sign-in link for the human (10 minutes): give it to them and nobody else; never store, log or reuse it.
 
 Agents that speak MCP can use \`agentprov mcp\` (tools: catalog, search, add, login, list, status, remove, spend, budget_show, run) instead of the command line.
 

@@ -121,6 +121,27 @@ export interface Provider {
    * taken, premium, extension not supported).
    */
   quote?(input: { service: string; name: string; config: Record<string, unknown> }): Promise<ExternalQuote | undefined>;
+  // open (issue 21)
+  /**
+   * Optional: a link that takes the human into the account agentprov
+   * created, at the resource `provisionId` (agentprov protocol §4.5 deep
+   * link, APP `deep_links`, Cloudflare's dashboard URL). A provider without
+   * it gets OPEN_NOT_SUPPORTED from `open`. A `secret` link signs whoever
+   * holds it in: the implementation adds it to the redactor at once, and it
+   * never reaches an error, a log or a file.
+   */
+  deepLink?(provisionId: string): Promise<DeepLink>;
+}
+
+/** A way in for the human (issue 21): a sign-in link (single use, short-lived, a secret) or a plain console URL. */
+export interface DeepLink {
+  url: string;
+  /** When a single-use link stops working; undefined for a plain console URL. */
+  expiresAt?: Date;
+  /** True when the URL itself signs the human in (it must be treated as a secret until used or expired). */
+  secret: boolean;
+  /** True when a second use is refused. */
+  singleUse: boolean;
 }
 
 /** One credential member of a resource: its name at the provider, its env name, its value (a secret). */

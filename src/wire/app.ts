@@ -135,6 +135,18 @@ export const AppResource = z.discriminatedUnion('status', [
 ]);
 export type AppResource = z.infer<typeof AppResource>;
 
+// ---- deep links -------------------------------------------------------------------
+
+/** POST provisioning/deep_links: `purpose` (`dashboard`) and the provider-side `path` the human lands on. */
+export const AppDeepLinkRequest = z.object({
+  purpose: z.literal('dashboard'),
+  path: z.string().max(512).regex(/^\/[\x21-\x7e]*$/, 'not an absolute path').optional(),
+});
+export type AppDeepLinkRequest = z.infer<typeof AppDeepLinkRequest>;
+/** A single-use sign-in URL for the human (10 minutes at PostHog): a secret until used. */
+export const AppDeepLink = z.looseObject({ purpose: text(64).optional(), url: httpUrl, expires_at: z.iso.datetime({ offset: true }) });
+export type AppDeepLink = z.infer<typeof AppDeepLink>;
+
 // ---- Client ID Metadata Document ---------------------------------------------
 
 export const AppClientMetadata = z.looseObject({

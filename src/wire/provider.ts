@@ -171,6 +171,23 @@ export const ProvisionDeletedSchema = z.looseObject({
   status: z.literal('deleted'),
 });
 
+// ---- §4.5 Deep link: POST <provisioning_endpoint>/<id>/deep_link ------------------
+
+/** Why a deep link is asked for; `dashboard` (the resource's page in the provider's console) is the one defined. */
+export const DeepLinkPurposeSchema = z.enum(['dashboard']);
+export const DeepLinkRequestSchema = z.object({ purpose: DeepLinkPurposeSchema.default('dashboard') });
+export type DeepLinkRequest = z.infer<typeof DeepLinkRequestSchema>;
+/** Largest deep link request body a provider reads. */
+export const MAX_DEEP_LINK_BODY_BYTES = 1024;
+
+/** A single-use sign-in link for the human; `url` is a secret (it signs whoever holds it in) until used or expired. */
+export const DeepLinkSchema = z.looseObject({
+  url: httpUrl,
+  expires_at: z.iso.datetime(),
+  purpose: DeepLinkPurposeSchema.optional(),
+});
+export type DeepLink = z.infer<typeof DeepLinkSchema>;
+
 // ---- Errors ----------------------------------------------------------------
 
 /** Stable error codes of the provider protocol (docs/protocol.md §Errors). */

@@ -12,13 +12,13 @@
 import { withStateLock } from '../../auth/store.js';
 import type { Deps } from '../../core/deps.js';
 import type { Provision, Service } from '../../wire/provider.js';
-import type { Authorization, AuthorizeOptions, Provider, ProvisionInput, ShortLivedCredential } from '../provider.js';
+import type { Authorization, AuthorizeOptions, DeepLink, Provider, ProvisionInput, ShortLivedCredential } from '../provider.js';
 import { ProviderAuthServer } from './auth-server.js';
 import { authorize } from './authorization.js';
 import { withFetcher, type ClientBase, type ClientContext } from './context.js';
 import type { ProviderRef } from './ref.js';
 import { mint, revoke } from './mint.js';
-import { createProvision, deleteProvision, readProvision, type ProvisioningContext } from './provisioning.js';
+import { createDeepLink, createProvision, deleteProvision, readProvision, type ProvisioningContext } from './provisioning.js';
 import { catalogServices } from './services.js';
 import { accessToken, rotate } from './tokens.js';
 
@@ -89,5 +89,14 @@ export class ProtocolProvider implements Provider {
 
   revoke(credential: ShortLivedCredential): Promise<void> {
     return revoke(this.#ctx, credential);
+  }
+
+  // ---- open (issue 21) ---------------------------------------------------------------
+
+  /** §4.5: a single-use sign-in link (a secret) into the provision's console page. */
+  async deepLink(provisionId: string): Promise<DeepLink> {
+    const redactor = this.#ctx.deps.io.redactor;
+    const link = await this.#provisioning((ctx) => createDeepLink(ctx, provisionId, (s) => redactor.add(s)));
+    return { url: link.url, expiresAt: new Date(link.expires_at), secret: true, singleUse: true };
   }
 }

@@ -9,7 +9,7 @@ import { FetchError } from '../../http/fetch.js';
 import { ProviderTokenErrorSchema } from '../../wire/provider-auth.js';
 import { sanitizeLine } from '../../util/sanitize.js';
 
-export type Step = 'discovery' | 'registration' | 'authorization' | 'consent' | 'refresh' | 'token_exchange' | 'revocation' | 'provisioning';
+export type Step = 'discovery' | 'registration' | 'authorization' | 'consent' | 'refresh' | 'token_exchange' | 'revocation' | 'provisioning' | 'deep_link';
 
 /** Provider text, made safe to print. */
 export function clean(text: string, max = 300): string {

@@ -9,10 +9,12 @@ import { AgentprovError } from '../../core/errors.js';
 import { FetchError, type Fetcher, type HttpResponse } from '../../http/fetch.js';
 import { MAX_JSON_DEPTH, tooDeepAt } from '../../util/json-depth.js';
 import {
+  DeepLinkSchema,
   IdempotencyKeySchema,
   ProviderErrorBodySchema,
   ProvisionDeletedSchema,
   ProvisionSchema,
+  type DeepLink,
   type Provision,
 } from '../../wire/provider.js';
 import type { ProvisionInput } from '../provider.js';
@@ -174,4 +176,49 @@ export async function deleteProvision(ctx: ProvisioningContext, id: string): Pro
   }
   if (res.status !== 200) throw provisioningError(ctx.provider, res);
   if (!ProvisionDeletedSchema.safeParse(json(ctx.provider, res)).success) throw invalidResponse(ctx.provider, 'provisioning', 'the deletion answer is not { id, status: "deleted" }');
+}
+
+/**
+ * POST a deep link (§4.5): a single-use sign-in URL for the human into the
+ * provision's console page. The URL is a secret: it goes to the redactor
+ * before anything else looks at it, and no error names it.
+ */
+export async function createDeepLink(ctx: ProvisioningContext, id: string, redact: (secret: string) => void): Promise<DeepLink> {
+  const res = await send(ctx, {
+    method: 'POST',
+    url: `${provisionUrl(ctx.endpoint, id)}/deep_link`,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ purpose: 'dashboard' }),
+  });
+  if (res.status !== 201 && res.status !== 200) throw await deepLinkError(ctx, id, res);
+  const raw = json(ctx.provider, res) as { url?: unknown } | undefined;
+  if (typeof raw?.url === 'string') redact(raw.url);
+  const parsed = DeepLinkSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw invalidResponse(ctx.provider, 'deep_link', `HTTP ${res.status} body, field "${issue?.path.join('.') || '(root)'}": ${issue?.code ?? 'invalid'}`, { status: res.status });
+  }
+  return parsed.data;
+}
+
+/**
+ * A provider that predates §4.5 answers `404 NOT_FOUND` (no such endpoint),
+ * `405` or `501`, and a 404 is also what a missing provision gets: a GET of
+ * the provision tells the two apart. OPEN_NOT_SUPPORTED when the provision
+ * is there, the provider's own error otherwise.
+ */
+async function deepLinkError(ctx: ProvisioningContext, id: string, res: HttpResponse): Promise<AgentprovError> {
+  const err = provisioningError(ctx.provider, res);
+  const unsupported = () =>
+    new AgentprovError('OPEN_NOT_SUPPORTED', `provider ${ctx.provider} offers no deep link (HTTP ${res.status} for ${id}/deep_link)`, {
+      details: { provider: ctx.provider, status: res.status },
+    });
+  if (res.status === 405 || res.status === 501) return unsupported();
+  if (err.code !== 'RESOURCE_NOT_FOUND') return err;
+  try {
+    const p = await readProvision(ctx, id);
+    return p.status === 'deleted' ? err : unsupported();
+  } catch {
+    return err;
+  }
 }

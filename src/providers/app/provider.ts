@@ -13,9 +13,10 @@ import type { Deps } from '../../core/deps.js';
 import { createFetcher } from '../../http/fetch.js';
 import { readCachedCatalog } from '../../catalog/cache.js';
 import { appServiceId } from '../../catalog/app-catalog.js';
-import { AppResource } from '../../wire/app.js';
+import type * as z from 'zod';
+import { AppDeepLink, AppResource } from '../../wire/app.js';
 import type { Provision, Service } from '../../wire/provider.js';
-import type { Authorization, AuthorizeOptions, CredentialMember, ExternalQuote, Provider, ProvisionInput, ShortLivedCredential } from '../provider.js';
+import type { Authorization, AuthorizeOptions, CredentialMember, DeepLink, ExternalQuote, Provider, ProvisionInput, ShortLivedCredential } from '../provider.js';
 import { accessToken, authorize, checkClientId } from './auth.js';
 import type { AppClient, AppContext } from './context.js';
 import { DEADLINE_MS, appRequest } from './http.js';
@@ -86,10 +87,10 @@ export class AppProvider implements Provider {
     return readCachedCatalog(this.#c.deps.paths.cache, this.#c.base)?.services.find((s) => s.id === id) as unknown as (Service & { app_service_id?: string }) | undefined;
   }
 
-  async #call(step: string, method: 'GET' | 'POST', path: string, json?: unknown): Promise<AppResource> {
+  async #call<T = AppResource>(step: string, method: 'GET' | 'POST', path: string, json?: unknown, schema: z.ZodType<T> = AppResource as unknown as z.ZodType<T>): Promise<T> {
     const go = async (force: boolean) => {
       const bearer = await accessToken(this.#c, force);
-      return this.#c.fetch((f) => appRequest(f, { provider: this.id, base: this.#c.base, step, method, path, ...(json !== undefined ? { json } : {}), bearer, schema: AppResource }));
+      return this.#c.fetch((f) => appRequest(f, { provider: this.id, base: this.#c.base, step, method, path, ...(json !== undefined ? { json } : {}), bearer, schema }));
     };
     try {
       return (await go(false)).body;
@@ -165,5 +166,14 @@ export class AppProvider implements Provider {
 
   async revoke(): Promise<void> {
     // Nothing minted, nothing to give back: the keys are the resource's own.
+  }
+
+  // open (issue 21)
+  /** `POST provisioning/deep_links` for the resource's page (`path` = `/resources/<id>`): single use, a secret until used. */
+  async deepLink(provisionId: string): Promise<DeepLink> {
+    const path = `/resources/${encodeURIComponent(provisionId)}`;
+    const link = await this.#call('deep_links', 'POST', 'provisioning/deep_links', { purpose: 'dashboard', path }, AppDeepLink);
+    this.#c.deps.io.redactor.add(link.url);
+    return { url: link.url, expiresAt: new Date(link.expires_at), secret: true, singleUse: true };
   }
 }

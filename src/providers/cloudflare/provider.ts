@@ -23,9 +23,10 @@ import type { Deps } from '../../core/deps.js';
 import { AgentprovError } from '../../core/errors.js';
 import { MAX_TTL_SECONDS, MIN_TTL_SECONDS } from '../../util/duration.js';
 import type { Provision, Service } from '../../wire/provider.js';
-import type { Authorization, AuthorizeOptions, ExternalQuote, Provider, ProvisionInput, ShortLivedCredential } from '../provider.js';
+import type { Authorization, AuthorizeOptions, DeepLink, ExternalQuote, Provider, ProvisionInput, ShortLivedCredential } from '../provider.js';
 import { CLOUDFLARE_PROVIDER_ID, CLOUDFLARE_SERVICES } from '../../catalog/builtin/cloudflare.js';
 import { cloudflareClient } from './client.js';
+import { dashboardUrl } from './dashboard.js';
 import { linkInvalid, RELINK } from './errors.js';
 import { LINK_ENTRY, notLinked, type Link } from './link.js';
 import { grantCreatesTokens, oauthAccessToken, type OAuthLink } from './oauth-grant.js';
@@ -264,6 +265,15 @@ export class CloudflareProvider implements Provider {
       });
     }
     this.#linked = undefined;
+  }
+
+  // open (issue 21)
+  /** The resource's dashboard page (no secret: the human signs in to Cloudflare there); the resource is checked to exist first. */
+  async deepLink(provisionId: string): Promise<DeepLink> {
+    const { kind, ref } = parseId(provisionId);
+    await this.get(provisionId, provisionId); // RESOURCE_NOT_FOUND when it is gone
+    const { link } = await this.#link();
+    return { url: dashboardUrl(link.account_id, kind, ref), secret: false, singleUse: false };
   }
 
   // ---- the agentprov name of a provision -------------------------------------------------------

@@ -10,9 +10,11 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import * as z from 'zod';
-import { APP_VERSION, AppAccountRequest, AppResourceRequest } from '../../wire/app.js';
+import { APP_VERSION, AppAccountRequest, AppDeepLinkRequest, AppResourceRequest } from '../../wire/app.js';
+import { DeepLinks, loggablePath } from '../shared/deep-links.js';
 import { parseBearer, readBody, readForm, sendHtml, sendJson } from '../shared/http.js';
 import { fetchClientMetadata } from './cimd.js';
+import { appConsoleView, issueAppDeepLink } from './deep-links.js';
 import { consentPage, donePage, PAGE_HEADERS } from './pages.js';
 import { AppError, AppState, type ResourceRecord } from './state.js';
 import { replay, STRIPE_BASE_PATH, verifyStripeSignature } from './stripe.js';
@@ -62,6 +64,8 @@ export async function startAppProvider(opts: { id: string; name: string; port?: 
   });
   const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const base = `${origin}${APP_BASE_PATH}`;
+  // The human's console, reached only through single-use deep links (provisioning/deep_links).
+  const links = new DeepLinks('/console/', opts.name);
 
   const json = async (req: IncomingMessage): Promise<unknown> => {
     const body = await readBody(req, MAX_BODY, () => new AppError(413, 'invalid_request', 'body too large'));
@@ -90,6 +94,7 @@ export async function startAppProvider(opts: { id: string; name: string; port?: 
       if (!r) return sendJson(res, 401, { error: { code: 'unauthorized', message: 'invalid API key' } });
       return sendJson(res, 200, { resource_id: r.id, service_id: r.service_id, account: r.account });
     }
+    if (links.handle(req, res, path, (s) => appConsoleView(state, s))) return;
     const stripe = opts.stripeSigningSecret !== undefined && path.startsWith(STRIPE_BASE_PATH);
     if (!path.startsWith(APP_BASE_PATH) && !stripe) throw new AppError(404, 'not_found', 'no such route');
     const rel = path.slice((stripe ? STRIPE_BASE_PATH : APP_BASE_PATH).length);
@@ -145,6 +150,7 @@ export async function startAppProvider(opts: { id: string; name: string; port?: 
       if (service.pricing.type !== 'free' && body.payment_credentials === undefined) throw new AppError(402, 'requires_payment_credentials', 'this service is paid');
       return sendJson(res, 200, resourceBody(await state.createResource(account, body.project_id, body.service_id)));
     }
+    if (rel === 'provisioning/deep_links' && method === 'POST') return sendJson(res, 200, issueAppDeepLink(state, links, origin, account, parse(AppDeepLinkRequest, await json(req))));
     const m = /^provisioning\/resources\/([A-Za-z0-9_-]{1,64})(\/rotate_credentials|\/remove)?$/.exec(rel);
     if (m && method === 'GET' && !m[2]) return sendJson(res, 200, resourceBody(state.resource(account, m[1]!)));
     if (m && method === 'POST' && m[2] === '/rotate_credentials') return sendJson(res, 200, resourceBody(await state.rotate(account, m[1]!)));
@@ -186,7 +192,7 @@ export async function startAppProvider(opts: { id: string; name: string; port?: 
         const body = err.envelope === 'oauth' ? { error: err.code, error_description: err.message } : { error: { code: err.code, message: err.message } };
         return sendJson(res, err.status, body);
       }
-      process.stderr.write(`[sandbox] ${opts.id}: ${req.method} ${(req.url ?? '').split('?')[0]}: ${(err as Error).message}\n`);
+      process.stderr.write(`[sandbox] ${opts.id}: ${req.method} ${loggablePath((req.url ?? '').split('?')[0] ?? '')}: ${(err as Error).message}\n`);
       sendJson(res, 500, { error: { code: 'server_error', message: 'internal error' } });
     });
   });

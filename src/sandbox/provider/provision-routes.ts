@@ -5,13 +5,16 @@
  *   GET    /v1/provisions       the account's live provisions
  *   GET    /v1/provisions/<id>  current state (poll target of a 202)
  *   DELETE /v1/provisions/<id>  → { id, status: "deleted" }
+ *   POST   /v1/provisions/<id>/deep_link  { purpose } → 201 { url, expires_at, purpose } (single use, 10 minutes)
  */
-import { IdempotencyKeySchema, MAX_PROVISION_BODY_BYTES, ProvisionRequestSchema } from '../../wire/provider.js';
+import { DeepLinkRequestSchema, IdempotencyKeySchema, MAX_DEEP_LINK_BODY_BYTES, MAX_PROVISION_BODY_BYTES, ProvisionRequestSchema } from '../../wire/provider.js';
+import type { ConsoleSubject, ConsoleView, DeepLinks } from '../shared/deep-links.js';
 import { requireScope, type Bearer } from './bearer.js';
 import { ApiError, methodNotAllowed, readJson, sendJson, type Exchange } from './http.js';
-import type { Provisioner } from './provisions.js';
+import { notFound, type Provisioner } from './provisions.js';
 
 export const PROVISIONS_PATH = /^\/v1\/provisions(?:\/([A-Za-z0-9_-]{1,128}))?\/?$/;
+export const DEEP_LINK_PATH = /^\/v1\/provisions\/([A-Za-z0-9_-]{1,128})\/deep_link$/;
 
 export async function handleProvisions(
   ex: Exchange,
@@ -56,4 +59,34 @@ function idempotencyKey(header: string | string[] | undefined): string {
     throw new ApiError(400, 'INVALID_REQUEST', message, { field: 'Idempotency-Key' });
   }
   return parsed.data;
+}
+
+/** §4.5: a single-use sign-in link into the console page of a live provision of the token's account. */
+export async function handleDeepLink(ex: Exchange, match: RegExpExecArray, bearer: Bearer, provisioner: Provisioner, links: DeepLinks, baseUrl: string): Promise<void> {
+  requireScope(bearer, 'provision', baseUrl);
+  if (ex.req.method !== 'POST') throw methodNotAllowed(['POST']);
+  const body = await readJson(ex.req, MAX_DEEP_LINK_BODY_BYTES, DeepLinkRequestSchema);
+  const p = provisioner.get(bearer.info.accountId, match[1]!);
+  if (p.status === 'deleted') throw notFound();
+  const link = links.issue(baseUrl, { account: bearer.info.accountId, resource: p.id });
+  sendJson(ex, 201, { url: link.url, expires_at: link.expiresAt.toISOString(), purpose: body.purpose });
+}
+
+/** What the console page shows of a provision: undefined once it is deleted or gone. */
+export function consoleView(provisioner: Provisioner, s: ConsoleSubject): ConsoleView | undefined {
+  let p;
+  try {
+    p = provisioner.get(s.account, s.resource);
+  } catch {
+    return undefined;
+  }
+  if (p.status === 'deleted') return undefined;
+  const facts: Array<[string, string]> = [
+    ['name', p.name],
+    ['service', p.service],
+    ['status', p.status],
+    ['created_at', p.created_at],
+    ...Object.entries(p.resource).map(([k, v]): [string, string] => [k, String(v)]),
+  ];
+  return { title: `${p.name} (${p.service})`, facts };
 }

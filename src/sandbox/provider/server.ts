@@ -13,7 +13,8 @@ import { catalogOf, CatalogResponse, serveDescriptor, serveProtectedResourceMeta
 import { Faults } from './faults.js';
 import { ApiError, methodNotAllowed, sendError, sendJson, type Exchange } from './http.js';
 import { handleKv, KV_PATH } from './kv.js';
-import { handleProvisions, PROVISIONS_PATH } from './provision-routes.js';
+import { DeepLinks, loggablePath } from '../shared/deep-links.js';
+import { consoleView, DEEP_LINK_PATH, handleDeepLink, handleProvisions, PROVISIONS_PATH } from './provision-routes.js';
 import { Provisioner } from './provisions.js';
 import { handleScript, SCRIPT_PATH, serveSite } from './scripts.js';
 import { currentStatus, openStore } from './store.js';
@@ -56,6 +57,8 @@ export async function startProviderServer<A extends AuthPort>(
   let auth: A | undefined;
   let info: DiscoveryInfo | undefined;
   const catalog = new CatalogResponse(catalogOf(id, options.catalog));
+  // The human's console, reached only through single-use deep links (docs/protocol.md §4.5).
+  const links = new DeepLinks('/console/', options.name);
   const provisioner = new Provisioner({
     providerId: id,
     baseUrl: () => baseUrl,
@@ -80,10 +83,12 @@ export async function startProviderServer<A extends AuthPort>(
       if (open === 'terms') return serveTerms(ex, info);
       return (await faults.apply(ex)) ? catalog.serve(ex) : undefined;
     }
+    if (links.handle(ex.req, ex.res, path, (s) => consoleView(provisioner, s))) return;
     if (!/^\/(v1|kv|scripts)\//.test(`${path}/`)) throw new ApiError(404, 'NOT_FOUND', 'no such endpoint');
     if (!(await faults.apply(ex))) return;
     const bearer = await authenticate(ex.req, auth, baseUrl);
     let m: RegExpExecArray | null;
+    if ((m = DEEP_LINK_PATH.exec(path))) return handleDeepLink(ex, m, bearer, provisioner, links, baseUrl);
     if ((m = PROVISIONS_PATH.exec(path))) return handleProvisions(ex, m, bearer, provisioner, baseUrl);
     if ((m = KV_PATH.exec(path))) return handleKv(ex, m, bearer, provisioner, store, baseUrl);
     if ((m = SCRIPT_PATH.exec(path))) return handleScript(ex, m, bearer, provisioner, store, baseUrl);
@@ -99,7 +104,7 @@ export async function startProviderServer<A extends AuthPort>(
         return;
       }
       if (err instanceof ApiError) return sendError(ex, err);
-      process.stderr.write(`[provider ${id}] internal error on ${req.method} ${ex.url.pathname}: ${(err as Error).message}\n`);
+      process.stderr.write(`[provider ${id}] internal error on ${req.method} ${loggablePath(ex.url.pathname)}: ${(err as Error).message}\n`);
       sendJson(ex, 500, { error: { code: 'INTERNAL', message: 'internal error' } });
     });
   });
