@@ -90,7 +90,7 @@ export async function bench({ measure, base, env, bin }) {
     const home = homeWith(farm.providers.map((p) => p.url));
     await runAsync([bin, 'catalog', '--json'], envFor(home));
     await farm.close(); // a warm, fresh cache must need no network at all
-    rows.push(row('catalog --json warm (48 providers, 161 services)', measure([bin, 'catalog', '--json'], envFor(home), listing('', 161)), base, 1.5));
+    rows.push(row('catalog --json warm (48 providers, 161 services)', measure([bin, 'catalog', '--json'], envFor(home), listing('', 161)), base, 1.4));
   }
 
   // 2. Cold cache, 50 providers each answering every request after 100 ms.

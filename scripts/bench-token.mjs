@@ -50,16 +50,18 @@ export async function bench({ measure, env: baseEnv, bin }) {
         result: measure([bin, 'token', 'localcloud', '--json'], env, (stdout) => {
           if (JSON.parse(stdout).data.cached !== true) throw new Error('token was not answered from the cache');
         }),
-        target: 1.5,
+        target: 1.4, // issue 22
       },
       (() => {
         const result = measure([bin, 'run', '--provider', 'localcloud', '--', 'true'], env);
         const requests = runRequests(bin, env, cwd);
         const rtt = requests.reduce((sum, q) => sum + q.ms, 0);
+        // Issue 22: within 1.6× start-up plus the round trips it cannot avoid, as a ratio to this row's own baseline.
         return {
           name: 'agentprov run --provider localcloud -- true',
           result,
-          note: `its only requests: ${requests.map((q) => `${q.what} ${q.ms.toFixed(1)} ms`).join(', ')} (${rtt.toFixed(1)} ms together)`,
+          target: 1.6 + rtt / result.base,
+          note: `its only requests: ${requests.map((q) => `${q.what} ${q.ms.toFixed(1)} ms`).join(', ')} (${rtt.toFixed(1)} ms together); target 1.6× + those`,
         };
       })(),
     ];

@@ -26,10 +26,10 @@ if (!existsSync(join(ROOT, 'dist', 'agentprov.js'))) {
  * `check(stdout)` may throw to refuse a run whose output is not the full
  * answer (a cut-off listing must never pass for a fast one).
  */
-export function measure(args, env = process.env, check = undefined, interleave = true) {
-  const once = (argv, ok) => {
+export function measure(args, env = process.env, check = undefined, interleave = true, exe = process.execPath) {
+  const once = (argv, ok, file = exe) => {
     const t0 = process.hrtime.bigint();
-    const r = spawnSync('/usr/bin/time', ['-f', '%M', process.execPath, ...argv], { env, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+    const r = spawnSync('/usr/bin/time', ['-f', '%M', file, ...argv], { env, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     if (r.status !== 0) throw new Error(`${argv.join(' ')} exited ${r.status}${r.error ? ` (${r.error.message})` : ''}: ${r.stderr.slice(-500)}`);
     ok?.(r.stdout);
@@ -40,7 +40,7 @@ export function measure(args, env = process.env, check = undefined, interleave =
   const samples = [];
   const bases = [];
   for (let i = 0; i < RUNS; i++) {
-    if (interleave) bases.push(once(['-e', '0']).ms);
+    if (interleave) bases.push(once(['-e', '0'], undefined, process.execPath).ms);
     samples.push(once(args, check));
   }
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -49,6 +49,11 @@ export function measure(args, env = process.env, check = undefined, interleave =
     rss: Math.max(...samples.map((s) => s.rss)),
     ...(interleave ? { base: median(bases) } : {}),
   };
+}
+
+/** `measure` for an executable other than node (the SEA), against the same `node -e 0`. */
+function measureExe(file, args, env) {
+  return measure(args, env, undefined, true, file);
 }
 
 export function baseline() {
@@ -78,6 +83,10 @@ async function main() {
   const rows = [];
   rows.push(row('agentprov --version', measure([BIN, '--version'], env), base, 1.25));
   rows.push(row('agentprov --help', measure([BIN, '--help'], env), base));
+  // The single executable (npm run build:sea), when built: its start-up is the main script's size (README "Build").
+  const sea = join(ROOT, 'dist', 'sea', 'agentprov');
+  if (existsSync(sea)) rows.push(row('dist/sea/agentprov --version', measureExe(sea, ['--version'], env), base, 1.15));
+  else console.log(`${'dist/sea/agentprov --version'.padEnd(56)} not built (npm run build:sea)`);
   rows.push(row('agentprov vault status --json', measure([BIN, 'vault', 'status', '--json'], env), base));
 
   for (const extra of ['bench-catalog.mjs', 'bench-session.mjs', 'bench-token.mjs', 'bench-tokens.mjs']) {
