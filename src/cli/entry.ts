@@ -4,6 +4,8 @@
  * and process.exit() drops whatever is still queued (a 1.6 MB
  * `catalog --json` used to arrive cut at 65,536 bytes).
  */
+// First: zod must see this before it loads (see the module).
+import './zod-jitless.js';
 import { AgentprovError, EXIT } from '../core/errors.js';
 import { dispatchInterrupt } from '../core/interrupt.js';
 import { processIO } from './io.js';
