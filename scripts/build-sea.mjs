@@ -2,7 +2,8 @@
 /**
  * Build dist/sea/agentprov: a Node single executable application (SEA).
  *
- *   1. bundle src/cli/entry.ts into one minified CommonJS file (Node 20 SEA
+ *   1. bundle scripts/sea/entry.mjs (which answers --version, else starts
+ *      src/cli/entry.ts) into one minified CommonJS file (Node 20 SEA
  *      runs only CJS), with @napi-rs/keyring replaced by
  *      scripts/sea/keyring.cjs and the sandbox by scripts/sea/sandbox.cjs;
  *   2. bundle the sandbox (src/sandbox/index.ts) on its own, and embed it as
@@ -126,8 +127,8 @@ async function main() {
     const blob = join(work, 'sea-prep.blob');
     const exe = join(work, exeName);
 
-    step(`bundling src/cli/entry.ts (cjs, node20, minified) with the keychain binding ${binding}`);
-    await bundle('src/cli/entry.ts', mainFile, version, {
+    step(`bundling scripts/sea/entry.mjs → src/cli/entry.ts (cjs, node20, minified) with the keychain binding ${binding}`);
+    await bundle('scripts/sea/entry.mjs', mainFile, version, {
       alias: { '@napi-rs/keyring': './scripts/sea/keyring.cjs' },
       plugins: [leanStartup, englishOnlyZod, sandboxAsAsset],
     });

@@ -55,12 +55,12 @@ export function createDeps(globals: GlobalOptions, env: NodeJS.ProcessEnv = proc
     prompter: {
       async confirm(message, defaultValue = false) {
         if (!deps.canPrompt()) throw noPrompt(message);
-        const { confirm } = await import('@inquirer/prompts');
+        const { confirm } = await import('./prompts.js');
         return confirm({ message, default: defaultValue }, { input: io.stdin, output: io.stderr });
       },
       async password(message) {
         if (!deps.canPrompt()) throw noPrompt(message);
-        const { password } = await import('@inquirer/prompts');
+        const { password } = await import('./prompts.js');
         return password({ message, mask: true }, { input: io.stdin, output: io.stderr });
       },
     },

@@ -25,7 +25,7 @@ export interface LinkUi {
 
 const defaultUi: LinkUi = {
   async selectAccount(deps, accounts) {
-    const { select } = await import('@inquirer/prompts');
+    const { select } = await import('../prompts.js');
     return select(
       { message: 'Which Cloudflare account should agentprov use?', choices: accounts.map((a) => ({ name: `${a.name || a.id} (${a.id})`, value: a.id })) },
       { input: deps.io.stdin, output: deps.io.stderr },
