@@ -13,10 +13,11 @@ import { catalogOf, CatalogResponse, serveDescriptor, serveProtectedResourceMeta
 import { Faults } from './faults.js';
 import { ApiError, methodNotAllowed, sendError, sendJson, type Exchange } from './http.js';
 import { handleKv, KV_PATH } from './kv.js';
-import { handleProvisions, PROVISIONS_PATH } from './provision-routes.js';
+import { handleProvisions, handleUpdate, PROVISIONS_PATH, UPDATE_PATH } from './provision-routes.js';
 import { Provisioner } from './provisions.js';
 import { handleScript, SCRIPT_PATH, serveSite } from './scripts.js';
 import { currentStatus, openStore } from './store.js';
+import { Updater } from './updates.js';
 import type { AuthOptionsPort, AuthPort, FaultSwitches, ProviderOptions, ProviderResourceView, ServiceDefinition } from './types.js';
 
 export const DEFAULT_TERMS_VERSION = '2026-11-01';
@@ -66,6 +67,7 @@ export async function startProviderServer<A extends AuthPort>(
     asyncDelayMs: options.asyncDelayMs ?? 1000,
     quoteFactor: () => faults.quoteFactor,
   });
+  const updater = new Updater(provisioner);
 
   const route = async (ex: Exchange): Promise<void> => {
     if (!auth || !info) throw new ApiError(503, 'SERVICE_UNAVAILABLE', 'starting');
@@ -84,6 +86,7 @@ export async function startProviderServer<A extends AuthPort>(
     if (!(await faults.apply(ex))) return;
     const bearer = await authenticate(ex.req, auth, baseUrl);
     let m: RegExpExecArray | null;
+    if ((m = UPDATE_PATH.exec(path))) return handleUpdate(ex, m, bearer, updater, baseUrl);
     if ((m = PROVISIONS_PATH.exec(path))) return handleProvisions(ex, m, bearer, provisioner, baseUrl);
     if ((m = KV_PATH.exec(path))) return handleKv(ex, m, bearer, provisioner, store, baseUrl);
     if ((m = SCRIPT_PATH.exec(path))) return handleScript(ex, m, bearer, provisioner, store, baseUrl);
