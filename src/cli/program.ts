@@ -7,7 +7,7 @@
 import { Command, Option } from 'commander';
 import type { Deps } from './deps.js';
 import type { CommandResult } from './output.js';
-import { signInFlags } from './options.js';
+import { signInFlags, updateFlags } from './options.js';
 
 export interface CommandModule {
   run(deps: Deps, args: string[], opts: Record<string, unknown>): Promise<CommandResult>;
@@ -248,6 +248,12 @@ export const COMMANDS: CommandSpec[] = [
     summary: "This month's spend and holds per provider against the caps",
     configure: (c) => c.option('--provider <id>', 'only this provider'),
     load: () => import('./commands/spend.js'),
+  },
+  {
+    path: ['update'],
+    summary: "Change a resource's plan or config where its provider allows it (paid changes as add); idempotent and resumable",
+    configure: updateFlags,
+    load: () => import('./commands/update.js'),
   },
 ];
 
