@@ -231,6 +231,7 @@ describe.skipIf(!haveKeyring)('agentprov update: plan and config changes against
     const no = await onTerminal(['update', 'cache', '--service', 'kv:pro'], 'n');
     expect(no.out).toMatch(/kv:pro costs 9\.00 USD\/month.*Pay it\?/s);
     expect(no.code, no.out).toBe(3);
+    expect(no.out).toMatch(/not confirmed: localcloud\/kv:pro was not bought/);
     expect(atProvider(id).service).toBe('kv:namespace');
     const yes = await onTerminal(['update', 'cache', '--service', 'kv:pro'], 'y');
     expect(yes.code, yes.out).toBe(0);
