@@ -105,6 +105,9 @@ describe.skipIf(!haveKeyring)('agentprov update: plan and config changes against
     writeFileSync(join(h.cwd, 'agentprov.json'), JSON.stringify({ version: 1, providers: [], resources: [] }));
     expect((await cli(['init', '--orchestrator', sb.current.orchestrator])).code).toBe(3);
     expect((await cli(['login', '--complete', '--wait', '15'])).code).toBe(0);
+    // Where a service may move is in its catalog entry.
+    const listed = await cli(['catalog', 'localcloud/kv:namespace']);
+    expect(listed.json().data.service.allowed_updates).toEqual(['kv:pro', 'kv:scale']);
     const add = await cli(['add', 'localcloud/kv:namespace', '--name', 'cache', '--accept-tos']);
     expect(add.code, add.stdout).toBe(0);
     const id = entry('cache').id!;
