@@ -41,6 +41,7 @@ export function mapAppService(providerId: string, s: AppService): CatalogService
     scopes: [],
     kind: 'plan',
     async: false,
+    ...(s.allowed_updates ? { allowed_updates: s.allowed_updates.map(appServiceId) } : {}),
     app_service_id: s.id,
   };
 }

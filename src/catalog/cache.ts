@@ -105,6 +105,7 @@ export function narrowServices(raw: unknown, providerId: string): CatalogService
     if (!isStrArray(s.categories, 10, 40) || !isStrArray(s.scopes, 20, 64) || typeof s.async !== 'boolean') return undefined;
     if (s.kind !== 'resource' && s.kind !== 'plan') return undefined;
     if (!isPricing(s.pricing) || !isObj(s.config_schema) || !isEnv(s.env)) return undefined;
+    if (s.allowed_updates !== undefined && !isStrArray(s.allowed_updates, 50, 100)) return undefined;
   }
   return raw as CatalogService[];
 }

@@ -112,6 +112,7 @@ export function renderService(s: CatalogService): string {
     `categories:  ${s.categories.map(cell).join(', ') || '-'}`,
     `scopes:      ${s.scopes.join(' ') || '-'}`,
     `env:         ${env.length ? env.map(([k, v]) => `${k} ← ${v}`).join(', ') : '-'}`,
+    ...(s.allowed_updates?.length ? [`updates to:  ${s.allowed_updates.map(cell).join(', ')} (agentprov update <name> --service …)`] : []),
     '',
     cell(s.description),
     '',

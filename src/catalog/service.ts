@@ -17,4 +17,6 @@ export interface CatalogService {
   scopes: string[];
   kind: Service['kind'];
   async: boolean;
+  /** Services a provision of this one may move to with `update` (its own id: a config change in place). */
+  allowed_updates?: string[];
 }

@@ -122,6 +122,7 @@ export function parseCatalog(buf: Buffer, providerId: string): ParsedCatalog {
       scopes: [...s.scopes],
       kind: s.kind,
       async: s.async,
+      ...(s.allowed_updates ? { allowed_updates: [...s.allowed_updates] } : {}),
     });
   }
   return { services, warnings };

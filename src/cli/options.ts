@@ -35,3 +35,15 @@ export function signInFlags(c: Command): Command {
     .addOption(noBrowser)
     .option('--timeout <seconds>', 'give up waiting for the browser after this long (default 300)');
 }
+
+/** The flags of `update` (issue 21), here so the command table stays one short entry. */
+export function updateFlags(c: Command): Command {
+  return c
+    .argument('<name>', 'the resource in agentprov.json')
+    .option('--service <id>', "the service to move to (one its current service's allowed_updates names), e.g. kv:pro")
+    .option('--config <json>', 'the new config as a JSON object (default: the current one)')
+    .option('--param <key=value>', 'one config value (repeatable); coerced to the schema type', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--yes', "confirm paying for a paid change (a human's yes, for scripts; same as --confirm-paid-service)")
+    .option('--confirm-paid-service', "confirm paying for a paid change (a human's yes, for scripts)")
+    .option('--max-price <amount>', 'refuse when the price or the provider quote is above this (major units, e.g. 12.00)');
+}

@@ -7,7 +7,7 @@
 import { Command, Option } from 'commander';
 import type { Deps } from './deps.js';
 import type { CommandResult } from './output.js';
-import { signInFlags } from './options.js';
+import { signInFlags, updateFlags } from './options.js';
 
 export interface CommandModule {
   run(deps: Deps, args: string[], opts: Record<string, unknown>): Promise<CommandResult>;
@@ -254,6 +254,12 @@ export const COMMANDS: CommandSpec[] = [
     summary: "Open the provider's console at a resource in the browser with a single-use sign-in link (--print or --json: print the link instead)",
     configure: (c) => c.argument('<name>', 'the resource name in agentprov.json').option('--print', 'print the link instead of opening a browser'),
     load: () => import('./commands/open.js'),
+  },
+  {
+    path: ['update'],
+    summary: "Change a resource's plan or config where its provider allows it (paid changes as add); idempotent and resumable",
+    configure: updateFlags,
+    load: () => import('./commands/update.js'),
   },
 ];
 

@@ -31,6 +31,10 @@ const CODE_CLASS = {
   INVALID_MANIFEST: EXIT.USAGE,
   NO_PENDING_AUTHORIZATION: EXIT.USAGE,
   NAME_IN_USE: EXIT.USAGE,
+  // `update` to a service the current one's `allowed_updates` does not name (issue 21).
+  UPDATE_NOT_ALLOWED: EXIT.USAGE,
+  // `update` while another update of the same resource is unfinished: finish that one first.
+  UPDATE_IN_PROGRESS: EXIT.USAGE,
   // The orchestrator publishes no payment rail: `agentprov init` against one that does.
   PAYMENT_RAIL_NOT_CONFIGURED: EXIT.USAGE,
   // `run` inside another `agentprov run` without --nested.

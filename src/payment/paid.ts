@@ -93,7 +93,7 @@ async function askHuman(deps: Deps, service: CatalogService, price: Price, remai
   if (deps.canPrompt()) {
     if (await deps.prompter.confirm(question, false)) return;
     await audit({ decision: 'payment_declined_by_human', details: { service: service.id, amount: price.amount } });
-    throw new AgentprovError('PAID_CONFIRMATION_REQUIRED', `not confirmed: ${service.provider}/${service.id} was not added`, {
+    throw new AgentprovError('PAID_CONFIRMATION_REQUIRED', `not confirmed: ${service.provider}/${service.id} was not bought (nothing was sent)`, {
       details: { provider: service.provider, service: service.id, amount: price.amount, currency: price.currency, ...(price.interval ? { interval: price.interval } : {}), ...extra },
     });
   }

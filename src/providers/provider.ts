@@ -131,6 +131,15 @@ export interface Provider {
    * never reaches an error, a log or a file.
    */
   deepLink?(provisionId: string): Promise<DeepLink>;
+
+  // update (issue 21)
+  /**
+   * Optional: move a provision to another service the catalog's
+   * `allowed_updates` names, or change its config in place
+   * (docs/protocol.md §4.4; APP `update_service`). The same idempotencyKey
+   * makes one change and one charge. Without it, `update` is refused.
+   */
+  update?(input: UpdateInput): Promise<Provision>;
 }
 
 /** A way in for the human (issue 21): a sign-in link (single use, short-lived, a secret) or a plain console URL. */
@@ -142,6 +151,20 @@ export interface DeepLink {
   secret: boolean;
   /** True when a second use is refused. */
   singleUse: boolean;
+}
+
+/** An update of one provision (issue 21): where it goes, with what config, under the journal's key. */
+export interface UpdateInput {
+  provisionId: string;
+  /** agentprov's name for it. */
+  name: string;
+  /** The target service (the provision's own for a config change). */
+  service: string;
+  config: Record<string, unknown>;
+  /** Written to the local journal before the request is sent. */
+  idempotencyKey: string;
+  /** Single-use payment token for a paid target (issue 7). Never logged or stored. */
+  paymentToken?: string;
 }
 
 /** One credential member of a resource: its name at the provider, its env name, its value (a secret). */

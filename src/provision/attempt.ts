@@ -15,7 +15,7 @@ import { audit } from './audit.js';
 import { advanceJournal, type JournalEntry } from './journal.js';
 
 export interface AddRequest {
-  command: 'add' | 'up';
+  command: 'add' | 'up' | 'update';
   service: CatalogService;
   name: string;
   config: Record<string, unknown>;

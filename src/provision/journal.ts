@@ -31,6 +31,8 @@ const MAX_ENTRY_BYTES = 256 * 1024;
 
 export const JournalEntrySchema = z.object({
   v: z.literal(1),
+  /** What the entry is for: an add (absent: entries written before updates existed) or an update of a provisioned resource (issue 21, src/provision/update.ts). */
+  op: z.enum(['add', 'update']).optional(),
   slot: z.string().regex(/^[0-9a-f]{64}$/),
   manifest: z.string().min(1).max(4096),
   provider: z.string().min(1).max(64),
@@ -61,6 +63,11 @@ export function journalDir(stateDir: string): string {
 /** The stable slot of one manifest entry: sha256 over (manifest path, provider, service, name). */
 export function journalSlot(manifestPath: string, provider: string, service: string, name: string): string {
   return createHash('sha256').update(JSON.stringify([manifestPath, provider, service, name]), 'utf8').digest('hex');
+}
+
+/** The slot of updates to one manifest entry (at most one unfinished at a time); never an add's slot. */
+export function updateSlot(manifestPath: string, provider: string, name: string): string {
+  return journalSlot(manifestPath, provider, '#update', name);
 }
 
 function entryPath(stateDir: string, slot: string): string {
@@ -107,7 +114,7 @@ export async function deleteJournal(stateDir: string, slot: string): Promise<voi
   await rm(entryPath(stateDir, slot), { force: true });
 }
 
-/** Every readable entry (for `list` and for resuming an add whose name was defaulted). */
+/** Every readable add entry (for `list` and for resuming an add whose name was defaulted); updates are not adds. */
 export async function listJournal(stateDir: string): Promise<JournalEntry[]> {
   let names: string[];
   try {
@@ -121,7 +128,7 @@ export async function listJournal(stateDir: string): Promise<JournalEntry[]> {
     const m = /^([0-9a-f]{64})\.json$/.exec(n);
     if (!m) continue;
     const e = await readJournal(stateDir, m[1]!);
-    if (e) out.push(e);
+    if (e && e.op !== 'update') out.push(e);
   }
   return out;
 }

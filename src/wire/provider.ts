@@ -94,6 +94,12 @@ export const ServiceSchema = z.looseObject({
   kind: z.enum(['resource', 'plan']),
   /** true: POST answers 202 and the provision must be polled. */
   async: z.boolean(),
+  /**
+   * The services a provision of this service may be moved to with an update
+   * (docs/protocol.md §4.4); its own id allows a config change in place.
+   * Absent (older catalogs) or empty: no update.
+   */
+  allowed_updates: z.array(ServiceIdSchema).max(50).optional(),
 });
 export type Service = z.infer<typeof ServiceSchema>;
 
@@ -133,6 +139,15 @@ export const ProvisionRequestSchema = z.object({
 });
 export type ProvisionRequest = z.infer<typeof ProvisionRequestSchema>;
 
+/** §4.4 Update: POST <provisioning_endpoint>/<id>/update with an Idempotency-Key. */
+export const ProvisionUpdateRequestSchema = z.object({
+  /** The service to move to (the provision's own for a config change). */
+  service: ServiceIdSchema,
+  config: z.record(z.string().max(128), z.unknown()).default({}),
+  payment_token: PaymentTokenSchema.optional(),
+});
+export type ProvisionUpdateRequest = z.infer<typeof ProvisionUpdateRequestSchema>;
+
 export const ChargeSchema = z.looseObject({
   amount: AmountSchema,
   currency: CurrencySchema,
@@ -156,6 +171,10 @@ export const ProvisionSchema = z.looseObject({
   created_at: z.iso.datetime(),
   resource: ResourceAttributesSchema,
   charge: ChargeSchema.optional(),
+  /** §4.4: what an update gave back (a provider that refunds nothing leaves it out). */
+  refund: ChargeSchema.optional(),
+  /** §4.4: when the provision was last updated. */
+  updated_at: z.iso.datetime().optional(),
   /** Present while `pending`: where to GET the current state. */
   poll_url: httpUrl.optional(),
 });
@@ -204,6 +223,7 @@ export const PROVIDER_ERROR_CODES = [
   'IDEMPOTENCY_IN_PROGRESS',
   'DOMAIN_UNAVAILABLE',
   'QUOTA_EXCEEDED',
+  'UPDATE_NOT_ALLOWED',
   'PAYLOAD_TOO_LARGE',
   'UNSUPPORTED_MEDIA_TYPE',
   'METHOD_NOT_ALLOWED',

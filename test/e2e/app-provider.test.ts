@@ -71,7 +71,7 @@ describe.skipIf(!haveKeyring)('APP 0.1d provider (sandbox appcloud) through the 
     const h = (firstHome = await signIn(sb.current.orchestrator));
     const added = await cli(['providers', 'add', sb.current.app.url, '--protocol', 'app', '--id', 'appcloud'], h);
     expect(added.code, added.stdout).toBe(0);
-    expect(added.json().data.provider.services).toBe(2);
+    expect(added.json().data.provider.services).toBe(3);
 
     const noTos = await cli(['add', 'appcloud/app:analytics', '--name', 'metrics'], h);
     expect(noTos.code).toBe(3);

@@ -63,7 +63,7 @@ export async function run(deps: Deps, args: string[], opts: Record<string, unkno
 }
 
 /** The config flags as given, for a resume command (config is not secret: it goes to the manifest too). */
-function configFlags(opts: Record<string, unknown>): string {
+export function configFlags(opts: Record<string, unknown>): string {
   if (typeof opts.config === 'string') return ` --config '${opts.config.replace(/'/g, `'\\''`)}'`;
   const params = Array.isArray(opts.param) ? opts.param.map(String) : [];
   return params.map((p) => ` --param '${p.replace(/'/g, `'\\''`)}'`).join('');

@@ -8,7 +8,7 @@
  */
 import { audit } from '../../provision/audit.js';
 import { credentialsEntry } from '../../provision/steps/record.js';
-import { deleteJournal, journalSlot } from '../../provision/journal.js';
+import { deleteJournal, journalSlot, updateSlot } from '../../provision/journal.js';
 import { findResource, loadManifest, manifestPathFor, resourceNotFound, updateManifest } from '../../project/manifest.js';
 import { openProvider } from '../../provision/providers.js';
 import type { Deps } from '../deps.js';
@@ -54,6 +54,7 @@ export async function run(deps: Deps, args: string[], opts: Record<string, unkno
       m.resources = m.resources.filter((r) => r.name !== name);
     });
     await deleteJournal(deps.paths.state, slot);
+    await deleteJournal(deps.paths.state, updateSlot(path, resource.provider, name));
   }
   await audit(deps, { command: 'remove', provider: resource.provider, resource: name, decision: onlyCredentials ? 'credentials_forgotten' : 'removed', details: { service: resource.service, id: resource.id ?? null, deprovisioned } }, warnings);
   const data = { name, provider: resource.provider, service: resource.service, id: resource.id ?? null, deprovisioned, credentials_deleted: hadCredentials, only_credentials: onlyCredentials, manifest: path };

@@ -12,13 +12,13 @@
 import { withStateLock } from '../../auth/store.js';
 import type { Deps } from '../../core/deps.js';
 import type { Provision, Service } from '../../wire/provider.js';
-import type { Authorization, AuthorizeOptions, DeepLink, Provider, ProvisionInput, ShortLivedCredential } from '../provider.js';
+import type { Authorization, AuthorizeOptions, DeepLink, Provider, ProvisionInput, ShortLivedCredential, UpdateInput } from '../provider.js';
 import { ProviderAuthServer } from './auth-server.js';
 import { authorize } from './authorization.js';
 import { withFetcher, type ClientBase, type ClientContext } from './context.js';
 import type { ProviderRef } from './ref.js';
 import { mint, revoke } from './mint.js';
-import { createDeepLink, createProvision, deleteProvision, readProvision, type ProvisioningContext } from './provisioning.js';
+import { createDeepLink, createProvision, deleteProvision, type ProvisioningContext, readProvision, updateProvision } from './provisioning.js';
 import { catalogServices } from './services.js';
 import { accessToken, rotate } from './tokens.js';
 
@@ -75,6 +75,11 @@ export class ProtocolProvider implements Provider {
 
   remove(provisionId: string): Promise<void> {
     return this.#provisioning((ctx) => deleteProvision(ctx, provisionId));
+  }
+
+  update(input: UpdateInput): Promise<Provision> {
+    if (input.paymentToken !== undefined) this.#ctx.deps.io.redactor.add(input.paymentToken);
+    return this.#provisioning((ctx) => updateProvision(ctx, input));
   }
 
   // ---- credentials ----------------------------------------------------------------

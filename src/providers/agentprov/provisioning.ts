@@ -17,7 +17,7 @@ import {
   type DeepLink,
   type Provision,
 } from '../../wire/provider.js';
-import type { ProvisionInput } from '../provider.js';
+import type { ProvisionInput, UpdateInput } from '../provider.js';
 import { clean, invalidResponse, unreachable } from './errors.js';
 
 export const PROVISIONING_DEADLINE_MS = 30_000;
@@ -104,6 +104,10 @@ export function provisioningError(provider: string, res: HttpResponse): Agentpro
       details: { ...base, ...(typeof railCode === 'string' ? { rail_code: clean(railCode, 64) } : {}) },
     });
   }
+  if (code === 'UPDATE_NOT_ALLOWED') {
+    const allowed = Array.isArray(e.details?.allowed_updates) ? e.details.allowed_updates.filter((x): x is string => typeof x === 'string').map((x) => clean(x, 100)).slice(0, 50) : [];
+    return new AgentprovError('UPDATE_NOT_ALLOWED', `provider ${provider} refused the update: ${message}`, { details: { ...base, allowed_updates: allowed }, nextSteps: [`agentprov catalog ${provider}`] });
+  }
   if (code === 'SERVICE_NOT_FOUND') {
     return new AgentprovError('SERVICE_NOT_FOUND', `provider ${provider} has no such service: ${message}`, { details: base, nextSteps: [`agentprov catalog ${provider} --refresh`] });
   }
@@ -149,6 +153,25 @@ export async function createProvision(ctx: ProvisioningContext, input: Provision
   const p = parseProvision(ctx.provider, res);
   if (p.service !== input.service || p.name !== input.name) {
     throw invalidResponse(ctx.provider, 'provisioning', `the provision it returned is for ${p.service} "${p.name}", not ${input.service} "${input.name}"`);
+  }
+  return p;
+}
+
+/** POST <endpoint>/<id>/update (§4.4): 200 with the updated provision; the same key changes and charges once. */
+export async function updateProvision(ctx: ProvisioningContext, input: UpdateInput): Promise<Provision> {
+  if (!IdempotencyKeySchema.safeParse(input.idempotencyKey).success) {
+    throw new AgentprovError('USAGE', 'the idempotency key must be 1-255 visible ASCII characters');
+  }
+  const res = await send(ctx, {
+    method: 'POST',
+    url: `${provisionUrl(ctx.endpoint, input.provisionId)}/update`,
+    headers: { 'content-type': 'application/json', 'idempotency-key': input.idempotencyKey },
+    body: JSON.stringify({ service: input.service, config: input.config, ...(input.paymentToken !== undefined ? { payment_token: input.paymentToken } : {}) }),
+  });
+  if (res.status !== 200) throw provisioningError(ctx.provider, res);
+  const p = parseProvision(ctx.provider, res);
+  if (p.id !== input.provisionId || p.service !== input.service) {
+    throw invalidResponse(ctx.provider, 'provisioning', `the update of ${clean(input.provisionId, 128)} to ${input.service} answered with ${p.id} of ${p.service}`);
   }
   return p;
 }

@@ -16,7 +16,7 @@ import { appServiceId } from '../../catalog/app-catalog.js';
 import type * as z from 'zod';
 import { AppDeepLink, AppResource } from '../../wire/app.js';
 import type { Provision, Service } from '../../wire/provider.js';
-import type { Authorization, AuthorizeOptions, CredentialMember, DeepLink, ExternalQuote, Provider, ProvisionInput, ShortLivedCredential } from '../provider.js';
+import type { Authorization, AuthorizeOptions, CredentialMember, DeepLink, ExternalQuote, Provider, ProvisionInput, ShortLivedCredential, UpdateInput } from '../provider.js';
 import { accessToken, authorize, checkClientId } from './auth.js';
 import type { AppClient, AppContext } from './context.js';
 import { DEADLINE_MS, appRequest } from './http.js';
@@ -128,6 +128,18 @@ export class AppProvider implements Provider {
     const stored = await readEntry(await this.#c.deps.vault(), resourceEntry(this.id, provisionId), AppCredentials);
     const appId = stored?.service_id ?? (r.status === 'complete' ? r.service_id : 'unknown');
     return this.#provision(r, appServiceId(appId), name, creds);
+  }
+
+  /** APP `update_service`: the resource moves to another plan (a paid one is refused before anything is sent, as `add` does); APP has no config update. */
+  async update(input: UpdateInput): Promise<Provision> {
+    if (Object.keys(input.config).length > 0) {
+      throw new AgentprovError('UNSUPPORTED_OPERATION', `${this.id} speaks APP, whose update_service changes only the plan, not a configuration`, { details: { provider: this.id, service: input.service } });
+    }
+    await this.quote({ service: input.service });
+    const appId = this.#service(input.service)?.app_service_id ?? input.service.replace(/^app:/, '');
+    const r = await this.#call('update_service', 'POST', `provisioning/resources/${encodeURIComponent(input.provisionId)}/update_service`, { service_id: appId });
+    await this.#keep(r);
+    return this.#provision(r, input.service, input.name);
   }
 
   async remove(provisionId: string): Promise<void> {

@@ -26,6 +26,7 @@ import { advance, withNextSteps, type Attempt } from '../attempt.js';
 import { pollProvision } from '../poll.js';
 import { holdBeforeSending, payQuote, type Spending } from './pay.js';
 import { recordFailure } from './record.js';
+import { withSameKey } from './retry.js';
 
 export async function provisionAndPoll(deps: Deps, provider: Provider, attempt: Attempt, spending: Spending): Promise<Provision> {
   const { service, name } = attempt.req;
@@ -64,28 +65,8 @@ async function sendOrLookUp(deps: Deps, provider: Provider, attempt: Attempt, sp
   }
 }
 
-/** Errors after which the same key may be sent again at once (docs/protocol.md §8: 502/503 and network failures). */
-function transient(err: unknown): boolean {
-  if (!isAgentprovError(err)) return false;
-  if (err.code === 'PROVIDER_UNREACHABLE' || err.details.retryable === true) return true;
-  if (err.code !== 'PROVIDER_ERROR') return false;
-  const status = err.details.status;
-  const code = err.details.provider_code ?? err.details.code;
-  return (typeof status === 'number' && status >= 500) || code === 'SERVICE_UNAVAILABLE' || code === 'IDEMPOTENCY_IN_PROGRESS' || code === 'PAYMENT_RAIL_UNAVAILABLE';
-}
-
-const RETRY_DELAYS_MS = [300, 1000, 2500];
-
 async function provisionWithRetry(deps: Deps, provider: Provider, input: Parameters<Provider['provision']>[0]): Promise<Provision> {
-  for (let tries = 0; ; tries++) {
-    try {
-      return await provider.provision(input);
-    } catch (err) {
-      if (!transient(err) || tries >= RETRY_DELAYS_MS.length) throw err;
-      deps.debug(`provision attempt ${tries + 1} failed (${(err as AgentprovError).code}); retrying with the same Idempotency-Key`);
-      await new Promise((r) => setTimeout(r, RETRY_DELAYS_MS[tries]));
-    }
-  }
+  return withSameKey(deps, 'provision', () => provider.provision(input));
 }
 
 /** The provider must answer for the service and name that were asked for. */

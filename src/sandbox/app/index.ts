@@ -28,11 +28,14 @@ export interface AppService {
   description: string;
   categories: string[];
   pricing: { type: 'free' } | { type: 'paid'; paid: { type: 'freeform'; freeform: string } };
+  /** Where `update_service` may move a resource of this service. */
+  allowed_updates: string[];
 }
 
 export const APPCLOUD_SERVICES: AppService[] = [
-  { id: 'analytics', description: 'Product analytics project (free tier)', categories: ['analytics'], pricing: { type: 'free' } },
-  { id: 'analytics-scale', description: 'Product analytics, Scale plan', categories: ['analytics'], pricing: { type: 'paid', paid: { type: 'freeform', freeform: '$450/month, billed by AppCloud' } } },
+  { id: 'analytics', description: 'Product analytics project (free tier)', categories: ['analytics'], pricing: { type: 'free' }, allowed_updates: ['analytics-scale', 'analytics-eu'] },
+  { id: 'analytics-scale', description: 'Product analytics, Scale plan', categories: ['analytics'], pricing: { type: 'paid', paid: { type: 'freeform', freeform: '$450/month, billed by AppCloud' } }, allowed_updates: ['analytics'] },
+  { id: 'analytics-eu', description: 'Product analytics project hosted in the EU (free tier)', categories: ['analytics'], pricing: { type: 'free' }, allowed_updates: ['analytics'] },
 ];
 
 export interface AppFaults {
@@ -116,7 +119,7 @@ export async function startAppProvider(opts: { id: string; name: string; port?: 
     }
     if (req.headers['api-version'] !== APP_VERSION) throw new AppError(400, 'invalid_api_version', `API-Version must be ${APP_VERSION}`);
 
-    if (rel === 'provisioning/services' && method === 'GET') return sendJson(res, 200, { data: APPCLOUD_SERVICES.map((s) => ({ ...s, kind: 'plan', allowed_updates: [] })) });
+    if (rel === 'provisioning/services' && method === 'GET') return sendJson(res, 200, { data: APPCLOUD_SERVICES.map((s) => ({ ...s, kind: 'plan' })) });
     if (rel === 'provisioning/client_registration' && method === 'POST') {
       const { client_id } = parse(z.object({ client_id: z.string().max(2048) }), await json(req));
       await state.registerClient(client_id, await fetchClientMetadata(client_id));
@@ -151,7 +154,16 @@ export async function startAppProvider(opts: { id: string; name: string; port?: 
       return sendJson(res, 200, resourceBody(await state.createResource(account, body.project_id, body.service_id)));
     }
     if (rel === 'provisioning/deep_links' && method === 'POST') return sendJson(res, 200, issueAppDeepLink(state, links, origin, account, parse(AppDeepLinkRequest, await json(req))));
-    const m = /^provisioning\/resources\/([A-Za-z0-9_-]{1,64})(\/rotate_credentials|\/remove)?$/.exec(rel);
+    const m = /^provisioning\/resources\/([A-Za-z0-9_-]{1,64})(\/rotate_credentials|\/remove|\/update_service)?$/.exec(rel);
+    if (m && method === 'POST' && m[2] === '/update_service') {
+      const body = parse(z.object({ service_id: z.string().min(1).max(255), payment_credentials: z.unknown().optional() }), await json(req));
+      const target = APPCLOUD_SERVICES.find((s) => s.id === body.service_id);
+      if (!target) throw new AppError(400, 'unknown_service', `no service ${body.service_id}`);
+      const current = APPCLOUD_SERVICES.find((s) => s.id === state.resource(account, m[1]!).service_id);
+      if (current?.id !== target.id && !current?.allowed_updates.includes(target.id)) throw new AppError(400, 'invalid_request', `${current?.id ?? 'this service'} cannot move to ${target.id}; allowed: ${current?.allowed_updates.join(', ') || 'none'}`);
+      if (target.pricing.type !== 'free' && body.payment_credentials === undefined) throw new AppError(402, 'requires_payment_credentials', 'this service is paid');
+      return sendJson(res, 200, resourceBody(await state.updateService(account, m[1]!, target.id)));
+    }
     if (m && method === 'GET' && !m[2]) return sendJson(res, 200, resourceBody(state.resource(account, m[1]!)));
     if (m && method === 'POST' && m[2] === '/rotate_credentials') return sendJson(res, 200, resourceBody(await state.rotate(account, m[1]!)));
     if (m && method === 'POST' && m[2] === '/remove') {

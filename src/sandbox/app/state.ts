@@ -198,6 +198,16 @@ export class AppState {
     });
   }
 
+  /** update_service: the resource moves to another service (the caller checked allowed_updates); its key stays. */
+  updateService(account: string, id: string, serviceId: string): Promise<ResourceRecord> {
+    return this.#s.update((d) => {
+      const r = d.resources[id];
+      if (!r || r.account !== account || r.removed) throw new AppError(404, 'not_found', 'no such resource');
+      r.service_id = serviceId;
+      return { ...r };
+    });
+  }
+
   remove(account: string, id: string): Promise<void> {
     return this.#s.update((d) => {
       const r = d.resources[id];

@@ -21,6 +21,27 @@ const domainSchema = {
 
 const noConfig = { type: 'object', properties: {}, additionalProperties: false };
 
+/** How many keys a free KV namespace holds; the paid plans hold more (an update moves between them, docs/protocol.md §4.4). */
+export const KV_FREE_KEYS = 100;
+
+/** One KV plan: the same namespace engine, its own price and key limit, and the plans it may move to. */
+function kvPlan(id: string, name: string, plan: string, pricing: ServiceDefinition['pricing'], maxKeys: number, allowed: string[]): ServiceDefinition {
+  return {
+    id,
+    name,
+    description: `A key-value namespace reachable over HTTP with the account token (${plan}: at most ${maxKeys} keys).`,
+    categories: ['storage'],
+    pricing,
+    config_schema: noConfig,
+    scopes: ['provision', 'kv:read', 'kv:write'],
+    env: { LOCALCLOUD_TOKEN: 'access_token', LOCALCLOUD_KV_URL: 'resource.url' },
+    kind: 'resource',
+    async: false,
+    allowed_updates: allowed,
+    engine: { type: 'kv', readScope: 'kv:read', writeScope: 'kv:write', maxKeys },
+  };
+}
+
 export const localcloudCatalog: ServiceDefinition[] = [
   {
     id: 'registrar:domain',
@@ -48,19 +69,9 @@ export const localcloudCatalog: ServiceDefinition[] = [
     async: false,
     engine: { type: 'static', attributes: { plan: 'workers-paid', requests_per_day: 10_000_000 } },
   },
-  {
-    id: 'kv:namespace',
-    name: 'KV namespace',
-    description: 'A key-value namespace reachable over HTTP with the account token.',
-    categories: ['storage'],
-    pricing: { type: 'free' },
-    config_schema: noConfig,
-    scopes: ['provision', 'kv:read', 'kv:write'],
-    env: { LOCALCLOUD_TOKEN: 'access_token', LOCALCLOUD_KV_URL: 'resource.url' },
-    kind: 'resource',
-    async: false,
-    engine: { type: 'kv', readScope: 'kv:read', writeScope: 'kv:write' },
-  },
+  kvPlan('kv:namespace', 'KV namespace', 'free plan', { type: 'free' }, KV_FREE_KEYS, ['kv:pro', 'kv:scale']),
+  kvPlan('kv:pro', 'KV namespace, Pro plan', 'Pro plan', { type: 'recurring', amount: 900, currency: 'USD', interval: 'month' }, 10_000, ['kv:namespace', 'kv:scale']),
+  kvPlan('kv:scale', 'KV namespace, Scale plan', 'Scale plan', { type: 'recurring', amount: 4900, currency: 'USD', interval: 'month' }, 100_000, ['kv:namespace', 'kv:pro']),
   {
     id: 'workers:script',
     name: 'Worker script',
@@ -101,6 +112,8 @@ export const localcloudCatalog: ServiceDefinition[] = [
     env: { LOCALCLOUD_DB_HOST: 'resource.host', LOCALCLOUD_DB_NAME: 'resource.database' },
     kind: 'resource',
     async: false,
+    // A region move in place: a config change of the same service, free.
+    allowed_updates: ['db:postgres'],
     engine: { type: 'static', attributes: { host: '{short}.db.{provider}.test', port: 5432, database: '{name}' } },
   },
 ];
@@ -117,7 +130,7 @@ export const othercloudCatalog: ServiceDefinition[] = [
     env: { OTHERCLOUD_TOKEN: 'access_token', OTHERCLOUD_BUCKET_URL: 'resource.url' },
     kind: 'resource',
     async: false,
-    engine: { type: 'kv', readScope: 'storage:read', writeScope: 'storage:write' },
+    engine: { type: 'kv', readScope: 'storage:read', writeScope: 'storage:write', maxKeys: 1000 },
   },
   {
     id: 'queue:basic',

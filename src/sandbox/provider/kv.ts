@@ -15,7 +15,6 @@ import type { ProviderDoc } from './store.js';
 
 export const KV_PATH = /^\/kv\/(prv_[0-9a-f]{16})\/keys(?:\/([^/]+))?$/;
 const MAX_VALUE_BYTES = 1024 * 1024;
-const MAX_KEYS = 1000;
 
 export async function handleKv(
   ex: Exchange,
@@ -26,7 +25,8 @@ export async function handleKv(
   baseUrl: string,
 ): Promise<void> {
   const id = match[1] ?? '';
-  const { readScope, writeScope } = provisioner.owned(bearer.info.accountId, id, 'kv').engine;
+  // The engine of the provision's current service: an update to another plan changes maxKeys at once.
+  const { readScope, writeScope, maxKeys } = provisioner.owned(bearer.info.accountId, id, 'kv').engine;
   const method = ex.req.method ?? 'GET';
   if (match[2] === undefined) {
     if (method !== 'GET') throw methodNotAllowed(['GET']);
@@ -51,8 +51,8 @@ export async function handleKv(
     const updatedAt = new Date().toISOString();
     await store.update((doc) => {
       const ns = (doc.kv[id] ??= {});
-      if (!(key in ns) && Object.keys(ns).length >= MAX_KEYS) {
-        throw new ApiError(409, 'QUOTA_EXCEEDED', `a namespace holds at most ${MAX_KEYS} keys`, { field: 'key' });
+      if (!(key in ns) && Object.keys(ns).length >= maxKeys) {
+        throw new ApiError(409, 'QUOTA_EXCEEDED', `this plan holds at most ${maxKeys} keys`, { field: 'key', details: { max_keys: maxKeys } });
       }
       ns[key] = { value: body.toString('base64'), contentType, updatedAt };
     });

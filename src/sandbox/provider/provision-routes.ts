@@ -5,16 +5,29 @@
  *   GET    /v1/provisions       the account's live provisions
  *   GET    /v1/provisions/<id>  current state (poll target of a 202)
  *   DELETE /v1/provisions/<id>  → { id, status: "deleted" }
+ *   POST   /v1/provisions/<id>/update  Idempotency-Key + { service, config, payment_token? } → 200 (updates.ts)
  *   POST   /v1/provisions/<id>/deep_link  { purpose } → 201 { url, expires_at, purpose } (single use, 10 minutes)
  */
-import { DeepLinkRequestSchema, IdempotencyKeySchema, MAX_DEEP_LINK_BODY_BYTES, MAX_PROVISION_BODY_BYTES, ProvisionRequestSchema } from '../../wire/provider.js';
+import { DeepLinkRequestSchema, IdempotencyKeySchema, MAX_DEEP_LINK_BODY_BYTES, MAX_PROVISION_BODY_BYTES, ProvisionRequestSchema, ProvisionUpdateRequestSchema } from '../../wire/provider.js';
 import type { ConsoleSubject, ConsoleView, DeepLinks } from '../shared/deep-links.js';
 import { requireScope, type Bearer } from './bearer.js';
 import { ApiError, methodNotAllowed, readJson, sendJson, type Exchange } from './http.js';
 import { notFound, type Provisioner } from './provisions.js';
+import type { Updater } from './updates.js';
 
 export const PROVISIONS_PATH = /^\/v1\/provisions(?:\/([A-Za-z0-9_-]{1,128}))?\/?$/;
 export const DEEP_LINK_PATH = /^\/v1\/provisions\/([A-Za-z0-9_-]{1,128})\/deep_link$/;
+export const UPDATE_PATH = /^\/v1\/provisions\/([A-Za-z0-9_-]{1,128})\/update$/;
+
+/** POST <provisioning_endpoint>/<id>/update (docs/protocol.md §4.4). */
+export async function handleUpdate(ex: Exchange, match: RegExpExecArray, bearer: Bearer, updater: Updater, baseUrl: string): Promise<void> {
+  requireScope(bearer, 'provision', baseUrl);
+  if ((ex.req.method ?? 'GET') !== 'POST') throw methodNotAllowed(['POST']);
+  const key = idempotencyKey(ex.req.headers['idempotency-key']);
+  const body = await readJson(ex.req, MAX_PROVISION_BODY_BYTES, ProvisionUpdateRequestSchema);
+  const result = await updater.update(bearer.info.accountId, match[1] ?? '', key, body);
+  sendJson(ex, 200, result.provision, result.replayed ? { 'Idempotent-Replayed': 'true' } : {});
+}
 
 export async function handleProvisions(
   ex: Exchange,

@@ -81,7 +81,8 @@ export class Provisioner {
     if ('replay' in claimed) {
       const p = store.data.provisions[claimed.replay.provisionId];
       if (!p) throw new ApiError(500, 'INTERNAL', 'idempotency record points at a missing provision');
-      return { status: claimed.replay.httpStatus ?? 201, provision: this.render(p), replayed: true };
+      const replayed = claimed.replay.httpStatus;
+      return { status: replayed === 202 ? 202 : 201, provision: this.render(p), replayed: true };
     }
     const { rec } = claimed;
     // Step 2: charge once, before anything is created.
@@ -208,6 +209,11 @@ export class Provisioner {
       if (d) return d.content;
     }
     return undefined;
+  }
+
+  /** A provision of this account (deleted ones too); 404 for anyone else's. */
+  mine(accountId: string, id: string): StoredProvision {
+    return this.#mine(accountId, id);
   }
 
   #mine(accountId: string, id: string): StoredProvision {

@@ -21,6 +21,7 @@ export function renderProvision(p: StoredProvision, def: ServiceDefinition | und
     resource: attributes(p, def, base, providerId),
   };
   if (p.charge) out.charge = { amount: p.charge.amount, currency: p.charge.currency, ...(p.charge.interval ? { interval: p.charge.interval } : {}) };
+  if (p.updatedAt) out.updated_at = p.updatedAt;
   if (status === 'pending') out.poll_url = `${base}/v1/provisions/${p.id}`;
   return out;
 }

@@ -14,10 +14,11 @@ import { Faults } from './faults.js';
 import { ApiError, methodNotAllowed, sendError, sendJson, type Exchange } from './http.js';
 import { handleKv, KV_PATH } from './kv.js';
 import { DeepLinks, loggablePath } from '../shared/deep-links.js';
-import { consoleView, DEEP_LINK_PATH, handleDeepLink, handleProvisions, PROVISIONS_PATH } from './provision-routes.js';
+import { consoleView, DEEP_LINK_PATH, handleDeepLink, handleProvisions, handleUpdate, PROVISIONS_PATH, UPDATE_PATH } from './provision-routes.js';
 import { Provisioner } from './provisions.js';
 import { handleScript, SCRIPT_PATH, serveSite } from './scripts.js';
 import { currentStatus, openStore } from './store.js';
+import { Updater } from './updates.js';
 import type { AuthOptionsPort, AuthPort, FaultSwitches, ProviderOptions, ProviderResourceView, ServiceDefinition } from './types.js';
 
 export const DEFAULT_TERMS_VERSION = '2026-11-01';
@@ -69,6 +70,7 @@ export async function startProviderServer<A extends AuthPort>(
     asyncDelayMs: options.asyncDelayMs ?? 1000,
     quoteFactor: () => faults.quoteFactor,
   });
+  const updater = new Updater(provisioner);
 
   const route = async (ex: Exchange): Promise<void> => {
     if (!auth || !info) throw new ApiError(503, 'SERVICE_UNAVAILABLE', 'starting');
@@ -89,6 +91,7 @@ export async function startProviderServer<A extends AuthPort>(
     const bearer = await authenticate(ex.req, auth, baseUrl);
     let m: RegExpExecArray | null;
     if ((m = DEEP_LINK_PATH.exec(path))) return handleDeepLink(ex, m, bearer, provisioner, links, baseUrl);
+    if ((m = UPDATE_PATH.exec(path))) return handleUpdate(ex, m, bearer, updater, baseUrl);
     if ((m = PROVISIONS_PATH.exec(path))) return handleProvisions(ex, m, bearer, provisioner, baseUrl);
     if ((m = KV_PATH.exec(path))) return handleKv(ex, m, bearer, provisioner, store, baseUrl);
     if ((m = SCRIPT_PATH.exec(path))) return handleScript(ex, m, bearer, provisioner, store, baseUrl);

@@ -25,6 +25,8 @@ const StoredProvision = z.object({
   /** A pending provision turns active at this instant (ISO). */
   readyAt: z.string().optional(),
   deletedAt: z.string().optional(),
+  /** The last update (docs/protocol.md §4.4) that changed its service or config. */
+  updatedAt: z.string().optional(),
   charge: Charge.optional(),
   /** Domain engine: the registered domain. */
   domain: z.string().optional(),
@@ -38,7 +40,8 @@ const IdempotencyRecord = z.object({
   fingerprint: z.string(),
   provisionId: z.string(),
   state: z.enum(['processing', 'done']),
-  httpStatus: z.union([z.literal(201), z.literal(202)]).optional(),
+  /** 201/202 for a create; 200 for an update (§4.4). */
+  httpStatus: z.union([z.literal(200), z.literal(201), z.literal(202)]).optional(),
   /** Set as soon as the rail confirmed the charge, so a resumed request never redeems twice. */
   redemption: Charge.optional(),
   /** A domain held while the request is processing. */

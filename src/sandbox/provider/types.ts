@@ -8,7 +8,8 @@ import type { Service } from '../../wire/provider.js';
 
 /** How the sandbox implements a service (never sent on the wire). */
 export type Engine =
-  | { type: 'kv'; readScope: string; writeScope: string } // resource.url = <base>/kv/<id>
+  /** resource.url = <base>/kv/<id>; at most maxKeys keys (the plan's limit, enforced on PUT and on an update). */
+  | { type: 'kv'; readScope: string; writeScope: string; maxKeys: number }
   | { type: 'script'; deployScope: string } // resource.url = <base>/scripts/<id>, served by Host
   | { type: 'domain' } // config.domain registered; unique across all accounts
   /** Plans and stand-ins; string values may use {id}, {short}, {name}, {provider}. */

@@ -52,7 +52,7 @@ describe('sandbox APP provider: the Stripe-signed surface', () => {
     expect(health).toMatchObject({ status: 200, body: { status: 'ok', supported_versions: ['0.1d'] } });
     const services = await call('GET', 'provisioning/services');
     expect(services.status).toBe(200);
-    expect(services.body.data.map((s: { id: string }) => s.id)).toEqual(['analytics', 'analytics-scale']);
+    expect(services.body.data.map((s: { id: string }) => s.id)).toEqual(['analytics', 'analytics-scale', 'analytics-eu']);
     const body = accountRequest();
     const ar = await call('POST', 'provisioning/account_requests', { body });
     expect(ar.status).toBe(200);
@@ -95,7 +95,7 @@ describe('sandbox APP provider: the Stripe-signed surface', () => {
     const sig = `t=${t},v1=${stripeSignature('whsec_old', t, '')},v1=${stripeSignature(SECRET, t, '')}`;
     const r = await call('GET', 'provisioning/services', { sig });
     expect(r.status).toBe(200);
-    expect(r.body.data).toHaveLength(2);
+    expect(r.body.data).toHaveLength(3);
   });
 
   it('keeps the partner surface unsigned', async () => {

@@ -129,7 +129,7 @@ describe('sandbox provider (resource + provisioning server)', () => {
     expect(prm.bearer_methods_supported).toEqual(['header']);
     const first = await api(provider.url, 'GET', '/catalog');
     const catalog = CatalogSchema.parse(first.json);
-    expect(catalog.services.map((s) => s.id)).toEqual(['registrar:domain', 'workers:paid', 'kv:namespace', 'workers:script', 'db:postgres']);
+    expect(catalog.services.map((s) => s.id)).toEqual(['registrar:domain', 'workers:paid', 'kv:namespace', 'kv:pro', 'kv:scale', 'workers:script', 'db:postgres']);
     expect(catalog.services.find((s) => s.id === 'db:postgres')?.pricing).toEqual({ type: 'recurring', amount: 3000, currency: 'USD', interval: 'month' });
     expect(JSON.stringify(first.json)).not.toContain('engine');
     const etag = first.headers.get('etag');
@@ -300,13 +300,55 @@ describe('sandbox provider (resource + provisioning server)', () => {
     provider.setFaults({ slowBodyBytesPerSec: 5000 });
     t = Date.now();
     const slow = await api(provider.url, 'GET', '/catalog');
-    expect(CatalogSchema.parse(slow.json).services.length).toBe(5);
+    expect(CatalogSchema.parse(slow.json).services.length).toBe(7);
     expect(Date.now() - t).toBeGreaterThanOrEqual(Math.floor(slow.text.length / 5000) * 1000 - 200);
     provider.setFaults({ status5xx: 1, paths: '/v1/provisions' });
     expect((await api(provider.url, 'GET', '/catalog')).status).toBe(200);
     expect((await api(provider.url, 'GET', '/v1/provisions')).status).toBe(503);
     expect((await api(provider.url, 'GET', '/v1/provisions')).status).toBe(401);
     provider.setFaults({});
+  });
+
+  it('updates a provision (§4.4): allowed moves only, 402 quote, paid once per key, replayed, key reuse refused, config in place', async () => {
+    const { token } = await tokenFor(provider, 'user-demo');
+    const kv = await api(provider.url, 'POST', '/v1/provisions', { token, headers: { 'Idempotency-Key': 'upd-kv' }, body: { service: 'kv:namespace', name: 'plans' } });
+    expect(kv.status).toBe(201);
+    const path = `/v1/provisions/${kv.json.id}/update`;
+    const upd = (key: string | undefined, body: unknown) => api(provider.url, 'POST', path, { token, ...(key ? { headers: { 'Idempotency-Key': key } } : {}), body });
+    expect((await upd(undefined, { service: 'kv:pro' })).json.error).toMatchObject({ code: 'INVALID_REQUEST', field: 'Idempotency-Key' });
+    const no = await upd('u0', { service: 'workers:script', config: { name: 'x' } });
+    expect(no.status).toBe(400);
+    expect(no.json.error).toMatchObject({ code: 'UPDATE_NOT_ALLOWED', field: 'service', details: { allowed_updates: ['kv:pro', 'kv:scale'] } });
+    const quote = await upd('u1', { service: 'kv:pro' });
+    expect(quote.status).toBe(402);
+    expect(ProviderErrorBodySchema.parse(quote.json)).toMatchObject({ error: { code: 'PAYMENT_REQUIRED' }, quote: { amount: 900, currency: 'USD', interval: 'month' } });
+    const payment_token = await paymentToken('kv:pro', 900);
+    const paid = await upd('u1', { service: 'kv:pro', payment_token });
+    expect(paid.status).toBe(200);
+    expect(ProvisionSchema.parse(paid.json)).toMatchObject({ id: kv.json.id, service: 'kv:pro', charge: { amount: 900 } });
+    expect(paid.json.updated_at).toEqual(expect.any(String));
+    const again = await upd('u1', { service: 'kv:pro', payment_token });
+    expect(again.status).toBe(200);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(rail.ledger().redemptions.filter((r) => r.reference === kv.json.id)).toHaveLength(1);
+    expect((await upd('u1', { service: 'kv:scale' })).json.error.code).toBe('IDEMPOTENCY_KEY_REUSED');
+    // A downgrade refunds nothing: no refund member, the charge is gone.
+    const down = await upd('u2', { service: 'kv:namespace' });
+    expect(down.status).toBe(200);
+    expect(down.json.refund).toBeUndefined();
+    expect(down.json.charge).toBeUndefined();
+    // db:postgres lists itself: a config change in place, free even though the plan is paid.
+    const db = await api(provider.url, 'POST', '/v1/provisions', { token, headers: { 'Idempotency-Key': 'upd-db' }, body: { service: 'db:postgres', name: 'pg', payment_token: await paymentToken('db:postgres', 3000) } });
+    expect(db.status).toBe(201);
+    const moved = await api(provider.url, 'POST', `/v1/provisions/${db.json.id}/update`, { token, headers: { 'Idempotency-Key': 'u3' }, body: { service: 'db:postgres', config: { region: 'local-2' } } });
+    expect(moved.status).toBe(200);
+    expect(moved.json.charge).toMatchObject({ amount: 3000 });
+    expect(rail.ledger().redemptions.filter((r) => r.reference === db.json.id)).toHaveLength(1);
+    const bad = await api(provider.url, 'POST', `/v1/provisions/${db.json.id}/update`, { token, headers: { 'Idempotency-Key': 'u4' }, body: { service: 'db:postgres', config: { region: 'mars-1' } } });
+    expect(bad.json.error).toMatchObject({ code: 'INVALID_REQUEST', field: 'config.region' });
+    // Someone else's provision does not exist.
+    const other = await tokenFor(provider, 'user-second');
+    expect((await api(provider.url, 'POST', path, { token: other.token, headers: { 'Idempotency-Key': 'x' }, body: { service: 'kv:pro' } })).status).toBe(404);
   });
 
   it('othercloud trusts no orchestrator, offers RFC 7591 registration and publishes no client_id', async () => {
