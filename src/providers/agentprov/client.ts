@@ -12,7 +12,7 @@
 import { withStateLock } from '../../auth/store.js';
 import type { Deps } from '../../core/deps.js';
 import type { Provision, Service } from '../../wire/provider.js';
-import type { Authorization, AuthorizeOptions, Provider, ProvisionInput, ShortLivedCredential } from '../provider.js';
+import type { Authorization, AuthorizeOptions, HeldGrant, Provider, ProvisionInput, ShortLivedCredential } from '../provider.js';
 import { ProviderAuthServer } from './auth-server.js';
 import { authorize } from './authorization.js';
 import { withFetcher, type ClientBase, type ClientContext } from './context.js';
@@ -21,6 +21,7 @@ import { mint, revoke } from './mint.js';
 import { createProvision, deleteProvision, readProvision, type ProvisioningContext } from './provisioning.js';
 import { catalogServices } from './services.js';
 import { accessToken, rotate } from './tokens.js';
+import { heldGrant } from './revoke.js';
 
 export class ProtocolProvider implements Provider {
   readonly id: string;
@@ -89,5 +90,11 @@ export class ProtocolProvider implements Provider {
 
   revoke(credential: ShortLivedCredential): Promise<void> {
     return revoke(this.#ctx, credential);
+  }
+
+  // ---- revoke (issue 21) ------------------------------------------------------------
+
+  heldGrant(): Promise<HeldGrant | undefined> {
+    return heldGrant(this.#ctx);
   }
 }

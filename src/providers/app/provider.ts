@@ -15,12 +15,13 @@ import { readCachedCatalog } from '../../catalog/cache.js';
 import { appServiceId } from '../../catalog/app-catalog.js';
 import { AppResource } from '../../wire/app.js';
 import type { Provision, Service } from '../../wire/provider.js';
-import type { Authorization, AuthorizeOptions, CredentialMember, ExternalQuote, Provider, ProvisionInput, ShortLivedCredential } from '../provider.js';
+import type { Authorization, AuthorizeOptions, CredentialMember, ExternalQuote, HeldGrant, Provider, ProvisionInput, ShortLivedCredential } from '../provider.js';
 import { accessToken, authorize, checkClientId } from './auth.js';
 import type { AppClient, AppContext } from './context.js';
 import { DEADLINE_MS, appRequest } from './http.js';
 import { AppCredentials, readEntry, resourceEntry } from './store.js';
 import './errors.js';
+import { heldGrant } from './revoke.js';
 
 export interface AppProviderRef {
   id: string;
@@ -165,5 +166,11 @@ export class AppProvider implements Provider {
 
   async revoke(): Promise<void> {
     // Nothing minted, nothing to give back: the keys are the resource's own.
+  }
+
+  // ---- revoke (issue 21) ------------------------------------------------------------
+
+  async heldGrant(): Promise<HeldGrant | undefined> {
+    return heldGrant(await this.#c.deps.vault(), this.id);
   }
 }
