@@ -249,6 +249,23 @@ export const COMMANDS: CommandSpec[] = [
     configure: (c) => c.option('--provider <id>', 'only this provider'),
     load: () => import('./commands/spend.js'),
   },
+  // revoke (issue 21)
+  {
+    path: ['revoke'],
+    summary: 'Revoke every grant agentprov holds at a provider (or all, and sign out), at the provider and in the vault; resources stay',
+    configure: (c) =>
+      c
+        .argument('[provider]', 'the provider whose grants to revoke')
+        .option('--all', 'every provider, and sign the orchestrator session out')
+        .option('--yes', "a human's yes: do not ask"),
+    load: () => import('./commands/revoke.js'),
+  },
+  {
+    path: ['env'],
+    summary: "The variable names `run` would inject for these resources (default: all), where each comes from and how long its credential lives; never values",
+    configure: (c) => c.argument('[names...]', 'resource names in agentprov.json (default: every provisioned one)'),
+    load: () => import('./commands/env.js'),
+  },
 ];
 
 export type Invoke = (spec: CommandSpec, args: string[], opts: Record<string, unknown>, name: string) => Promise<void>;
