@@ -224,7 +224,7 @@ async function dropCachedTokens(vault: SecretVault, id: string): Promise<number>
 }
 
 /** `fn`, asked again after a pause while it fails with a provider failure (exit class 5), at most REVOKE_GRANT_ATTEMPTS times. */
-function retrying<T>(fn: () => Promise<T>, sleep: (ms: number) => Promise<void>): { value: Promise<T>; attempts: () => number } {
+export function retrying<T>(fn: () => Promise<T>, sleep: (ms: number) => Promise<void>): { value: Promise<T>; attempts: () => number } {
   let attempts = 0;
   const value = (async () => {
     for (;;) {
