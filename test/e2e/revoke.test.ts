@@ -277,10 +277,13 @@ describe.runIf(haveKeyring)('revoke and env against the sandbox', () => {
 
   it('a provider that does not answer: retried, listed with its remedy, the local copy deleted anyway', async () => {
     const h2 = await signIn(sb.current.orchestrator);
-    await add(h2, 'localcloud/kv:namespace', 'kv');
-    expect((await cli(['token', 'localcloud', '--json'], h2)).code).toBe(0);
-    await collect(h2);
-    expect(Object.keys(await entries(h2)).some((k) => k.startsWith('provider-grant:localcloud'))).toBe(true);
+    const h3 = await signIn(sb.current.orchestrator);
+    for (const x of [h2, h3]) {
+      await add(x, 'localcloud/kv:namespace', 'kv');
+      expect((await cli(['token', 'localcloud', '--json'], x)).code).toBe(0);
+      await collect(x);
+      expect(Object.keys(await entries(x)).some((k) => k.startsWith('provider-grant:localcloud'))).toBe(true);
+    }
 
     await sb.current.provider('localcloud').stop();
     const started = Date.now();
@@ -297,5 +300,13 @@ describe.runIf(haveKeyring)('revoke and env against the sandbox', () => {
     expect(Object.keys(await entries(h2)).filter((k) => k.includes('localcloud'))).toEqual([]);
     const line = auditLines(h2).find((l) => l.command === 'revoke');
     expect(line).toMatchObject({ provider: 'localcloud', decision: 'grant_forgotten', details: { revoked_at_provider: false, error: 'PROVIDER_UNREACHABLE' } });
+
+    // As a human reads it: the line says it was not revoked there, that the local copy went anyway, and the remedy.
+    const said = await cli(['revoke', 'localcloud', '--yes'], h3);
+    expect(said.code, said.stderr).toBe(0);
+    expect(said.stdout).toMatch(/^localcloud: NOT revoked at the provider \(PROVIDER_UNREACHABLE, after 3 attempts\); grant \(refresh token\) deleted here anyway/m);
+    expect(said.stdout).toContain('1 cached short-lived token given back and dropped');
+    expect(said.stdout).toMatch(/remedy: the grant stays valid at localcloud/);
+    expect(Object.keys(await entries(h3)).filter((k) => k.includes('localcloud'))).toEqual([]);
   }, 120_000);
 });

@@ -37,9 +37,10 @@ export async function run(deps: Deps, args: string[], opts: Record<string, unkno
   const r = await revokeGrants(deps, { providers: all ? 'all' : [named!] });
   const lines = r.nothing_to_revoke ? [`nothing to revoke${all ? '' : ` at ${target}`}: agentprov holds no grant there`] : r.providers.filter((p) => p.held !== null).map(line);
   if (r.session) lines.push(r.session.signed_out ? `signed out of the orchestrator${r.session.revoked ? ' (session revoked at the issuer)' : ' (deleted locally; the issuer did not revoke it)'}` : 'no orchestrator session to sign out');
+  const { warnings, ...data } = r;
   return {
-    data: r,
-    warnings: r.warnings,
+    data,
+    warnings,
     nextSteps: r.nothing_to_revoke ? [] : [...(all ? ['agentprov login'] : []), 'agentprov add <provider>/<service> --name <resource>  (authorizes again; resources stayed)'],
     human: lines.join('\n'),
   };
