@@ -16,13 +16,13 @@
  * signed out (src/auth/logout.ts). Revoking twice finds nothing the second
  * time and changes nothing.
  */
-import type { Deps, SecretVault } from '../core/deps.js';
+import type { Deps } from '../core/deps.js';
 import { AgentprovError, EXIT, isAgentprovError } from '../core/errors.js';
 import { appendAudit } from '../audit/log.js';
 import type { Gathered } from '../catalog/gather.js';
 import type { HeldGrant, Provider } from '../providers/provider.js';
 import { sanitizeLine } from '../util/sanitize.js';
-import { narrowCachedToken } from './token-cache.js';
+import { cachedTokensOf as cachedTokens, dropCachedTokens } from './token-cache.js';
 
 /** How often a provider that does not answer is asked, and the pauses between. */
 export const REVOKE_GRANT_ATTEMPTS = 3;
@@ -190,37 +190,6 @@ async function audit(deps: Deps, warnings: string[], line: Parameters<typeof app
   } catch (err) {
     warnings.push(`audit log not written (${sanitizeLine((err as Error)?.message ?? String(err)).slice(0, 200)})`);
   }
-}
-
-interface Cached {
-  access_token: string;
-  expires_at: number;
-  id?: string;
-}
-
-function cachePrefix(id: string): string {
-  return id === '' ? 'token-cache:' : `token-cache:${id}:`;
-}
-
-async function cachedTokens(vault: SecretVault, id: string): Promise<Cached[]> {
-  const entries = await vault.entries();
-  return Object.entries(entries)
-    .filter(([k]) => k.startsWith(cachePrefix(id)))
-    .map(([, v]) => narrowCachedToken(v))
-    .filter((t): t is Cached => t !== undefined);
-}
-
-async function dropCachedTokens(vault: SecretVault, id: string): Promise<number> {
-  if (!(await vault.names()).some((n) => n.startsWith(cachePrefix(id)))) return 0;
-  return vault.update((entries) => {
-    let n = 0;
-    for (const k of Object.keys(entries)) {
-      if (!k.startsWith(cachePrefix(id))) continue;
-      delete entries[k];
-      n++;
-    }
-    return n;
-  });
 }
 
 /** `fn`, asked again after a pause while it fails with a provider failure (exit class 5), at most REVOKE_GRANT_ATTEMPTS times. */
