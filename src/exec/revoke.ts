@@ -87,6 +87,10 @@ export async function revokeGrants(deps: Deps, req: RevokeRequest): Promise<Revo
   for (const id of ids) {
     const r = await revokeProvider(deps, gathered, id, warnings, req.sleep);
     if (r.held !== null || req.providers !== 'all') providers.push(r);
+    // Said where an agent looks too: a grant that may still be valid at the provider.
+    if (r.held !== null && !r.revoked_at_provider) {
+      warnings.push(`${id}: not revoked at the provider (${r.error ? `${r.error.code} after ${r.attempts} attempts` : 'it offers no revocation'}); deleted here anyway. ${r.remedy ?? ''}`.trim());
+    }
   }
   let session: RevokeOutcome['session'] = null;
   if (req.providers === 'all') {

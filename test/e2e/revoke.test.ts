@@ -221,6 +221,7 @@ describe.runIf(haveKeyring)('revoke and env against the sandbox', () => {
     }
     expect(by.appcloud).toMatchObject({ revoked_at_provider: false, deleted_locally: true, attempts: 0 });
     expect(by.appcloud.remedy).toMatch(/no revocation endpoint/);
+    expect(r.json().warnings).toEqual([expect.stringMatching(/^appcloud: not revoked at the provider \(it offers no revocation\)/)]);
     expect(d.session).toMatchObject({ signed_out: true, revoked: true });
     expect(d.nothing_to_revoke).toBe(false);
 
@@ -293,6 +294,7 @@ describe.runIf(haveKeyring)('revoke and env against the sandbox', () => {
     expect(p).toMatchObject({ provider: 'localcloud', revoked_at_provider: false, deleted_locally: true, attempts: 3 });
     expect(p.error.code).toBe('PROVIDER_UNREACHABLE');
     expect(p.remedy).toMatch(/stays valid/);
+    expect(r.json().warnings).toEqual([expect.stringMatching(/^localcloud: not revoked at the provider \(PROVIDER_UNREACHABLE after 3 attempts\); deleted here anyway/)]);
     // Bounded: three attempts with two short pauses.
     expect(Date.now() - started).toBeLessThan(30_000);
     const human = await cli(['revoke', 'localcloud', '--yes'], h2);
