@@ -287,6 +287,11 @@ describe.runIf(haveKeyring)('revoke and env against the sandbox', () => {
     }
 
     await sb.current.provider('localcloud').stop();
+    // env needs no network: the cached catalog and descriptor and the vault name everything.
+    const offline = await cli(['env', '--json'], h3);
+    expect(offline.code, offline.stdout + offline.stderr).toBe(0);
+    expect(offline.json().data.variables.map((v: { name: string }) => v.name).sort()).toEqual(['LOCALCLOUD_KV_URL', 'LOCALCLOUD_TOKEN']);
+    expect(offline.json().warnings).toEqual([]);
     const started = Date.now();
     const r = await cli(['revoke', 'localcloud', '--yes', '--json'], h2);
     expect(r.code, r.stdout + r.stderr).toBe(0);
