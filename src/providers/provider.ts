@@ -154,6 +154,8 @@ export interface ExternalQuote {
 export interface HeldGrant {
   /** What is held, for the output (e.g. "OAuth refresh token"). */
   what: string;
+  /** A grant that authorizes requests is among it (not only a consent under way or resource keys). */
+  authorizes: boolean;
   /**
    * Ends the grant at the provider (RFC 7009 where the protocol has it).
    * Absent when the provider offers no way to: `remedy` then says what the

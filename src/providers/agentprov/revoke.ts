@@ -21,6 +21,7 @@ export async function heldGrant(c: ClientContext): Promise<HeldGrant | undefined
   const grant = await readGrant(vault, c.id);
   return {
     what: grant ? 'grant (refresh token)' : 'consent under way',
+    authorizes: grant !== undefined,
     // A device authorization under way cannot be revoked (RFC 8628): it expires on its own within minutes.
     ...(grant ? { revoke: () => revokeGrant(c) } : {}),
     remedy: grant

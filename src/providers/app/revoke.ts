@@ -23,6 +23,7 @@ export async function heldGrant(vault: SecretVault, providerId: string): Promise
   ].join(', ');
   return {
     what,
+    authorizes: mine.includes(grantEntry(providerId)),
     remedy: `APP 0.1d offers no revocation endpoint: end agentprov's access in your ${providerId} account; the resources' own keys stay valid at ${providerId} until they are rotated or the resources removed`,
     forget: () => forgetAppGrant(vault, providerId),
   };

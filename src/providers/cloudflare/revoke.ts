@@ -21,6 +21,7 @@ export async function heldGrant(deps: Deps): Promise<HeldGrant | undefined> {
   if (link && 'kind' in link) {
     return {
       what: 'OAuth grant (refresh token)',
+      authorizes: true,
       revoke: async () => {
         const current = await readOAuthLink(deps);
         if (current) await revokeOAuthGrant(deps, current);
@@ -31,6 +32,7 @@ export async function heldGrant(deps: Deps): Promise<HeldGrant | undefined> {
   }
   return {
     what: link ? 'linked API token' : 'unreadable link',
+    authorizes: link !== undefined,
     remedy: 'the API token you linked stays valid at Cloudflare (agentprov never deletes a token it did not create): delete it at https://dash.cloudflare.com/profile/api-tokens; the child tokens agentprov made from it expire within their lifetime (at most an hour)',
     forget,
   };

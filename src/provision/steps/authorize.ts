@@ -23,12 +23,12 @@ export async function authorize(deps: Deps, provider: Provider, attempt: Attempt
 
 /**
  * An `add` of a resource already provisioned whose provider holds no grant
- * any more (`agentprov revoke`): authorize again, so the resource is usable
+ * any more (`agentprov revoke`, or a grant the provider refused): authorize again, so the resource is usable
  * through `token`/`run` once more. Nothing else is sent. Null when a grant
  * is held (nothing asked, nothing sent).
  */
 export async function reauthorize(deps: Deps, provider: Provider, req: AddRequest, warnings: string[]): Promise<AddOutcome['authorization']> {
-  if (!provider.heldGrant || (await provider.heldGrant())) return null;
+  if (!provider.heldGrant || (await provider.heldGrant())?.authorizes) return null;
   return authorizeFor(deps, provider, req, warnings, randomUUID());
 }
 
