@@ -12,6 +12,7 @@ import { isolatedEnv, runCli, tempDir, type CliResult } from '../helpers/cli.js'
 import { expectNoSecretLeaks, vaultSecrets } from '../helpers/canary.js';
 import { requireSecretService } from '../helpers/keyring.js';
 import { useSandbox } from '../helpers/sandbox.js';
+import { launchBrowser } from '../helpers/browser.js';
 
 const haveKeyring = requireSecretService();
 
@@ -273,6 +274,25 @@ describe.runIf(haveKeyring)('revoke and env against the sandbox', () => {
     const works = await cli(['token', 'localcloud', '--json'], h);
     expect(works.code, works.stdout).toBe(0);
     expect(await provisionStatus('localcloud', resourceOf('localcloud'), works.json().data.token)).toBe(200);
+
+    // APP: the account exists, so the way back is the provider's consent, then --complete; run gets the resource's keys again.
+    const consent = await cli(['add', 'appcloud/app:analytics', '--name', 'metrics', '--accept-tos', '--json'], h);
+    expect(consent.code, consent.stdout).toBe(3);
+    expect(consent.json().error.code).toBe('CONSENT_REQUIRED');
+    expect(consent.json().next_steps[0]).toContain('agentprov add appcloud/app:analytics --name metrics --accept-tos --complete');
+    const browser = await launchBrowser();
+    try {
+      const page = await browser.newPage();
+      await page.goto(consent.json().error.details.url);
+      await Promise.all([page.waitForURL(/\/app\/callback/), page.click('#approve')]);
+    } finally {
+      await browser.close();
+    }
+    const appBack = await cli(['add', 'appcloud/app:analytics', '--name', 'metrics', '--accept-tos', '--complete', '--wait', '10', '--json'], h);
+    expect(appBack.code, appBack.stdout + appBack.stderr).toBe(0);
+    expect(appBack.json().data).toMatchObject({ already_provisioned: true, authorization: { via: 'consent' } });
+    const keyRun = await cli(['run', 'metrics', '--json', '--', process.execPath, '-e', 'process.exit(process.env.APPCLOUD_API_KEY ? 0 : 7)'], h);
+    expect(keyRun.code, keyRun.stdout + keyRun.stderr).toBe(0);
     await collect(h);
   }, 180_000);
 
