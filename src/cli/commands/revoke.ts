@@ -35,7 +35,7 @@ export async function run(deps: Deps, args: string[], opts: Record<string, unkno
     }
   }
   const r = await revokeGrants(deps, { providers: all ? 'all' : [named!] });
-  const lines = r.nothing_to_revoke ? [`nothing to revoke${all ? '' : ` at ${target}`}: agentprov holds no grant there`] : r.providers.filter((p) => p.held !== null).map(line);
+  const lines = r.nothing_to_revoke ? [`nothing to revoke: agentprov holds no grant ${all ? 'at any provider' : `at ${target}`}`] : r.providers.filter((p) => p.held !== null).map(line);
   if (r.session) lines.push(r.session.signed_out ? `signed out of the orchestrator${r.session.revoked ? ' (session revoked at the issuer)' : ' (deleted locally; the issuer did not revoke it)'}` : 'no orchestrator session to sign out');
   const { warnings, ...data } = r;
   return {
