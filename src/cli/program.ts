@@ -2,24 +2,15 @@
  * The command table. Each entry declares its arguments and flags and names
  * the module that implements it; the module is imported only when the
  * command runs, so `--version` and `--help` load no OIDC, HTTP or keychain
- * code.
+ * code. The commands on a project's resources (add … env) are in
+ * resource-commands.ts.
  */
 import { Command, Option } from 'commander';
-import type { Deps } from './deps.js';
-import type { CommandResult } from './output.js';
-import { signInFlags, updateFlags } from './options.js';
+import type { CommandSpec } from './command-spec.js';
+import { signInFlags } from './options.js';
+import { RESOURCE_COMMANDS } from './resource-commands.js';
 
-export interface CommandModule {
-  run(deps: Deps, args: string[], opts: Record<string, unknown>): Promise<CommandResult>;
-}
-
-export interface CommandSpec {
-  /** e.g. ['vault', 'status'] */
-  path: string[];
-  summary: string;
-  configure?: (cmd: Command) => void;
-  load: () => Promise<CommandModule>;
-}
+export type { CommandModule, CommandSpec } from './command-spec.js';
 
 export const COMMANDS: CommandSpec[] = [
   {
@@ -139,86 +130,7 @@ export const COMMANDS: CommandSpec[] = [
         .option('--limit <n>', 'show the last N records (default 50)'),
     load: () => import('./commands/audit.js'),
   },
-  {
-    path: ['add'],
-    summary: 'Provision a service for the signed-in human (terms and consent when needed); idempotent and resumable',
-    configure: (c) =>
-      c
-        .argument('<service>', '<provider>/<service>, e.g. localcloud/kv:namespace')
-        .option('--config <json>', 'the service config as a JSON object (see catalog <provider>/<service>)')
-        .option('--param <key=value>', 'one config value (repeatable); coerced to the schema type', (v: string, prev: string[] = []) => [...prev, v])
-        .option('--name <name>', 'name of the resource in agentprov.json (default: from the service; re-use it to resume)')
-        .option('--accept-tos', "accept the provider's terms of service (a human's yes, for scripts)")
-        .option('--preflight', 'list every blocker (sign-in, service, config, terms, consent) and change nothing')
-        .option('--complete', 'finish a consent started by an earlier add (device flow) and continue')
-        .option('--wait <seconds>', 'wait up to this long for a pending provision or consent (default 60)')
-        .option('--confirm-paid-service', "confirm paying for a paid service (a human's yes, for scripts)")
-        .option('--max-price <amount>', 'refuse when the catalog price or the provider quote is above this (major units, e.g. 12.00)'),
-    load: () => import('./commands/add.js'),
-  },
-  {
-    path: ['list'],
-    summary: "List this project's resources with their status, refreshed from each provider",
-    configure: (c) => c.option('--no-refresh', 'show the last known status without asking the providers'),
-    load: () => import('./commands/list.js'),
-  },
-  {
-    path: ['status'],
-    summary: "Who is signed in, and this project's resources with their status refreshed from each provider",
-    configure: (c) => c.option('--no-refresh', 'show the last known status without asking the providers'),
-    load: () => import('./commands/status.js'),
-  },
-  {
-    path: ['remove'],
-    summary: 'Deprovision a resource, delete its credentials and drop it from agentprov.json',
-    configure: (c) =>
-      c
-        .argument('<name>', 'the resource name in agentprov.json')
-        .option('--yes', "a human's yes: do not ask")
-        .option('--only-credentials', 'forget the local credentials only; the resource stays'),
-    load: () => import('./commands/remove.js'),
-  },
-  {
-    path: ['rotate'],
-    summary: "New credentials from the resource's provider; the old ones are revoked",
-    configure: (c) => c.argument('<name>', 'the resource name in agentprov.json'),
-    load: () => import('./commands/rotate.js'),
-  },
-  {
-    path: ['up'],
-    summary: 'Provision everything in agentprov.json that is not provisioned yet (idempotent: a second run does nothing)',
-    configure: (c) =>
-      c
-        .option('--accept-tos', "accept the terms of providers where you have no account yet (a human's yes)")
-        .option('--complete', 'finish a consent started by an earlier up and continue')
-        .option('--wait <seconds>', 'wait up to this long for each pending provision or consent (default 60)')
-        .option('--confirm-paid-service', "confirm paying for every paid entry of this run (a human's yes, for scripts)")
-        .option('--max-price <amount>', 'refuse any entry whose catalog price or provider quote is above this (major units, e.g. 12.00)')
-        .option('--trust-manifest-providers', "trust the providers only agentprov.json names with your credentials (a human's yes)"),
-    load: () => import('./commands/up.js'),
-  },
-  {
-    path: ['token'],
-    summary: 'Print a short-lived access token for a provider (or a resource\'s provider); cached while valid',
-    configure: (c) =>
-      c
-        .argument('<target>', 'a provider id, or a resource name in agentprov.json')
-        .option('--ttl <duration>', 'lifetime: 90s, 5m, 1h (default 10m, at most 60m)')
-        .option('--scope <scope>', 'down-scope the token (repeatable)', (v: string, prev: string[] = []) => [...prev, v]),
-    load: () => import('./commands/token.js'),
-  },
-  {
-    path: ['run'],
-    summary: 'Run a command with short-lived credentials in its environment, revoked when it ends',
-    configure: (c) =>
-      c
-        .argument('<command...>', '[resource|provider ...] -- <command> [args...]: targets before --, the command after it')
-        .option('--resource <name>', 'inject the credentials of this resource (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
-        .option('--provider <id>', "inject this provider's token (repeatable)", (v: string, prev: string[] = []) => [...prev, v])
-        .option('--ttl <duration>', 'lifetime of the credentials: 90s, 5m, 1h (default 10m, at most 60m)')
-        .option('--nested', 'allow running inside another agentprov run'),
-    load: () => import('./commands/run.js'),
-  },
+  ...RESOURCE_COMMANDS,
   {
     path: ['budget'],
     summary: 'budget [show]: monthly caps, spent and held per provider; budget set <provider|--global> <amount>: lowering is immediate, raising needs the human to approve that raise at the identity provider',
@@ -248,18 +160,6 @@ export const COMMANDS: CommandSpec[] = [
     summary: "This month's spend and holds per provider against the caps",
     configure: (c) => c.option('--provider <id>', 'only this provider'),
     load: () => import('./commands/spend.js'),
-  },
-  {
-    path: ['open'],
-    summary: "Open the provider's console at a resource in the browser with a single-use sign-in link (--print or --json: print the link instead)",
-    configure: (c) => c.argument('<name>', 'the resource name in agentprov.json').option('--print', 'print the link instead of opening a browser'),
-    load: () => import('./commands/open.js'),
-  },
-  {
-    path: ['update'],
-    summary: "Change a resource's plan or config where its provider allows it (paid changes as add); idempotent and resumable",
-    configure: updateFlags,
-    load: () => import('./commands/update.js'),
   },
 ];
 

@@ -6,10 +6,11 @@
  */
 import type { Deps } from '../core/deps.js';
 import { AgentprovError } from '../core/errors.js';
-import type { Provider, ShortLivedCredential } from '../providers/provider.js';
+import type { CredentialMember, Provider, ShortLivedCredential } from '../providers/provider.js';
 import { startChild, type ChildOutcome } from './child.js';
 import { childCredential, revokeWithRetry, type RevokeOutcome } from './credentials.js';
-import { childEnv, prefixed, RUN_MARKER } from './env.js';
+import { childEnv, RUN_MARKER } from './env.js';
+import { envLayout } from './env-names.js';
 import type { RunPlan } from './plan.js';
 
 export interface RunRequest {
@@ -86,10 +87,25 @@ export async function executeRun(deps: Deps, req: RunRequest): Promise<RunOutcom
         attributes.set(r.name, (await (await providerFor(r.provider)).get(r.id!, r.name)).resource);
       }
     }
+    // Credential members the catalog does not name (APP: every access_configuration member), under the provider's names.
+    const members: string[] = [];
+    const held = new Map<string, CredentialMember[]>();
+    for (const r of plan.resources) {
+      const list = (await (await providerFor(r.provider)).credentialEnv?.(r.id!)) ?? [];
+      for (const m of list) {
+        deps.io.redactor.add(m.value);
+        members.push(m.value);
+      }
+      held.set(r.name, list);
+    }
+    // The names come from the one function `env` uses too (env-names.ts); only the values are found here.
     const accounts = new Map<string, string>();
-    for (const b of plan.bindings) {
+    for (const b of envLayout(plan, held)) {
       let value: string | undefined;
-      if (b.source === 'access_token') value = minted.find((m) => m.provider === b.provider)?.credential.token;
+      if (b.member !== undefined) {
+        value = held.get(b.resource ?? '')?.find((m) => m.member === b.member)?.value;
+        plan.strip.add(b.name);
+      } else if (b.source === 'access_token') value = minted.find((m) => m.provider === b.provider)?.credential.token;
       else if (b.source === 'account_id') {
         if (!accounts.has(b.provider)) {
           const a = await (await providerFor(b.provider)).authorize({ acceptTerms: false, interactive: false });
@@ -105,21 +121,6 @@ export async function executeRun(deps: Deps, req: RunRequest): Promise<RunOutcom
         continue;
       }
       injected[b.name] = value;
-    }
-
-    // Credential members the catalog does not name (APP: every access_configuration member), under the provider's names.
-    const members: string[] = [];
-    for (const r of plan.resources) {
-      const p = await providerFor(r.provider);
-      for (const m of (await p.credentialEnv?.(r.id!)) ?? []) {
-        deps.io.redactor.add(m.value);
-        members.push(m.value);
-        if (plan.bindings.some((b) => b.resource === r.name && b.source === `resource.${m.member}`)) continue;
-        const name = m.name in injected ? prefixed(r.name, m.name) : m.name;
-        if (name in injected) continue;
-        injected[name] = m.value;
-        plan.strip.add(name);
-      }
     }
     const env = childEnv(deps.env, plan.strip, injected);
     const handle = startChild(
@@ -172,6 +173,7 @@ export async function executeRun(deps: Deps, req: RunRequest): Promise<RunOutcom
   if (failure) {
     // The error envelope has no warnings: a credential left valid is said on stderr too, never silently.
     for (const w of warnings) if (w.includes('NOT revoked')) deps.io.err(`warning: ${w}\n`);
+    failure = await (await import('./way-back.js')).withWayBack(deps, failure);
     if (failure instanceof AgentprovError && warnings.length) {
       throw new AgentprovError(failure.code, failure.message, { details: { ...failure.details, warnings }, nextSteps: failure.nextSteps, cause: failure.cause });
     }

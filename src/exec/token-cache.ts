@@ -45,6 +45,35 @@ export function cacheEntry(providerId: string, scopes: readonly string[]): strin
   return `token-cache:${providerId}:${[...new Set(scopes)].sort().join(' ') || '*'}`;
 }
 
+/** The prefix of every cache entry of one provider (`''`: of every provider). */
+export function cachePrefix(providerId: string): string {
+  return providerId === '' ? 'token-cache:' : `token-cache:${providerId}:`;
+}
+
+/** Every token cached for a provider (`revoke` gives them back before dropping them). */
+export async function cachedTokensOf(vault: SecretVault, providerId: string): Promise<CachedToken[]> {
+  const prefix = cachePrefix(providerId);
+  return Object.entries(await vault.entries())
+    .filter(([k]) => k.startsWith(prefix))
+    .map(([, v]) => narrowCachedToken(v))
+    .filter((t): t is CachedToken => t !== undefined);
+}
+
+/** Drop every cached token of a provider (`''`: of all); how many there were. No write when there are none. */
+export async function dropCachedTokens(vault: SecretVault, providerId: string): Promise<number> {
+  const prefix = cachePrefix(providerId);
+  if (!(await vault.names()).some((n) => n.startsWith(prefix))) return 0;
+  return vault.update((entries) => {
+    let n = 0;
+    for (const k of Object.keys(entries)) {
+      if (!k.startsWith(prefix)) continue;
+      delete entries[k];
+      n++;
+    }
+    return n;
+  });
+}
+
 /** A cached token with more than a minute left, or undefined. */
 export function usableCachedToken(raw: unknown, nowSeconds: number): CachedToken | undefined {
   const token = narrowCachedToken(raw);

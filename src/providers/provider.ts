@@ -140,6 +140,16 @@ export interface Provider {
    * makes one change and one charge. Without it, `update` is refused.
    */
   update?(input: UpdateInput): Promise<Provision>;
+
+  // revoke (issue 21)
+  /**
+   * Optional: the grant agentprov holds at this provider (refresh token,
+   * OAuth link, consent under way, keys kept for resources), or undefined
+   * when it holds nothing here. Reads the vault only, never the network.
+   * `agentprov revoke` ends it at the provider (`revoke`, retried by the
+   * caller) and then always deletes it here (`forget`).
+   */
+  heldGrant?(): Promise<HeldGrant | undefined>;
 }
 
 /** A way in for the human (issue 21): a sign-in link (single use, short-lived, a secret) or a plain console URL. */
@@ -181,4 +191,23 @@ export interface ExternalQuote {
   interval?: string;
   /** What is bought, for the confirmation prompt (e.g. "example.com for 1 year"). */
   description: string;
+}
+
+// revoke (issue 21)
+/** A grant agentprov holds at one provider, as `agentprov revoke` ends it. */
+export interface HeldGrant {
+  /** What is held, for the output (e.g. "OAuth refresh token"). */
+  what: string;
+  /** A grant that authorizes requests is among it (not only a consent under way or resource keys). */
+  authorizes: boolean;
+  /**
+   * Ends the grant at the provider (RFC 7009 where the protocol has it).
+   * Absent when the provider offers no way to: `remedy` then says what the
+   * human can do there, and only the local copy is deleted.
+   */
+  revoke?(): Promise<void>;
+  /** What the human can do at the provider when `revoke` is absent or failed. */
+  remedy: string;
+  /** Deletes every local copy (grant, consent under way, resource keys). True when something was deleted. */
+  forget(): Promise<boolean>;
 }

@@ -45,7 +45,7 @@ import type { Provider } from '../providers/provider.js';
 import type { PaymentOptions } from '../payment/paid.js';
 import type { AddOutcome, AddRequest } from './attempt.js';
 import { writeJournal } from './journal.js';
-import { authorize } from './steps/authorize.js';
+import { authorize, reauthorize } from './steps/authorize.js';
 import { intend } from './steps/intend.js';
 import { approveSpending } from './steps/pay.js';
 import { provisionAndPoll } from './steps/provision.js';
@@ -75,7 +75,12 @@ export function yesFlags(r: { acceptTos: boolean; payment?: PaymentOptions }): s
 /** Provision one resource for `req`, resuming a journaled attempt when there is one. */
 export async function provisionOne(deps: Deps, provider: Provider, req: AddRequest): Promise<AddOutcome> {
   const intent = await intend(deps, req);
-  if ('done' in intent) return intent.done;
+  if ('done' in intent) {
+    // Provisioned, but the grant was revoked (`agentprov revoke`): `add` is the way back to a usable resource.
+    if (req.command !== 'add') return intent.done;
+    const authorization = await reauthorize(deps, provider, req, intent.done.warnings);
+    return authorization ? { ...intent.done, authorization } : intent.done;
+  }
   const { attempt } = intent;
   const spending = await approveSpending(deps, provider, attempt);
   await writeJournal(deps.paths.state, attempt.entry);

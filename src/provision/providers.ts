@@ -204,3 +204,17 @@ async function orchestratorAppClient(deps: Deps): Promise<{ clientId: string; re
   const { descriptor } = await fetchOrchestratorDescriptor(url);
   return descriptor.app_client_id ? { clientId: descriptor.app_client_id, ...(descriptor.app_code_relay ? { relay: descriptor.app_code_relay } : {}) } : undefined;
 }
+
+// revoke (issue 21)
+/**
+ * Deletes what agentprov holds at a provider that could not be opened
+ * (its descriptor did not answer): the module that speaks its protocol
+ * says which vault entries that is, chosen as `openProvider` chooses.
+ * True when something was deleted.
+ */
+export async function forgetUnopened(deps: Deps, providerId: string, gathered: Gathered): Promise<boolean> {
+  const vault = await deps.vault();
+  const report = gathered.providers.find((p) => p.id === providerId && p.status !== 'skipped');
+  if (report?.protocol === 'app') return (await import('../providers/app/index.js')).forgetAppGrant(vault, providerId);
+  return (await import('../providers/agentprov/index.js')).forgetProtocolGrant(vault, providerId);
+}

@@ -216,6 +216,33 @@ describe.skipIf(!haveKeyring)('Cloudflare linked by OAuth consent', () => {
     expect(double.state.tokenEvents.slice(runSince).filter((e) => e.type === 'deleted').map((e) => e.token_id)).toEqual(created);
   }, 90_000);
 
+  it('revoke cloudflare: the child token `token` cached is deleted, the OAuth grant revoked at Cloudflare, the link forgotten; the way back is providers link', async () => {
+    // The child token the test above had `token` make is still cached in the vault.
+    const t = await cli(['token', 'cloudflare', '--ttl', '2m', '--scope', 'workers_kv:write', '--json'], h);
+    expect(json(t).data.cached).toBe(true);
+    const vault = await openVault({ env: h.env, stateDir: join(h.home, 'state') });
+    const cachedId = ((await vault.get('token-cache:cloudflare:workers_kv:write')) as { id: string }).id;
+    const child = double.state.tokens.find((x) => x.id === cachedId)!;
+    expect(child.deleted_on).toBeUndefined();
+    const grant = double.oauth.grants.at(-1)!;
+    expect(grant.revoked).toBeFalsy();
+    const r = await cli(['revoke', 'cloudflare', '--yes', '--json'], h);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    // Two cached: the child above, and the short-lived access token an earlier `token cloudflare` cached (unlink leaves the cache alone).
+    expect(json(r).data.providers).toEqual([
+      { provider: 'cloudflare', held: 'OAuth grant (refresh token)', revoked_at_provider: true, attempts: 1, cached_tokens: 2, deleted_locally: true, remedy: null, error: null },
+    ]);
+    expect(grant.revoked).toBe(true);
+    expect(child.deleted_on).toBeTruthy();
+    expect(await refreshTokenIn(h)).toBeUndefined();
+    const after = await cli(['token', 'cloudflare', '--json'], h);
+    expect(after.code).toBe(3);
+    expect(json(after).error!.code).toBe('PROVIDER_NOT_LINKED');
+    expect(json(after).next_steps.join(' ')).toContain('agentprov providers link cloudflare');
+    const again = await cli(['revoke', 'cloudflare', '--yes', '--json'], h);
+    expect(json(again).data.nothing_to_revoke).toBe(true);
+  }, 60_000);
+
   it('no refresh token nor the parent token reaches stdout, stderr or a file outside the vault', () => {
     expect(refreshTokens.size).toBeGreaterThanOrEqual(2);
     expectNoSecretLeaks([...refreshTokens, PARENT], outputs, [h.home, h.cwd]);

@@ -52,7 +52,9 @@ export async function run(deps: Deps, args: string[], opts: Record<string, unkno
   await getSession(deps); // an expired session that cannot be renewed: NOT_SIGNED_IN (exit 3)
   // A stale cached catalog serves (only the provider's URL is read): a token costs its mint and nothing else.
   const provider = await openProvider(deps, providerId, await gatherCatalog(deps, { refresh: false, staleOk: true }));
-  const credential = await childCredential(provider, ttl, scopes);
+  const credential = await childCredential(provider, ttl, scopes).catch(async (err: unknown) => {
+    throw await (await import('../../exec/way-back.js')).withWayBack(deps, err);
+  });
   if (!credential.shortLived) {
     throw new AgentprovError('SHORT_LIVED_UNSUPPORTED', `${providerId} only has a long-lived key, which agentprov never prints; wrap the command instead`, {
       details: { provider: providerId },

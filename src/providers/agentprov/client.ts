@@ -12,7 +12,7 @@
 import { withStateLock } from '../../auth/store.js';
 import type { Deps } from '../../core/deps.js';
 import type { Provision, Service } from '../../wire/provider.js';
-import type { Authorization, AuthorizeOptions, DeepLink, Provider, ProvisionInput, ShortLivedCredential, UpdateInput } from '../provider.js';
+import type { Authorization, AuthorizeOptions, DeepLink, HeldGrant, Provider, ProvisionInput, ShortLivedCredential, UpdateInput } from '../provider.js';
 import { ProviderAuthServer } from './auth-server.js';
 import { authorize } from './authorization.js';
 import { withFetcher, type ClientBase, type ClientContext } from './context.js';
@@ -21,6 +21,7 @@ import { mint, revoke } from './mint.js';
 import { createDeepLink, createProvision, deleteProvision, type ProvisioningContext, readProvision, updateProvision } from './provisioning.js';
 import { catalogServices } from './services.js';
 import { accessToken, rotate } from './tokens.js';
+import { heldGrant } from './revoke.js';
 
 export class ProtocolProvider implements Provider {
   readonly id: string;
@@ -103,5 +104,11 @@ export class ProtocolProvider implements Provider {
     const redactor = this.#ctx.deps.io.redactor;
     const link = await this.#provisioning((ctx) => createDeepLink(ctx, provisionId, (s) => redactor.add(s)));
     return { url: link.url, expiresAt: new Date(link.expires_at), secret: true, singleUse: true };
+  }
+
+  // ---- revoke (issue 21) ------------------------------------------------------------
+
+  heldGrant(): Promise<HeldGrant | undefined> {
+    return heldGrant(this.#ctx);
   }
 }

@@ -13,3 +13,4 @@ export function openProtocolProvider(deps: Deps, entry: ProviderRef): Provider {
 }
 
 export { ProtocolProvider };
+export { forgetProtocolGrant } from './revoke.js';

@@ -12,3 +12,4 @@ import { AppProvider, type AppProviderRef } from './provider.js';
 export function openAppProvider(deps: Deps, ref: AppProviderRef, orchestratorClient: () => Promise<AppClient | undefined>): Provider {
   return new AppProvider(deps, ref, orchestratorClient);
 }
+export { forgetAppGrant } from './revoke.js';

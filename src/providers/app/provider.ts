@@ -16,12 +16,13 @@ import { appServiceId } from '../../catalog/app-catalog.js';
 import type * as z from 'zod';
 import { AppDeepLink, AppResource } from '../../wire/app.js';
 import type { Provision, Service } from '../../wire/provider.js';
-import type { Authorization, AuthorizeOptions, CredentialMember, DeepLink, ExternalQuote, Provider, ProvisionInput, ShortLivedCredential, UpdateInput } from '../provider.js';
+import type { Authorization, AuthorizeOptions, CredentialMember, DeepLink, ExternalQuote, HeldGrant, Provider, ProvisionInput, ShortLivedCredential, UpdateInput } from '../provider.js';
 import { accessToken, authorize, checkClientId } from './auth.js';
 import type { AppClient, AppContext } from './context.js';
 import { DEADLINE_MS, appRequest } from './http.js';
 import { AppCredentials, readEntry, resourceEntry } from './store.js';
 import './errors.js';
+import { heldGrant } from './revoke.js';
 
 export interface AppProviderRef {
   id: string;
@@ -187,5 +188,11 @@ export class AppProvider implements Provider {
     const link = await this.#call('deep_links', 'POST', 'provisioning/deep_links', { purpose: 'dashboard', path }, AppDeepLink);
     this.#c.deps.io.redactor.add(link.url);
     return { url: link.url, expiresAt: new Date(link.expires_at), secret: true, singleUse: true };
+  }
+
+  // ---- revoke (issue 21) ------------------------------------------------------------
+
+  async heldGrant(): Promise<HeldGrant | undefined> {
+    return heldGrant(await this.#c.deps.vault(), this.id);
   }
 }

@@ -23,7 +23,8 @@ import type { Deps } from '../../core/deps.js';
 import { AgentprovError } from '../../core/errors.js';
 import { MAX_TTL_SECONDS, MIN_TTL_SECONDS } from '../../util/duration.js';
 import type { Provision, Service } from '../../wire/provider.js';
-import type { Authorization, AuthorizeOptions, DeepLink, ExternalQuote, Provider, ProvisionInput, ShortLivedCredential } from '../provider.js';
+import type { Authorization, AuthorizeOptions, DeepLink, ExternalQuote, HeldGrant, Provider, ProvisionInput, ShortLivedCredential } from '../provider.js';
+import { heldGrant } from './revoke.js';
 import { CLOUDFLARE_PROVIDER_ID, CLOUDFLARE_SERVICES } from '../../catalog/builtin/cloudflare.js';
 import { cloudflareClient } from './client.js';
 import { dashboardUrl } from './dashboard.js';
@@ -281,5 +282,11 @@ export class CloudflareProvider implements Provider {
   /** Cloudflare does not know agentprov's names (a domain is not even one): every caller passes the one it holds. */
   #named(d: Draft, name: string): Provision {
     return { ...d, name } as Provision;
+  }
+
+  // ---- revoke (issue 21) ------------------------------------------------------------
+
+  heldGrant(): Promise<HeldGrant | undefined> {
+    return heldGrant(this.#deps);
   }
 }

@@ -6,21 +6,36 @@
  * resume commands of a consent still to finish, and the audit lines of an
  * accepted terms version and a granted consent.
  */
+import { randomUUID } from 'node:crypto';
 import type { Deps } from '../../core/deps.js';
 import { isAgentprovError } from '../../core/errors.js';
 import type { Authorization, Provider } from '../../providers/provider.js';
 import { sanitizeLine } from '../../util/sanitize.js';
-import { withNextSteps, type AddOutcome, type Attempt } from '../attempt.js';
+import { withNextSteps, type AddOutcome, type AddRequest, type Attempt } from '../attempt.js';
 import { audit } from '../audit.js';
 
 const AUTH_RESUMABLE = new Set(['CONSENT_REQUIRED', 'AUTHORIZATION_PENDING', 'AUTHORIZATION_TIMEOUT']);
 
 /** Authorize, asking the human for the terms on a terminal when the provider needs them. */
 export async function authorize(deps: Deps, provider: Provider, attempt: Attempt): Promise<NonNullable<AddOutcome['authorization']>> {
-  const { req, warnings } = attempt;
+  return authorizeFor(deps, provider, attempt.req, attempt.warnings, attempt.entry.idempotency_key);
+}
+
+/**
+ * An `add` of a resource already provisioned whose provider holds no grant
+ * any more (`agentprov revoke`, or a grant the provider refused): authorize again, so the resource is usable
+ * through `token`/`run` once more. Nothing else is sent. Null when a grant
+ * is held (nothing asked, nothing sent).
+ */
+export async function reauthorize(deps: Deps, provider: Provider, req: AddRequest, warnings: string[]): Promise<AddOutcome['authorization']> {
+  if (!provider.heldGrant || (await provider.heldGrant())?.authorizes) return null;
+  return authorizeFor(deps, provider, req, warnings, randomUUID());
+}
+
+async function authorizeFor(deps: Deps, provider: Provider, req: AddRequest, warnings: string[], requestKey: string): Promise<NonNullable<AddOutcome['authorization']>> {
   const where = { command: req.command, provider: provider.id, resource: req.name };
   const interactive = deps.canPrompt();
-  const base = { interactive, requestKey: attempt.entry.idempotency_key, ...(req.completeWaitSeconds !== undefined ? { completeWaitSeconds: req.completeWaitSeconds } : {}) };
+  const base = { interactive, requestKey, ...(req.completeWaitSeconds !== undefined ? { completeWaitSeconds: req.completeWaitSeconds } : {}) };
   let auth: Authorization;
   try {
     auth = await provider.authorize({ ...base, acceptTerms: req.acceptTos });
