@@ -37,6 +37,8 @@ export interface AppFaults {
   /** Answer the next N APP requests (not health) with 429 and Retry-After. */
   rateLimit?: number;
   retryAfterSeconds?: number;
+  /** A broken provider (conformance tests): `API-Version` is not checked. */
+  noApiVersionCheck?: boolean;
 }
 
 export interface StartedAppProvider {
@@ -109,7 +111,7 @@ export async function startAppProvider(opts: { id: string; name: string; port?: 
       const after = String(faults.retryAfterSeconds ?? 1);
       return sendJson(res, 429, { error: { code: 'rate_limited', message: 'slow down' } }, { 'retry-after': after, 'ratelimit-remaining': '0' });
     }
-    if (req.headers['api-version'] !== APP_VERSION) throw new AppError(400, 'invalid_api_version', `API-Version must be ${APP_VERSION}`);
+    if (req.headers['api-version'] !== APP_VERSION && faults.noApiVersionCheck !== true) throw new AppError(400, 'invalid_api_version', `API-Version must be ${APP_VERSION}`);
 
     if (rel === 'provisioning/services' && method === 'GET') return sendJson(res, 200, { data: APPCLOUD_SERVICES.map((s) => ({ ...s, kind: 'plan', allowed_updates: [] })) });
     if (rel === 'provisioning/client_registration' && method === 'POST') {
@@ -119,6 +121,7 @@ export async function startAppProvider(opts: { id: string; name: string; port?: 
     }
     if (rel === 'provisioning/account_requests' && method === 'POST') {
       const ar = parse(AppAccountRequest, await json(req));
+      if (Date.parse(ar.expires_at) <= Date.now()) throw new AppError(400, 'expired', 'this account request has expired (expires_at is past)');
       if (!state.data.clients[ar.client_id]) throw new AppError(401, 'unauthorized', 'unknown client: register it at provisioning/client_registration first');
       const out = await state.accountRequest({ email: ar.email, ...(ar.name ? { name: ar.name } : {}), client_id: ar.client_id, challenge: ar.code_challenge, state: ar.id });
       if ('code' in out) return sendJson(res, 200, { id: ar.id, type: 'oauth', oauth: { code: out.code } });
