@@ -27,11 +27,11 @@ export async function resourceChecks(ctx: SuiteContext, app: AppClient, tokens: 
     if (first.success) {
       const id = first.data.id;
       ctx.onCleanup(async () => void (await app.send('POST', `provisioning/resources/${encodeURIComponent(id)}/remove`, { json: {}, bearer })));
-      if (first.data.status === 'complete') for (const v of Object.values(first.data.complete.access_configuration)) http.secret(v);
+      if (first.data.status === 'complete') credentials(ctx, first.data.complete.access_configuration);
     }
     const r2 = await app.send('POST', 'provisioning/resources', { json: body, bearer });
     const second = AppResource.safeParse(r2.json);
-    if (second.success && second.data.status === 'complete') for (const v of Object.values(second.data.complete.access_configuration)) http.secret(v);
+    if (second.success && second.data.status === 'complete') credentials(ctx, second.data.complete.access_configuration);
     const same = r1.status === 200 && first.success && first.data.status === 'complete' && r2.status === 200 && second.success && second.data.id === first.data.id;
     report.expect('app.resources.idempotent', same, `${http.describe(r1, `${free.id}, project_id ${projectId}`)}; again → ${r2.status} ${second.success ? second.data.id : r2.text}`);
     if (same && first.success && first.data.status === 'complete') {
@@ -40,7 +40,7 @@ export async function resourceChecks(ctx: SuiteContext, app: AppClient, tokens: 
       const rot = await app.send('POST', `provisioning/resources/${id}/rotate_credentials`, { json: {}, bearer });
       const rotated = AppResource.safeParse(rot.json);
       const after = rotated.success && rotated.data.status === 'complete' ? rotated.data.complete.access_configuration : undefined;
-      for (const v of Object.values(after ?? {})) http.secret(v);
+      credentials(ctx, after ?? {});
       const changed = after !== undefined && Object.keys(before).some((k) => after[k] !== before[k]);
       report.expect('app.resources.rotate', rot.status === 200 && changed, http.describe(rot, changed ? 'credentials changed' : 'credentials unchanged'));
       const rem = await app.send('POST', `provisioning/resources/${id}/remove`, { json: {}, bearer });
@@ -68,4 +68,9 @@ export async function resourceChecks(ctx: SuiteContext, app: AppClient, tokens: 
     }
   }
   report.skip('app.rate_limit', `no 429 within a burst of ${BURST} requests: nothing to check (a limit, if any, is higher)`);
+}
+
+/** Remember a resource's credentials as secrets; a member that is a URL (`host`) is where they work, not one. */
+function credentials(ctx: SuiteContext, access: Record<string, string>): void {
+  for (const v of Object.values(access)) if (!URL.canParse(v)) ctx.http.secret(v);
 }

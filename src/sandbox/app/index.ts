@@ -52,11 +52,30 @@ export interface StartedAppProvider {
 }
 
 const MAX_BODY = 16 * 1024;
+/** A real rate limit, as deployed providers have one: `provisioning/services` answers 429 with Retry-After beyond this many a second. */
+export const SERVICES_PER_SECOND = 10;
+
+function windowLimit(max: number, windowMs: number): { take(): boolean } {
+  let start = 0;
+  let used = 0;
+  return {
+    take() {
+      const now = Date.now();
+      if (now - start >= windowMs) {
+        start = now;
+        used = 0;
+      }
+      used += 1;
+      return used <= max;
+    },
+  };
+}
 
 /** `stripeSigningSecret` also serves the Stripe-signed surface under STRIPE_BASE_PATH (stripe.ts). */
 export async function startAppProvider(opts: { id: string; name: string; port?: number; dataDir?: string; faults?: AppFaults; stripeSigningSecret?: string }): Promise<StartedAppProvider> {
   const state = new AppState(opts.dataDir ? join(opts.dataDir, 'state.json') : undefined);
   const faults: AppFaults = { ...opts.faults };
+  const servicesLimit = windowLimit(SERVICES_PER_SECOND, 1000);
   const server = createServer();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -113,7 +132,10 @@ export async function startAppProvider(opts: { id: string; name: string; port?: 
     }
     if (req.headers['api-version'] !== APP_VERSION && faults.noApiVersionCheck !== true) throw new AppError(400, 'invalid_api_version', `API-Version must be ${APP_VERSION}`);
 
-    if (rel === 'provisioning/services' && method === 'GET') return sendJson(res, 200, { data: APPCLOUD_SERVICES.map((s) => ({ ...s, kind: 'plan', allowed_updates: [] })) });
+    if (rel === 'provisioning/services' && method === 'GET') {
+      if (!servicesLimit.take()) return sendJson(res, 429, { error: { code: 'rate_limited', message: 'slow down' } }, { 'retry-after': '1', 'ratelimit-remaining': '0' });
+      return sendJson(res, 200, { data: APPCLOUD_SERVICES.map((s) => ({ ...s, kind: 'plan', allowed_updates: [] })) });
+    }
     if (rel === 'provisioning/client_registration' && method === 'POST') {
       const { client_id } = parse(z.object({ client_id: z.string().max(2048) }), await json(req));
       await state.registerClient(client_id, await fetchClientMetadata(client_id));
