@@ -30,11 +30,13 @@ export const CLOCK_SKEW_S = 30;
 export const MAX_ASSERTION_LIFETIME_S = 600;
 /**
  * An assertion with an unknown `kid` refetches the issuer's JWKS at most this
- * often (jose's default is 30 s). Short, so an orchestrator that rotates its
- * key, such as the conformance checker with its key made per run, is
- * believed within a second.
+ * often (jose's default is 30 s). The sandbox refetches every time, so an
+ * orchestrator that rotates its key, such as the conformance checker with a
+ * key made per run, is believed at once, however fast runs follow each other.
+ * (A deployed provider would keep a cooldown: the README says what that means
+ * for repeated checks.)
  */
-const JWKS_COOLDOWN_MS = 1000;
+const JWKS_COOLDOWN_MS = 0;
 
 export class IdJagVerifier {
   readonly #trusted: Map<string, ReturnType<typeof createRemoteJWKSet>>;
