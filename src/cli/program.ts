@@ -139,7 +139,7 @@ export const COMMANDS: CommandSpec[] = [
         .argument('<url>', 'the provider: its origin or descriptor URL (agentprov), or its APP base URL (…/api/agentic/)')
         .option('--protocol <protocol>', 'agentprov or app (default: detected)')
         .option('--allow-paid', 'run the payment checks, which buy the cheapest paid service once (removed afterwards) with tokens from your orchestrator\'s rail')
-        .option('--issuer-port <n>', "the loopback port of the checker's own orchestrator (its issuer is http://127.0.0.1:<n>, JWKS at /jwks); the provider must trust it", String(4190))
+        .option('--issuer-port <n>', "the loopback port of the checker's own orchestrator (its issuer is http://127.0.0.1:<n>, JWKS at /jwks); the provider must trust it", String(4480))
         .option('--stripe-signing-secret-stdin', 'APP: also check the Stripe-signed surface, signing with the secret read from standard input')
         .option('--stripe-url <url>', 'APP: the Stripe-signed surface (default: <origin>/api/partners/stripe/)'),
     load: () => import('./commands/providers-check.js'),

@@ -9,7 +9,7 @@
  * A provider under test trusts this issuer as it would any orchestrator:
  * `agentprov sandbox --trust-issuer http://127.0.0.1:<port>` for localcloud;
  * a provider team adds the same URL to its trusted orchestrators
- * (docs/protocol.md §CHECK). The port is fixed (`--issuer-port`) so the
+ * (docs/protocol.md §12). The port is fixed (`--issuer-port`) so the
  * issuer URL can be configured before the run.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -19,7 +19,8 @@ import { base64url, exportJWK, generateKeyPair, SignJWT, type JWK, type CryptoKe
 import { AgentprovError } from '../core/errors.js';
 import { ID_JAG_TYP } from '../wire/provider-auth.js';
 
-export const DEFAULT_ISSUER_PORT = 4190;
+/** Not one of the Fetch standard's "bad ports" (which a provider's fetch() refuses to connect to, 4190 among them). */
+export const DEFAULT_ISSUER_PORT = 4480;
 
 export interface AssertionClaims {
   aud: string;
