@@ -36,7 +36,8 @@ export const COMMANDS: CommandSpec[] = [
         .option('--port <n>', 'port of the orchestrator; the rail and providers take the next ones (default: random, or the ports remembered in the data dir)')
         .option('--data-dir <dir>', 'where the sandbox keeps its state (default: <state dir>/sandbox)')
         .option('--auto-approve', 'approve device codes and consent for the demo user without a browser (demo and quick tests only)')
-        .option('--trust-issuer <url>', "also trust this orchestrator's ID-JAGs at localcloud, its JWKS at <url>/jwks (e.g. the checker's: `providers check --issuer-port`); repeatable", (v: string, prev: string[] = []) => [...prev, v]),
+        .option('--trust-issuer <url>', "also trust this orchestrator's ID-JAGs at localcloud, its JWKS at <url>/jwks (e.g. the checker's: `providers check --issuer-port`); repeatable", (v: string, prev: string[] = []) => [...prev, v])
+        .option('--app-stripe-signing-secret-stdin', "serve appcloud's Stripe-signed surface (/api/partners/stripe/) with the signing secret read from standard input"),
     load: () => import('./commands/sandbox.js'),
   },
   {

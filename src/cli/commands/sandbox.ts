@@ -8,6 +8,7 @@ import type { Deps } from '../deps.js';
 import { AgentprovError } from '../../core/errors.js';
 import { handleInterruptWith } from '../../core/interrupt.js';
 import { renderSuccess, type CommandResult } from '../output.js';
+import { readSecretFromStdin } from '../stdin.js';
 
 export async function run(deps: Deps, _args: string[], opts: Record<string, unknown>): Promise<CommandResult> {
   const port = opts.port === undefined ? 0 : Number(opts.port);
@@ -15,6 +16,11 @@ export async function run(deps: Deps, _args: string[], opts: Record<string, unkn
   const dataDir = resolve(deps.cwd, typeof opts.dataDir === 'string' ? opts.dataDir : join(deps.paths.state, 'sandbox'));
   const autoApprove = Boolean(opts.autoApprove);
   const trustedIssuers = trustIssuers(opts.trustIssuer);
+  // The Stripe-signed surface of appcloud (docs/protocol.md §APP.6), for checking a checker: the secret from stdin only.
+  const appStripeSigningSecret = opts.appStripeSigningSecretStdin
+    ? await readSecretFromStdin(deps.io.stdin, 'Stripe signing secret', { maxBytes: 1024, deadlineMs: 10_000, nextSteps: ['printf %s "$SECRET" | agentprov sandbox --app-stripe-signing-secret-stdin'] })
+    : undefined;
+  if (appStripeSigningSecret) deps.io.redactor.add(appStripeSigningSecret);
 
   // Listen for the stop signals before starting, so a signal that comes right
   // after the ready line (or during start-up) is never the default action.
@@ -26,7 +32,13 @@ export async function run(deps: Deps, _args: string[], opts: Record<string, unkn
   const unregister = handleInterruptWith(stop);
   process.on('SIGTERM', stop);
   const { startSandbox } = await import('../../sandbox/index.js');
-  const sandbox = await startSandbox({ dataDir, port, autoApprove, ...(trustedIssuers.length ? { trustedIssuers } : {}) });
+  const sandbox = await startSandbox({
+    dataDir,
+    port,
+    autoApprove,
+    ...(trustedIssuers.length ? { trustedIssuers } : {}),
+    ...(appStripeSigningSecret ? { appStripeSigningSecret } : {}),
+  });
   const data = {
     orchestrator: sandbox.orchestrator,
     issuer: sandbox.issuer,
