@@ -69,9 +69,15 @@ function render(r: ConformanceReport): string {
   const s = r.summary;
   lines.push(
     '',
-    `${r.protocol} provider at ${r.url} (checker issuer ${r.issuer}): ${s.passed} passed, ${s.failed} failed (${s.must_failed} MUST), ${s.skipped} skipped of ${s.total}: ${s.conformant ? 'every MUST that ran passed' : 'NOT conformant'}`,
+    `${r.protocol} provider at ${r.url} (checker issuer ${r.issuer}): ${s.passed} passed, ${s.failed} failed (${s.must_failed} MUST), ${s.skipped} skipped of ${s.total}: ${verdict(r)}`,
   );
   return lines.join('\n');
+}
+
+function verdict({ summary: s }: ConformanceReport): string {
+  if (!s.conformant) return 'NOT conformant (a MUST failed)';
+  if (s.failed === 0 && s.skipped === 0) return 'every check passed';
+  return `no MUST failed${s.skipped ? `; ${s.skipped} skipped, so not verified` : ''}`;
 }
 
 function parseUrl(raw: unknown): string {
