@@ -6,7 +6,12 @@
 import type { Readable } from 'node:stream';
 import { AgentprovError } from '../core/errors.js';
 
-export function readSecretFromStdin(stdin: Readable, what: string, opts: { maxBytes: number; deadlineMs: number; nextSteps: string[] }): Promise<string> {
+export function readSecretFromStdin(io: { stdin: Readable; stdinIsTTY: boolean }, what: string, opts: { maxBytes: number; deadlineMs: number; nextSteps: string[] }): Promise<string> {
+  const { stdin } = io;
+  if (io.stdinIsTTY) {
+    // Typed at a terminal it would echo: a secret is piped in, from a password manager or a file.
+    return Promise.reject(new AgentprovError('USAGE', `the ${what} is read from piped standard input, not a terminal`, { nextSteps: opts.nextSteps }));
+  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

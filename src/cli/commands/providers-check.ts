@@ -31,7 +31,7 @@ export async function run(deps: Deps, args: string[], opts: Record<string, unkno
   let stripe: { secret: string; base: string } | undefined;
   if (opts.stripeSigningSecretStdin) {
     if (protocol === 'agentprov') throw new AgentprovError('USAGE', '--stripe-signing-secret-stdin is for APP providers (--protocol app)');
-    const secret = await readSecretFromStdin(deps.io.stdin, 'Stripe signing secret', {
+    const secret = await readSecretFromStdin(deps.io, 'Stripe signing secret', {
       maxBytes: 1024,
       deadlineMs: 10_000,
       nextSteps: ['printf %s "$SECRET_FROM_YOUR_VAULT" | agentprov providers check <url> --protocol app --stripe-signing-secret-stdin'],

@@ -18,7 +18,7 @@ export async function run(deps: Deps, _args: string[], opts: Record<string, unkn
   const trustedIssuers = trustIssuers(opts.trustIssuer);
   // The Stripe-signed surface of appcloud (docs/protocol.md §APP.6), for checking a checker: the secret from stdin only.
   const appStripeSigningSecret = opts.appStripeSigningSecretStdin
-    ? await readSecretFromStdin(deps.io.stdin, 'Stripe signing secret', { maxBytes: 1024, deadlineMs: 10_000, nextSteps: ['printf %s "$SECRET" | agentprov sandbox --app-stripe-signing-secret-stdin'] })
+    ? await readSecretFromStdin(deps.io, 'Stripe signing secret', { maxBytes: 1024, deadlineMs: 10_000, nextSteps: ['printf %s "$SECRET" | agentprov sandbox --app-stripe-signing-secret-stdin'] })
     : undefined;
   if (appStripeSigningSecret) deps.io.redactor.add(appStripeSigningSecret);
 

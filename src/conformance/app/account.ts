@@ -17,8 +17,9 @@ export async function basicChecks(ctx: SuiteContext, app: AppClient): Promise<Ap
   const health = AppHealth.safeParse(h.json);
   if (!report.expect('app.health', h.status === 200 && health.success && health.data.status === 'ok' && health.data.supported_versions.includes(APP_VERSION), http.describe(h))) return undefined;
 
-  const none = await app.send('GET', 'provisioning/services', { version: null });
-  const unknown = await app.send('GET', 'provisioning/services', { version: '0.0-agentprov-check' });
+  // account_requests: a route every surface has (the partner surface may have dropped services); the version comes first.
+  const none = await app.send('POST', 'provisioning/account_requests', { version: null, json: {} });
+  const unknown = await app.send('POST', 'provisioning/account_requests', { version: '0.0-agentprov-check', json: {} });
   report.expect(
     'app.api_version',
     none.status === 400 && errorCode(none) === 'invalid_api_version' && unknown.status === 400 && errorCode(unknown) === 'invalid_api_version',
