@@ -31,8 +31,6 @@ export interface SendOptions {
   headers?: Record<string, string>;
   json?: unknown;
   form?: Record<string, string>;
-  /** A raw body (sent as it is, e.g. to test signatures over exact bytes). */
-  raw?: string;
 }
 
 export class ConformanceHttp {
@@ -49,7 +47,7 @@ export class ConformanceHttp {
 
   async send(method: Method, url: string, opts: SendOptions = {}): Promise<Answer> {
     const headers: Record<string, string> = { ...opts.headers };
-    let body: string | undefined = opts.raw;
+    let body: string | undefined;
     if (opts.json !== undefined) {
       body = JSON.stringify(opts.json);
       headers['content-type'] ??= 'application/json';

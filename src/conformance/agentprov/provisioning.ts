@@ -16,7 +16,7 @@ export const newKey = (): string => `agentprov-check-${randomBytes(12).toString(
 
 /** A service that can be asked for with `config: {}`: its schema requires nothing. */
 export function needsNoConfig(s: Service): boolean {
-  const required = (s.config_schema as { required?: unknown }).required;
+  const required = s.config_schema['required'];
   return !Array.isArray(required) || required.length === 0;
 }
 
