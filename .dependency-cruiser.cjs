@@ -4,7 +4,7 @@
  * an upward import fails with the name of the rule it breaks.
  *
  *   core < util < wire, http < config, vault, audit, project < auth
- *        < catalog < providers < payment < provision < exec < cli
+ *        < catalog < providers < payment < provision < exec, conformance < cli
  *   sandbox: the counterparts; wire only.
  */
 const below = {
@@ -22,6 +22,7 @@ const below = {
   payment: ['core', 'util', 'wire', 'http', 'config', 'vault', 'audit', 'project', 'auth', 'catalog', 'providers'],
   provision: ['core', 'util', 'wire', 'http', 'config', 'vault', 'audit', 'project', 'auth', 'catalog', 'providers', 'payment'],
   exec: ['core', 'util', 'wire', 'http', 'config', 'vault', 'audit', 'project', 'auth', 'catalog', 'providers', 'payment', 'provision'],
+  conformance: ['core', 'util', 'wire', 'http', 'config', 'auth', 'payment'],
   sandbox: ['wire'],
 };
 

@@ -26,7 +26,9 @@ export const COMMANDS: CommandSpec[] = [
       c
         .option('--port <n>', 'port of the orchestrator; the rail and providers take the next ones (default: random, or the ports remembered in the data dir)')
         .option('--data-dir <dir>', 'where the sandbox keeps its state (default: <state dir>/sandbox)')
-        .option('--auto-approve', 'approve device codes and consent for the demo user without a browser (demo and quick tests only)'),
+        .option('--auto-approve', 'approve device codes and consent for the demo user without a browser (demo and quick tests only)')
+        .option('--trust-issuer <url>', "also trust this orchestrator's ID-JAGs at localcloud, its JWKS at <url>/jwks (e.g. the checker's: `providers check --issuer-port`); repeatable", (v: string, prev: string[] = []) => [...prev, v])
+        .option('--app-stripe-signing-secret-stdin', "serve appcloud's Stripe-signed surface (/api/partners/stripe/) with the signing secret read from standard input"),
     load: () => import('./commands/sandbox.js'),
   },
   {
@@ -120,6 +122,19 @@ export const COMMANDS: CommandSpec[] = [
         .option('--api-token-stdin', 'link with a pasted API token (hidden prompt or stdin) instead of OAuth consent')
         .option('--unlink', 'end the link: revoke the OAuth grant at Cloudflare and forget it here'),
     load: () => import('./commands/providers-link.js'),
+  },
+  {
+    path: ['providers', 'check'],
+    summary: "Check a provider's conformance (agentprov protocol or APP 0.1d) as an orchestrator would: one line per check; exit 5 when a MUST fails",
+    configure: (c) =>
+      c
+        .argument('<url>', 'the provider: its origin or descriptor URL (agentprov), or its APP base URL (…/api/agentic/)')
+        .option('--protocol <protocol>', 'agentprov or app (default: detected)')
+        .option('--allow-paid', 'run the payment checks, which buy the cheapest paid service once (removed afterwards) with tokens from your orchestrator\'s rail')
+        .option('--issuer-port <n>', "the loopback port of the checker's own orchestrator (its issuer is http://127.0.0.1:<n>, JWKS at /jwks); the provider must trust it", String(4480))
+        .option('--stripe-signing-secret-stdin', 'APP: also check the Stripe-signed surface, signing with the secret read from standard input')
+        .option('--stripe-url <url>', 'APP: the Stripe-signed surface (default: <origin>/api/partners/stripe/)'),
+    load: () => import('./commands/providers-check.js'),
   },
   {
     path: ['audit'],

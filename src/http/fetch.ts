@@ -40,7 +40,7 @@ export interface FetchedDocument {
 }
 
 export interface HttpRequestOptions {
-  method?: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  method?: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE';
   /** Request headers (lower-case names); `accept` and `user-agent` have defaults. */
   headers?: Record<string, string>;
   body?: string | Buffer;
@@ -247,6 +247,12 @@ export function createFetcher(options: { headersTimeoutMs: number; bodyTimeoutMs
   return {
     async request(url, opts) {
       const { res, url: finalUrl } = await send(url, opts);
+      if (opts.method === 'HEAD') {
+        // A HEAD response has no content whatever its Content-Length says (RFC 9110 §9.3.2).
+        res.on('error', () => undefined);
+        res.resume();
+        return { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.alloc(0), url: finalUrl };
+      }
       const body = await readCapped(res, opts.maxBytes, options.bodyTimeoutMs, opts.signal);
       return { status: res.statusCode ?? 0, headers: res.headers, body, url: finalUrl };
     },

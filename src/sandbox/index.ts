@@ -28,8 +28,13 @@ export interface SandboxOptions {
   appFaults?: AppFaults;
   /** Serve appcloud's Stripe-signed surface (`/api/partners/stripe/`) with this signing secret. */
   appStripeSigningSecret?: string;
-  /** Rail knobs for tests: payment token lifetime (default 900 s). */
-  rail?: { tokenTtlSeconds?: number };
+  /** Rail knobs for tests: payment token lifetime (default 900 s), fault switches. */
+  rail?: { tokenTtlSeconds?: number; faults?: { redeemTwice?: boolean } };
+  /**
+   * More orchestrators whose ID-JAGs `localcloud` trusts, besides the sandbox's own (e.g. the
+   * conformance checker's issuer: `agentprov providers check` serves its JWKS at `<issuer>/jwks`).
+   */
+  trustedIssuers?: Array<{ issuer: string; jwksUri: string }>;
 }
 
 export interface Sandbox {
@@ -101,6 +106,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         dataDir: sub(p.id),
         port: portFor(2 + i, remembered?.providers[p.id]),
         issuer: p.trustsOrchestrator ? { issuer: idp.issuer, jwksUri: `${idp.issuer}/jwks` } : null,
+        ...(p.trustsOrchestrator && options.trustedIssuers ? { alsoTrust: options.trustedIssuers } : {}),
         rail: { url: rail.url, clientSecret: providerClients[p.id]! },
         autoApprove: options.autoApprove ?? false,
         catalog: builtinCatalog(p.id) ?? [],

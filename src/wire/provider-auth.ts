@@ -112,3 +112,16 @@ export const TermsAcceptanceRequiredSchema = ProviderTokenErrorSchema.extend({
   terms_version: z.string().min(1).max(64),
 });
 export type TermsAcceptanceRequired = z.infer<typeof TermsAcceptanceRequiredSchema>;
+
+/** RFC 8414 §2 authorization server metadata: the members a client of this protocol reads. */
+export const AuthorizationServerMetadataSchema = z.looseObject({
+  issuer: httpUrl,
+  token_endpoint: httpUrl,
+  revocation_endpoint: httpUrl.optional(),
+  registration_endpoint: httpUrl.optional(),
+  device_authorization_endpoint: httpUrl.optional(),
+  jwks_uri: httpUrl.optional(),
+  grant_types_supported: z.array(z.string().max(256)).max(50).optional(),
+  scopes_supported: z.array(z.string().max(256)).max(200).optional(),
+});
+export type AuthorizationServerMetadata = z.infer<typeof AuthorizationServerMetadataSchema>;

@@ -8,12 +8,19 @@ import type { Deps } from '../deps.js';
 import { AgentprovError } from '../../core/errors.js';
 import { handleInterruptWith } from '../../core/interrupt.js';
 import { renderSuccess, type CommandResult } from '../output.js';
+import { readSecretFromStdin } from '../stdin.js';
 
 export async function run(deps: Deps, _args: string[], opts: Record<string, unknown>): Promise<CommandResult> {
   const port = opts.port === undefined ? 0 : Number(opts.port);
   if (!Number.isInteger(port) || port < 0 || port > 65_530) throw new AgentprovError('USAGE', `--port must be a port number, not "${String(opts.port)}"`);
   const dataDir = resolve(deps.cwd, typeof opts.dataDir === 'string' ? opts.dataDir : join(deps.paths.state, 'sandbox'));
   const autoApprove = Boolean(opts.autoApprove);
+  const trustedIssuers = trustIssuers(opts.trustIssuer);
+  // The Stripe-signed surface of appcloud (docs/protocol.md §APP.6), for checking a checker: the secret from stdin only.
+  const appStripeSigningSecret = opts.appStripeSigningSecretStdin
+    ? await readSecretFromStdin(deps.io, 'Stripe signing secret', { maxBytes: 1024, deadlineMs: 10_000, nextSteps: ['printf %s "$SECRET" | agentprov sandbox --app-stripe-signing-secret-stdin'] })
+    : undefined;
+  if (appStripeSigningSecret) deps.io.redactor.add(appStripeSigningSecret);
 
   // Listen for the stop signals before starting, so a signal that comes right
   // after the ready line (or during start-up) is never the default action.
@@ -25,7 +32,13 @@ export async function run(deps: Deps, _args: string[], opts: Record<string, unkn
   const unregister = handleInterruptWith(stop);
   process.on('SIGTERM', stop);
   const { startSandbox } = await import('../../sandbox/index.js');
-  const sandbox = await startSandbox({ dataDir, port, autoApprove });
+  const sandbox = await startSandbox({
+    dataDir,
+    port,
+    autoApprove,
+    ...(trustedIssuers.length ? { trustedIssuers } : {}),
+    ...(appStripeSigningSecret ? { appStripeSigningSecret } : {}),
+  });
   const data = {
     orchestrator: sandbox.orchestrator,
     issuer: sandbox.issuer,
@@ -60,4 +73,22 @@ export async function run(deps: Deps, _args: string[], opts: Record<string, unkn
   unregister();
   if (!deps.globals.json) deps.io.err('sandbox stopped\n');
   return { data, printed: true };
+}
+
+/** `--trust-issuer <url>` (repeatable): more orchestrators localcloud trusts, their JWKS at `<url>/jwks` (the conformance checker's). */
+function trustIssuers(raw: unknown): Array<{ issuer: string; jwksUri: string }> {
+  const list = Array.isArray(raw) ? raw : raw === undefined ? [] : [raw];
+  return list.map((v) => {
+    let url: URL;
+    try {
+      url = new URL(String(v));
+    } catch {
+      throw new AgentprovError('USAGE', `--trust-issuer must be a URL, not "${String(v)}"`);
+    }
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname))) {
+      throw new AgentprovError('USAGE', '--trust-issuer must be https (http only on loopback)');
+    }
+    const issuer = url.href.replace(/\/$/, '');
+    return { issuer, jwksUri: `${issuer}/jwks` };
+  });
 }

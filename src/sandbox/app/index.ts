@@ -42,6 +42,8 @@ export interface AppFaults {
   /** Answer the next N APP requests (not health) with 429 and Retry-After. */
   rateLimit?: number;
   retryAfterSeconds?: number;
+  /** A broken provider (conformance tests): `API-Version` is not checked. */
+  noApiVersionCheck?: boolean;
 }
 
 export interface StartedAppProvider {
@@ -55,11 +57,30 @@ export interface StartedAppProvider {
 }
 
 const MAX_BODY = 16 * 1024;
+/** A real rate limit, as deployed providers have one: `provisioning/services` answers 429 with Retry-After beyond this many a second. */
+export const SERVICES_PER_SECOND = 10;
+
+function windowLimit(max: number, windowMs: number): { take(): boolean } {
+  let start = 0;
+  let used = 0;
+  return {
+    take() {
+      const now = Date.now();
+      if (now - start >= windowMs) {
+        start = now;
+        used = 0;
+      }
+      used += 1;
+      return used <= max;
+    },
+  };
+}
 
 /** `stripeSigningSecret` also serves the Stripe-signed surface under STRIPE_BASE_PATH (stripe.ts). */
 export async function startAppProvider(opts: { id: string; name: string; port?: number; dataDir?: string; faults?: AppFaults; stripeSigningSecret?: string }): Promise<StartedAppProvider> {
   const state = new AppState(opts.dataDir ? join(opts.dataDir, 'state.json') : undefined);
   const faults: AppFaults = { ...opts.faults };
+  const servicesLimit = windowLimit(SERVICES_PER_SECOND, 1000);
   const server = createServer();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -117,9 +138,12 @@ export async function startAppProvider(opts: { id: string; name: string; port?: 
       const after = String(faults.retryAfterSeconds ?? 1);
       return sendJson(res, 429, { error: { code: 'rate_limited', message: 'slow down' } }, { 'retry-after': after, 'ratelimit-remaining': '0' });
     }
-    if (req.headers['api-version'] !== APP_VERSION) throw new AppError(400, 'invalid_api_version', `API-Version must be ${APP_VERSION}`);
+    if (req.headers['api-version'] !== APP_VERSION && faults.noApiVersionCheck !== true) throw new AppError(400, 'invalid_api_version', `API-Version must be ${APP_VERSION}`);
 
-    if (rel === 'provisioning/services' && method === 'GET') return sendJson(res, 200, { data: APPCLOUD_SERVICES.map((s) => ({ ...s, kind: 'plan' })) });
+    if (rel === 'provisioning/services' && method === 'GET') {
+      if (!servicesLimit.take()) return sendJson(res, 429, { error: { code: 'rate_limited', message: 'slow down' } }, { 'retry-after': '1', 'ratelimit-remaining': '0' });
+      return sendJson(res, 200, { data: APPCLOUD_SERVICES.map((s) => ({ ...s, kind: 'plan' })) });
+    }
     if (rel === 'provisioning/client_registration' && method === 'POST') {
       const { client_id } = parse(z.object({ client_id: z.string().max(2048) }), await json(req));
       await state.registerClient(client_id, await fetchClientMetadata(client_id));
@@ -127,6 +151,7 @@ export async function startAppProvider(opts: { id: string; name: string; port?: 
     }
     if (rel === 'provisioning/account_requests' && method === 'POST') {
       const ar = parse(AppAccountRequest, await json(req));
+      if (Date.parse(ar.expires_at) <= Date.now()) throw new AppError(400, 'expired', 'this account request has expired (expires_at is past)');
       if (!state.data.clients[ar.client_id]) throw new AppError(401, 'unauthorized', 'unknown client: register it at provisioning/client_registration first');
       const out = await state.accountRequest({ email: ar.email, ...(ar.name ? { name: ar.name } : {}), client_id: ar.client_id, challenge: ar.code_challenge, state: ar.id });
       if ('code' in out) return sendJson(res, 200, { id: ar.id, type: 'oauth', oauth: { code: out.code } });

@@ -25,6 +25,11 @@ export class Faults {
     this.#f = { ...f };
   }
 
+  /** The protocol faults (all off unless set). */
+  get protocol(): Readonly<FaultSwitches> {
+    return this.#f;
+  }
+
   /** The quote multiplier (1 when off). */
   get quoteFactor(): number {
     return this.#f.quoteFactor ?? 1;

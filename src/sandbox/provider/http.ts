@@ -89,6 +89,8 @@ export async function readJson<S extends z.ZodType>(req: IncomingMessage, limit:
   return parsed.data;
 }
 
+/** 405 with `Allow`; HEAD is allowed wherever GET is (RFC 9110 §9.3.2, see server.ts). */
 export function methodNotAllowed(allowed: string[]): ApiError {
-  return new ApiError(405, 'METHOD_NOT_ALLOWED', 'method not allowed', { headers: { Allow: allowed.join(', ') } });
+  const all = allowed.includes('GET') && !allowed.includes('HEAD') ? [...allowed, 'HEAD'] : allowed;
+  return new ApiError(405, 'METHOD_NOT_ALLOWED', 'method not allowed', { headers: { Allow: all.join(', ') } });
 }

@@ -25,6 +25,8 @@ export interface ProvisionerDeps {
   asyncDelayMs: number;
   /** Fault switch: quotes (and charges) are the catalog price times this (default 1). */
   quoteFactor?: () => number;
+  /** Fault switch: a replay with the same key and body creates anew (a broken provider). */
+  nonIdempotent?: () => boolean;
 }
 
 export interface CreateResult {
@@ -64,8 +66,9 @@ export class Provisioner {
     const claimed = await store.update((doc): { replay: IdempotencyRecord } | { rec: IdempotencyRecord } => {
       const existing = doc.idempotency[accountId]?.[key];
       if (existing && existing.fingerprint !== fp) throw keyReused();
-      if (existing?.state === 'done') return { replay: existing };
-      if (existing) return { rec: existing }; // resumed after a crash mid-request
+      const broken = this.deps.nonIdempotent?.() === true;
+      if (existing?.state === 'done' && !broken) return { replay: existing };
+      if (existing && !broken) return { rec: existing }; // resumed after a crash mid-request
       const domain = this.#checkUnique(doc, accountId, def, config);
       if (price && body.payment_token === undefined) {
         throw new ApiError(402, 'PAYMENT_REQUIRED', `${def.id} costs ${price.amount} ${price.currency} minor units; send a payment_token`, {

@@ -19,7 +19,7 @@ import { Provisioner } from './provisions.js';
 import { handleScript, SCRIPT_PATH, serveSite } from './scripts.js';
 import { currentStatus, openStore } from './store.js';
 import { Updater } from './updates.js';
-import type { AuthOptionsPort, AuthPort, FaultSwitches, ProviderOptions, ProviderResourceView, ServiceDefinition } from './types.js';
+import type { AuthFaults, AuthOptionsPort, AuthPort, FaultSwitches, ProviderOptions, ProviderResourceView, ServiceDefinition } from './types.js';
 
 export const DEFAULT_TERMS_VERSION = '2026-11-01';
 export const PREREGISTERED_CLIENT_ID = 'agentprov-cli';
@@ -69,6 +69,7 @@ export async function startProviderServer<A extends AuthPort>(
     rail: options.rail,
     asyncDelayMs: options.asyncDelayMs ?? 1000,
     quoteFactor: () => faults.quoteFactor,
+    nonIdempotent: () => faults.protocol.nonIdempotentProvisioning === true,
   });
   const updater = new Updater(provisioner);
 
@@ -101,6 +102,9 @@ export async function startProviderServer<A extends AuthPort>(
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const raw = req.url ?? '/';
     const ex: Exchange = { req, res, url: new URL(`http://provider${raw.startsWith('/') ? raw : '/'}`) };
+    // RFC 9110 §9.3.2: HEAD is GET without the content, wherever GET is answered. Node created `res`
+    // knowing the method was HEAD and drops any body written to it, so HEAD is routed as GET.
+    if (req.method === 'HEAD') req.method = 'GET';
     route(ex).catch((err: unknown) => {
       if (res.headersSent || res.destroyed) {
         res.destroy();
@@ -128,7 +132,8 @@ export async function startProviderServer<A extends AuthPort>(
       providerId: id,
       baseUrl,
       ...(options.dataDir ? { dataDir: options.dataDir } : {}),
-      trustedIssuers: options.issuer ? [options.issuer] : [],
+      trustedIssuers: [...(options.issuer ? [options.issuer] : []), ...(options.alsoTrust ?? [])],
+      faults: () => ({ ...pick(faults.protocol) }),
       termsUrl: `${baseUrl}/terms`,
       termsVersion,
       allowDynamicRegistration: dcr,
@@ -164,6 +169,10 @@ export async function startProviderServer<A extends AuthPort>(
         resource: provisioner.render(p).resource,
       })),
   };
+}
+
+function pick(f: Readonly<FaultSwitches>): AuthFaults {
+  return { ...(f.noRefreshRotation ? { noRefreshRotation: true } : {}), ...(f.acceptReplayedIdJag ? { acceptReplayedIdJag: true } : {}) };
 }
 
 /** Parse the catalog with the wire schema, so a broken built-in catalog fails at start. */

@@ -34,7 +34,16 @@ export interface FaultSwitches {
   paths?: string | RegExp;
   /** Quote (and charge) paid services at this multiple of the catalog price, e.g. 2 (a dishonest provider). */
   quoteFactor?: number;
+  /** Protocol faults (a broken provider, for the conformance checker's tests): refresh tokens do not rotate. */
+  noRefreshRotation?: boolean;
+  /** A repeated request with the same Idempotency-Key and body creates a second provision. */
+  nonIdempotentProvisioning?: boolean;
+  /** An ID-JAG whose `jti` was already redeemed is accepted again. */
+  acceptReplayedIdJag?: boolean;
 }
+
+/** The protocol faults the authorization server reads (a getter: `setFaults` may change them). */
+export type AuthFaults = Pick<FaultSwitches, 'noRefreshRotation' | 'acceptReplayedIdJag'>;
 
 export interface AccessTokenInfo {
   accountId: string;
@@ -65,6 +74,7 @@ export interface AuthOptionsPort {
   scopes: string[];
   autoApprove?: boolean;
   seedAccounts?: Array<{ issuer: string; sub: string; email: string; consented: boolean }>;
+  faults?: () => AuthFaults;
 }
 
 export interface ProviderOptions {
@@ -76,6 +86,8 @@ export interface ProviderOptions {
   port?: number;
   /** The orchestrator whose ID-JAGs this provider trusts; null trusts none (consent path only). */
   issuer: { issuer: string; jwksUri: string } | null;
+  /** More trusted orchestrators (e.g. the conformance checker's issuer, `agentprov sandbox --trust-issuer`). */
+  alsoTrust?: Array<{ issuer: string; jwksUri: string }>;
   rail: { url: string; clientSecret: string };
   autoApprove?: boolean;
   catalog: ServiceDefinition[];

@@ -32,6 +32,8 @@ export interface RailOptions {
   clock?: () => number;
   /** Payment token lifetime; default 900. */
   tokenTtlSeconds?: number;
+  /** Fault switches for the conformance checker's tests, read per request (the object may be changed later): `redeemTwice` lets a redeemed token be redeemed again (a broken rail). */
+  faults?: { redeemTwice?: boolean };
   /**
    * The identity provider whose approval tokens raise caps (docs/protocol-auth.md
    * §10): its issuer and its JWKS, by URL (fetched when needed) or as a set.
@@ -61,6 +63,7 @@ export async function startRail(options: RailOptions): Promise<RunningRail> {
       secrets,
       clock,
       ttlSeconds: options.tokenTtlSeconds ?? 900,
+      redeemTwice: () => options.faults?.redeemTwice === true,
       verifyAccessToken: options.verifyAccessToken,
       providerClients: { ...options.providerClients },
       usersWithoutPaymentMethod: new Set(options.usersWithoutPaymentMethod ?? []),

@@ -13,6 +13,8 @@ export interface RedeemContext {
   provider: string;
   now: number;
   secrets: TokenSecrets;
+  /** Fault switch (conformance tests): skip the single-redemption check. */
+  redeemTwice?: boolean;
 }
 
 export function redeemToken(draft: RailState, req: RedemptionRequest, ctx: RedeemContext): StoredRedemption {
@@ -26,7 +28,7 @@ export function redeemToken(draft: RailState, req: RedemptionRequest, ctx: Redee
     throw new RailError(403, 'WRONG_SERVICE', 'this payment token is bound to another service');
   }
   const status = tokenStatus(token, ctx.now);
-  if (status === 'redeemed') {
+  if (status === 'redeemed' && ctx.redeemTwice !== true) {
     const earlier = draft.redemptions.find((r) => r.id === token.redemption_id);
     throw new RailError(409, 'TOKEN_ALREADY_REDEEMED', 'this payment token was already redeemed', {
       redemption_id: token.redemption_id,

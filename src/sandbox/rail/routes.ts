@@ -34,6 +34,8 @@ export interface RailDeps {
   secrets: TokenSecrets;
   clock: () => number;
   ttlSeconds: number;
+  /** Fault switch, read per request (tests flip it): a redeemed token can be redeemed again. */
+  redeemTwice?: () => boolean;
   verifyAccessToken: (token: string) => Promise<VerifiedUser>;
   providerClients: Readonly<Record<string, string>>;
   usersWithoutPaymentMethod: ReadonlySet<string>;
@@ -99,7 +101,7 @@ export function createRailHandler(deps: RailDeps): (req: IncomingMessage, res: S
       const me = provider(req);
       const body = parseOr400(RedemptionRequest, await readJsonBody(req));
       const redemption = await deps.state.update((d) =>
-        redeemToken(d, body, { provider: me, now: deps.clock(), secrets: deps.secrets }));
+        redeemToken(d, body, { provider: me, now: deps.clock(), secrets: deps.secrets, ...(deps.redeemTwice?.() ? { redeemTwice: true } : {}) }));
       sendJson(res, 200, redemptionResponse(redemption));
     } },
     { method: 'GET', path: /^\/v1\/spend$/, handler: async (req, res) => {

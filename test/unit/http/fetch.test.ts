@@ -82,3 +82,25 @@ describe('freshness', () => {
     expect(freshFor('no-store, max-age=60', undefined)).toBe(0);
   });
 });
+
+describe('HEAD', () => {
+  it('returns the status and headers with an empty body, whatever Content-Length the GET would have', async () => {
+    const server = createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(10_000_000), etag: '"x"' });
+      res.end(); // the GET's body never comes: its declared length alone is over the cap
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const fetcher = createFetcher({ headersTimeoutMs: 2000, bodyTimeoutMs: 2000 });
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/catalog`;
+      const res = await fetcher.request(url, { method: 'HEAD', signal: AbortSignal.timeout(2000), maxBytes: 1024 });
+      expect(res.status).toBe(200);
+      expect(res.body.length).toBe(0);
+      expect(res.headers.etag).toBe('"x"');
+      await expect(fetcher.request(url, { method: 'GET', signal: AbortSignal.timeout(2000), maxBytes: 1024 })).rejects.toThrow(/exceeds/);
+    } finally {
+      await fetcher.close();
+      await new Promise((r) => server.close(r));
+    }
+  });
+});

@@ -85,12 +85,14 @@ export class AccountStore {
     clientId: string;
     acceptedTerms: string | undefined;
     currentTerms: string;
+    /** Fault switch (conformance tests): skip the single-use check. */
+    acceptReplayed?: boolean;
   }): Promise<RedeemResult> {
     return this.#state.update((doc): RedeemResult => {
       const now = Math.floor(Date.now() / 1000);
       for (const [key, exp] of Object.entries(doc.usedJtis)) if (exp < now) delete doc.usedJtis[key];
       const jtiKey = `${input.iss} ${input.jti}`;
-      if (doc.usedJtis[jtiKey] !== undefined) return { kind: 'replayed' };
+      if (doc.usedJtis[jtiKey] !== undefined && input.acceptReplayed !== true) return { kind: 'replayed' };
 
       let account = doc.accounts.find((a) => a.issuer === input.iss && a.sub === input.sub);
       let created = false;

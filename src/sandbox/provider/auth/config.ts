@@ -29,6 +29,8 @@ export interface ConfigInput {
   rs: ResourceConfig;
   termsUrl: string;
   allowDynamicRegistration: boolean;
+  /** Fault switch (conformance tests): refresh tokens do not rotate. */
+  noRefreshRotation?: () => boolean;
 }
 
 const DEVICE_ERRORS: Record<string, string> = {
@@ -80,7 +82,7 @@ export function providerConfiguration(c: ConfigInput): Configuration {
     },
     interactions: { url: (_ctx, interaction) => `${c.mountPath}/interaction/${interaction.uid}` },
     issueRefreshToken: (_ctx, client) => client.grantTypeAllowed('refresh_token'),
-    rotateRefreshToken: true,
+    rotateRefreshToken: () => c.noRefreshRotation?.() !== true,
     expiresWithSession: () => false,
     ttl: {
       AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? ACCESS_TOKEN_TTL_S,

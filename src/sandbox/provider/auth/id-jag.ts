@@ -28,13 +28,22 @@ const ALGORITHMS = ['ES256', 'RS256', 'PS256', 'EdDSA'];
 export const CLOCK_SKEW_S = 30;
 /** An ID-JAG is short-lived (the sandbox IdP issues 300 s); refuse longer ones. */
 export const MAX_ASSERTION_LIFETIME_S = 600;
+/**
+ * An assertion with an unknown `kid` refetches the issuer's JWKS at most this
+ * often (jose's default is 30 s). The sandbox refetches every time, so an
+ * orchestrator that rotates its key, such as the conformance checker with a
+ * key made per run, is believed at once, however fast runs follow each other.
+ * (A deployed provider would keep a cooldown: the README says what that means
+ * for repeated checks.)
+ */
+const JWKS_COOLDOWN_MS = 0;
 
 export class IdJagVerifier {
   readonly #trusted: Map<string, ReturnType<typeof createRemoteJWKSet>>;
   readonly #audience: string;
 
   constructor(trusted: TrustedIssuer[], audience: string) {
-    this.#trusted = new Map(trusted.map((t) => [t.issuer, createRemoteJWKSet(new URL(t.jwksUri), { timeoutDuration: 5000 })]));
+    this.#trusted = new Map(trusted.map((t) => [t.issuer, createRemoteJWKSet(new URL(t.jwksUri), { timeoutDuration: 5000, cooldownDuration: JWKS_COOLDOWN_MS })]));
     this.#audience = audience;
   }
 

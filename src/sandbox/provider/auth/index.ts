@@ -35,6 +35,8 @@ export interface ProviderAuthOptions {
   scopes: string[];
   autoApprove?: boolean;
   seedAccounts?: AccountSeed[];
+  /** Protocol faults for the conformance checker's tests (a broken provider). */
+  faults?: () => { noRefreshRotation?: boolean; acceptReplayedIdJag?: boolean };
 }
 
 export interface ProviderAuth {
@@ -74,9 +76,16 @@ export async function createProviderAuth(opts: ProviderAuthOptions): Promise<Pro
       rs,
       termsUrl: opts.termsUrl,
       allowDynamicRegistration: opts.allowDynamicRegistration,
+      noRefreshRotation: () => opts.faults?.().noRefreshRotation === true,
     }),
   );
-  registerJwtBearerGrant(provider, { verifier: new IdJagVerifier(opts.trustedIssuers, issuer), accounts, rs, termsVersion: opts.termsVersion });
+  registerJwtBearerGrant(provider, {
+    verifier: new IdJagVerifier(opts.trustedIssuers, issuer),
+    accounts,
+    rs,
+    termsVersion: opts.termsVersion,
+    acceptReplayed: () => opts.faults?.().acceptReplayedIdJag === true,
+  });
   registerTokenExchangeGrant(provider, rs);
   const autoApprove = opts.autoApprove ? autoApprover({ provider, accounts, rs, termsVersion: opts.termsVersion, linkIssuer }) : undefined;
   provider.use(responseDecorator({ terms, resourceScopes: opts.scopes, ...(autoApprove ? { autoApprove } : {}) }));

@@ -20,6 +20,8 @@ export interface JwtBearerDeps {
   accounts: AccountStore;
   rs: ResourceConfig;
   termsVersion: string;
+  /** Fault switch (conformance tests): a replayed `jti` is accepted. */
+  acceptReplayed?: () => boolean;
 }
 
 const Params = z.object({
@@ -63,6 +65,7 @@ async function handle(deps: JwtBearerDeps, ctx: TokenEndpointGrantContext): Prom
     clientId: client.clientId,
     acceptedTerms: params.terms_version,
     currentTerms: deps.termsVersion,
+    ...(deps.acceptReplayed?.() ? { acceptReplayed: true } : {}),
   });
   switch (outcome.kind) {
     case 'replayed':
