@@ -13,6 +13,7 @@ import type { Deps } from '../deps.js';
 import { AgentprovError } from '../../core/errors.js';
 import type { CommandResult } from '../output.js';
 import { sanitizeLine } from '../../util/sanitize.js';
+import { readSecretFromStdin } from '../stdin.js';
 
 export const MAX_TOKEN_INPUT_BYTES = 4096;
 const STDIN_DEADLINE_MS = 30_000;
@@ -75,49 +76,16 @@ export async function linkCommand(deps: Deps, args: string[], opts: Record<strin
   };
 }
 
-/** The parent token: a hidden prompt on a terminal, else standard input. Never echoed. */
+/** The parent token: a hidden prompt on a terminal, else standard input (src/cli/stdin.ts). Never echoed. */
 async function readToken(deps: Deps, howTo: string[]): Promise<string> {
-  let raw: string;
-  if (deps.io.stdinIsTTY) {
-    if (!deps.canPrompt()) {
-      throw new AgentprovError('USAGE', 'the Cloudflare API token is read from a hidden prompt on a terminal (not with --json, --no-input or CI), or from standard input', { nextSteps: howTo });
-    }
-    raw = await deps.prompter.password('Cloudflare API token (needs "API Tokens Write"; input hidden):');
-  } else {
-    raw = await readStdin(deps, howTo);
+  if (!deps.io.stdinIsTTY) {
+    return readSecretFromStdin(deps.io, 'Cloudflare API token', { maxBytes: MAX_TOKEN_INPUT_BYTES, deadlineMs: STDIN_DEADLINE_MS, nextSteps: howTo });
   }
-  const token = raw.trim();
+  if (!deps.canPrompt()) {
+    throw new AgentprovError('USAGE', 'the Cloudflare API token is read from a hidden prompt on a terminal (not with --json, --no-input or CI), or from standard input', { nextSteps: howTo });
+  }
+  const token = (await deps.prompter.password('Cloudflare API token (needs "API Tokens Write"; input hidden):')).trim();
   if (!token) throw new AgentprovError('USAGE', 'no Cloudflare API token was given', { nextSteps: howTo });
   if (/[\r\n]/.test(token)) throw new AgentprovError('USAGE', 'the Cloudflare API token must be one line', { nextSteps: howTo });
   return token;
-}
-
-function readStdin(deps: Deps, howTo: string[]): Promise<string> {
-  const stdin = deps.io.stdin;
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const done = (err?: AgentprovError): void => {
-      clearTimeout(timer);
-      stdin.off('data', onData);
-      stdin.off('end', onEnd);
-      stdin.off('error', onError);
-      stdin.pause();
-      if (err) reject(err);
-      else resolve(Buffer.concat(chunks).toString('utf8'));
-    };
-    const onData = (chunk: Buffer | string): void => {
-      const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-      size += b.length;
-      if (size > MAX_TOKEN_INPUT_BYTES) return done(new AgentprovError('USAGE', `more than ${MAX_TOKEN_INPUT_BYTES} bytes on standard input: expected one Cloudflare API token`, { nextSteps: howTo }));
-      chunks.push(b);
-    };
-    const onEnd = (): void => done();
-    const onError = (e: Error): void => done(new AgentprovError('USAGE', `standard input could not be read (${sanitizeLine(e.message).slice(0, 120)})`, { nextSteps: howTo }));
-    const timer = setTimeout(() => done(new AgentprovError('USAGE', `no Cloudflare API token arrived on standard input within ${STDIN_DEADLINE_MS / 1000}s`, { nextSteps: howTo })), STDIN_DEADLINE_MS);
-    stdin.on('data', onData);
-    stdin.once('end', onEnd);
-    stdin.once('error', onError);
-    stdin.resume();
-  });
 }

@@ -10,7 +10,7 @@ import type { JsonState } from '../shared/json-state.js';
 import type { ConfigValidator } from './config-validator.js';
 import { ApiError } from './http.js';
 import { fingerprint, InflightRequests, keyReused } from './idempotency.js';
-import { redeem } from './rail-client.js';
+import { chargeOnce } from './charge.js';
 import { renderProvision, shortOf } from './render.js';
 import { currentStatus, domainTaken, type IdempotencyRecord, type ProviderDoc, type StoredProvision } from './store.js';
 import type { Engine, ServiceDefinition } from './types.js';
@@ -89,29 +89,18 @@ export class Provisioner {
     }
     const { rec } = claimed;
     // Step 2: charge once, before anything is created.
-    let charge = rec.redemption;
-    if (price && !charge) {
-      try {
-        const r = await redeem(this.deps.rail, this.deps.providerId, {
-          paymentToken: body.payment_token ?? '',
+    const charge = price
+      ? await chargeOnce(store, accountId, key, rec, {
+          rail: this.deps.rail,
+          providerId: this.deps.providerId,
+          paymentToken: body.payment_token,
           service: def.id,
           amount: price.amount ?? 0,
           currency: price.currency ?? 'USD',
+          ...(price.interval ? { interval: price.interval } : {}),
           reference: rec.provisionId,
-        });
-        charge = { amount: r.amount, currency: r.currency, redemptionId: r.id, ...(price.interval ? { interval: price.interval } : {}) };
-      } catch (err) {
-        await store.update((doc) => {
-          delete doc.idempotency[accountId]?.[key]; // nothing happened: the key is free again
-        });
-        throw err;
-      }
-      const paid = charge;
-      await store.update((doc) => {
-        const r = doc.idempotency[accountId]?.[key];
-        if (r) r.redemption = paid;
-      });
-    }
+        })
+      : rec.redemption;
     // Step 3: create the provision and bind the key to it.
     const status = def.async ? 202 : 201;
     const p = await store.update((doc) => {

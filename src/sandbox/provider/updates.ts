@@ -12,7 +12,7 @@ import type { Provision, ProvisionUpdateRequest } from '../../wire/provider.js';
 import { ApiError } from './http.js';
 import { fingerprint, InflightRequests, keyReused } from './idempotency.js';
 import type { Provisioner } from './provisions.js';
-import { redeem } from './rail-client.js';
+import { chargeOnce } from './charge.js';
 import { currentStatus, type IdempotencyRecord, type ProviderDoc, type StoredProvision } from './store.js';
 import type { ServiceDefinition } from './types.js';
 
@@ -59,23 +59,9 @@ export class Updater {
     if ('replay' in claimed) return { provision: this.provisioner.get(accountId, id), replayed: true };
     const { rec, price } = claimed;
     // Step 2: charge once, before anything changes.
-    let charge = rec.redemption;
-    if (price && !charge) {
-      try {
-        const r = await redeem(rail, providerId, { paymentToken: paymentToken ?? '', service: target.id, amount: price.amount, currency: price.currency, reference: id });
-        charge = { amount: r.amount, currency: r.currency, redemptionId: r.id, ...(price.interval ? { interval: price.interval } : {}) };
-      } catch (err) {
-        await store.update((doc) => {
-          delete doc.idempotency[accountId]?.[key]; // nothing happened: the key is free again
-        });
-        throw err;
-      }
-      const paid = charge;
-      await store.update((doc) => {
-        const r = doc.idempotency[accountId]?.[key];
-        if (r) r.redemption = paid;
-      });
-    }
+    const charge = price
+      ? await chargeOnce(store, accountId, key, rec, { rail, providerId, paymentToken, service: target.id, amount: price.amount, currency: price.currency, ...(price.interval ? { interval: price.interval } : {}), reference: id })
+      : rec.redemption;
     // Step 3: apply the change and bind the key to it.
     await store.update((doc) => {
       const p = doc.provisions[id]!;
