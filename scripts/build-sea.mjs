@@ -2,10 +2,12 @@
 /**
  * Build dist/sea/agentprov: a Node single executable application (SEA).
  *
- *   1. bundle scripts/sea/entry.mjs (which answers --version, else starts
- *      src/cli/entry.ts) into one minified CommonJS file (Node 20 SEA
+ *   1. bundle src/cli/entry.ts into one minified CommonJS file (Node 20 SEA
  *      runs only CJS), with @napi-rs/keyring replaced by
- *      scripts/sea/keyring.cjs and the sandbox by scripts/sea/sandbox.cjs;
+ *      scripts/sea/keyring.cjs and the sandbox by scripts/sea/sandbox.cjs:
+ *      the asset "program", with the V8 code cache made for it here (the
+ *      asset "program-cache"); the main script is scripts/sea/entry.mjs,
+ *      which answers --version and otherwise compiles the program;
  *   2. bundle the sandbox (src/sandbox/index.ts) on its own, and embed it as
  *      the SEA asset "sandbox" (compiled only by `agentprov sandbox`), with
  *      this platform's native keychain binding as the asset "keyring" (the
@@ -14,7 +16,7 @@
  *
  * Run via `npm run build:sea`; `--out <dir>` writes elsewhere than dist/sea.
  * Work happens in a private temp directory (a concurrent `tsup` cleans dist/),
- * and only agentprov and its bundle (main.cjs) land in the output directory.
+ * and only agentprov and its bundles (main.cjs, program.cjs) land in the output directory.
  * Needs Node >= 20.12 built with the SEA fuse (official builds are), and the
  * platform package of @napi-rs/keyring installed.
  */
@@ -25,6 +27,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { Script } from 'node:vm';
 import { build } from 'esbuild';
 import postject from 'postject';
 import { englishOnlyZod, leanStartup } from './build-plugins.mjs';
@@ -127,17 +130,24 @@ async function main() {
     const blob = join(work, 'sea-prep.blob');
     const exe = join(work, exeName);
 
-    step(`bundling scripts/sea/entry.mjs → src/cli/entry.ts (cjs, node20, minified) with the keychain binding ${binding}`);
-    await bundle('scripts/sea/entry.mjs', mainFile, version, {
+    step('bundling scripts/sea/entry.mjs (the main script)');
+    await bundle('scripts/sea/entry.mjs', mainFile, version);
+    const programFile = join(work, 'program.cjs');
+    step(`bundling src/cli/entry.ts (the asset "program": cjs, node20, minified) with the keychain binding ${binding}`);
+    await bundle('src/cli/entry.ts', programFile, version, {
       alias: { '@napi-rs/keyring': './scripts/sea/keyring.cjs' },
       plugins: [leanStartup, englishOnlyZod, sandboxAsAsset],
     });
+    // V8's code cache of the program, as the main script will compile it (same wrapper, same file name).
+    const cacheFile = join(work, 'program.cache');
+    const { FILENAME, wrap } = createRequire(import.meta.url)('./sea/program.cjs');
+    writeFileSync(cacheFile, new Script(wrap(readFileSync(programFile, 'utf8')), { filename: FILENAME }).createCachedData());
     const sandboxFile = join(work, 'sandbox.cjs');
     step('bundling src/sandbox/index.ts (the asset "sandbox")');
     await bundle('src/sandbox/index.ts', sandboxFile, version);
 
     step('writing the SEA blob');
-    const seaConfig = { main: mainFile, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true, assets: { keyring: binding, sandbox: sandboxFile } };
+    const seaConfig = { main: mainFile, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true, assets: { keyring: binding, sandbox: sandboxFile, program: programFile, 'program-cache': cacheFile } };
     writeFileSync(config, JSON.stringify(seaConfig, null, 2));
     execFileSync(process.execPath, ['--experimental-sea-config', config], { stdio: ['ignore', 'ignore', 'inherit'] });
 
@@ -152,6 +162,7 @@ async function main() {
 
     mkdirSync(out, { recursive: true });
     copyFileSync(mainFile, join(out, 'main.cjs'));
+    copyFileSync(programFile, join(out, 'program.cjs'));
     // Copy, then rename: replaces even a running executable, never leaves half of one.
     copyFileSync(exe, join(out, `.${exeName}.${process.pid}`));
     renameSync(join(out, `.${exeName}.${process.pid}`), join(out, exeName));
