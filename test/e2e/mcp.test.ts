@@ -17,7 +17,7 @@ import { useSandbox } from '../helpers/sandbox.js';
 
 const haveKeyring = requireSecretService();
 const DEMO = { email: 'demo@agentprov.test', password: 'demo' };
-const TOOLS = ['add', 'budget_show', 'catalog', 'list', 'login', 'remove', 'run', 'search', 'spend', 'status'];
+const TOOLS = ['add', 'budget_show', 'catalog', 'env', 'list', 'login', 'remove', 'revoke', 'run', 'search', 'spend', 'status', 'update'];
 
 interface Session {
   client: Client;
@@ -178,6 +178,20 @@ describe.runIf(haveKeyring)('agentprov mcp (SDK client over stdio, against the s
     const remove = await s.call('remove', { name: 'cache' });
     expect(remove.isError).toBe(true);
     expect(remove.structuredContent.error.code).toBe('CONFIRMATION_REQUIRED');
+
+    // The rest of the resource's life, as tools: the names run sets (never values), a plan change that
+    // needs the human's yes to pay, and revoking (which needs the human's yes too). No `open`: its link is the human's.
+    const env = await s.call('env', { names: 'cache' });
+    expect(env.isError, JSON.stringify(env)).toBeFalsy();
+    expect(env.structuredContent.data.variables.map((v: { name: string }) => v.name).sort()).toEqual(['LOCALCLOUD_KV_URL', 'LOCALCLOUD_TOKEN']);
+    const paid = await s.call('update', { name: 'cache', service: 'kv:pro' });
+    expect(paid.isError).toBe(true);
+    expect(paid.structuredContent.error.code).toBe('PAID_CONFIRMATION_REQUIRED');
+    expect(paid.structuredContent.next_call).toMatchObject({ tool: 'update', arguments: { name: 'cache', service: 'kv:pro', confirm_paid_service: true } });
+    const revoke = await s.call('revoke', { provider: 'localcloud' });
+    expect(revoke.isError).toBe(true);
+    expect(revoke.structuredContent.error.code).toBe('CONFIRMATION_REQUIRED');
+    expect(revoke.structuredContent.next_call).toEqual({ tool: 'revoke', arguments: { provider: 'localcloud', yes: true } });
   });
 
   it('a client with URL-mode elicitation is shown the sign-in page, and add finishes in one call', async () => {

@@ -12,7 +12,8 @@ import type { IO, Redactor } from '../../core/io.js';
 import { createDeps, type Deps } from '../deps.js';
 import { envelopeContext } from '../meta.js';
 import { errorEnvelope, successEnvelope, type CommandResult } from '../output.js';
-import { toCommand, toToolCall, type ToolDef } from './tools.js';
+import { toCommand, toToolCall } from './tool-calls.js';
+import type { ToolDef } from './tools.js';
 
 /** At most this much of a `run` command's output comes back (its tail is kept). */
 export const RUN_OUTPUT_LIMIT = 64 * 1024;
