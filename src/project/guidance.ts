@@ -44,8 +44,9 @@ agentprov lets you provision services at external providers for the human who si
 5. Use it: \`agentprov run --resource <name> -- <command> [args...]\`. The command gets the catalog's environment variables with short-lived credentials, revoked when it ends; its output is masked.
 6. See what exists: \`agentprov list --json\`, \`agentprov status --json\`, \`agentprov spend --json\`.
 7. When the human wants to look at a resource at its provider: \`agentprov open <name> --json\`. \`data.url\` is a single-use sign-in link for the human (10 minutes): give it to them and nobody else; never store, log or reuse it.
+8. Which variables a run would set, and from where (never values): \`agentprov env [<name>...] --json\`. Change a plan: \`agentprov update <name> --service <id> --json\` (a paid change needs the human's yes, as add). If the human fears a leak: \`agentprov revoke <provider> --yes --json\` (or \`--all\`), only after the human said yes.
 
-Agents that speak MCP can use \`agentprov mcp\` (tools: catalog, search, add, login, list, status, remove, spend, budget_show, run) instead of the command line.
+Agents that speak MCP can use \`agentprov mcp\` (tools: catalog, search, add, login, list, status, remove, spend, budget_show, run, env, update, revoke) instead of the command line.
 
 ## Reading results
 
