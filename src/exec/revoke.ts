@@ -22,7 +22,7 @@ import { appendAudit } from '../audit/log.js';
 import type { Gathered } from '../catalog/gather.js';
 import type { HeldGrant, Provider } from '../providers/provider.js';
 import { sanitizeLine } from '../util/sanitize.js';
-import { cachedTokensOf as cachedTokens, dropCachedTokens } from './token-cache.js';
+import { cachedTokensOf as cachedTokens, dropCachedTokens, type CachedToken } from './token-cache.js';
 
 /** How often a provider that does not answer is asked, and the pauses between. */
 export const REVOKE_GRANT_ATTEMPTS = 3;
@@ -137,13 +137,7 @@ export async function revokeProvider(deps: Deps, gathered: Gathered, id: string,
   }
 
   // 1. Tokens `token` cached: given back one by one (best effort; the grant's end takes them along where the protocol says so).
-  for (const t of cached) {
-    try {
-      await provider.revoke({ token: t.access_token, expiresAt: new Date(t.expires_at * 1000), ...(t.id ? { id: t.id } : {}), shortLived: true });
-    } catch (err) {
-      deps.debug(`cached token of ${id} not given back (${errorOf(err).code})`);
-    }
-  }
+  await giveBack(deps, provider, cached);
   // 2. The grant, ended at the provider.
   const held: HeldGrant | undefined = await provider.heldGrant?.();
   if (held) {
@@ -167,6 +161,21 @@ export async function revokeProvider(deps: Deps, gathered: Gathered, id: string,
   if (!held && out.cached_tokens === 0) return out;
   if (!held) out.held = 'short-lived tokens';
   return record(deps, warnings, out);
+}
+
+/**
+ * Short-lived tokens `token` cached for `provider`, given back there one by
+ * one (best effort: a token that cannot be revoked is said under --verbose
+ * and expires on its own). The caller drops them from the vault.
+ */
+export async function giveBack(deps: Deps, provider: Provider, cached: CachedToken[]): Promise<void> {
+  for (const t of cached) {
+    try {
+      await provider.revoke({ token: t.access_token, expiresAt: new Date(t.expires_at * 1000), ...(t.id ? { id: t.id } : {}), shortLived: true });
+    } catch (err) {
+      deps.debug(`cached token of ${provider.id} not given back (${errorOf(err).code})`);
+    }
+  }
 }
 
 /** One audit line per provider whose grant or tokens were ended or forgotten. */

@@ -182,7 +182,11 @@ describe.skipIf(!haveKeyring)('Cloudflare linked by OAuth consent', () => {
   it('unlink revokes the grant at Cloudflare and forgets it here', async () => {
     const r = await cli(['providers', 'link', 'cloudflare', '--unlink', '--json'], h);
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    expect(json(r).data).toMatchObject({ unlinked: true, via: 'oauth', revoked_at_cloudflare: true });
+    // The short-lived access token an earlier `token cloudflare` cached goes too: no cached token outlives the link.
+    expect(json(r).data).toMatchObject({ unlinked: true, via: 'oauth', revoked_at_cloudflare: true, cached_tokens: 1 });
+    const cachedAfter = await cli(['token', 'cloudflare', '--ttl', '2m', '--json'], h);
+    expect(cachedAfter.code).toBe(3);
+    expect(json(cachedAfter).error!.code).toBe('PROVIDER_NOT_LINKED');
     expect(double.oauth.grants[0]!.revoked).toBe(true);
     expect(double.state.tokens.filter((t) => t.oauth_grant && !t.deleted_on)).toHaveLength(0);
     expect(await refreshTokenIn(h)).toBeUndefined();
@@ -228,9 +232,9 @@ describe.skipIf(!haveKeyring)('Cloudflare linked by OAuth consent', () => {
     expect(grant.revoked).toBeFalsy();
     const r = await cli(['revoke', 'cloudflare', '--yes', '--json'], h);
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    // Two cached: the child above, and the short-lived access token an earlier `token cloudflare` cached (unlink leaves the cache alone).
+    // One cached: the child above (unlink gave back and dropped what was cached before it).
     expect(json(r).data.providers).toEqual([
-      { provider: 'cloudflare', held: 'OAuth grant (refresh token)', revoked_at_provider: true, attempts: 1, cached_tokens: 2, deleted_locally: true, remedy: null, error: null },
+      { provider: 'cloudflare', held: 'OAuth grant (refresh token)', revoked_at_provider: true, attempts: 1, cached_tokens: 1, deleted_locally: true, remedy: null, error: null },
     ]);
     expect(grant.revoked).toBe(true);
     expect(child.deleted_on).toBeTruthy();

@@ -53,10 +53,20 @@ export async function linkByConsent(deps: Deps, opts: Record<string, unknown>, b
 }
 
 export async function unlink(deps: Deps): Promise<CommandResult> {
-  const { unlinkCloudflare } = await import('../../providers/cloudflare/oauth-link.js');
+  const [{ unlinkCloudflare }, { cachedTokensOf, dropCachedTokens }, { giveBack }, { openProvider }] = await Promise.all([
+    import('../../providers/cloudflare/oauth-link.js'),
+    import('../../exec/token-cache.js'),
+    import('../../exec/revoke.js'),
+    import('../../provision/providers.js'),
+  ]);
+  // Child API tokens live on at Cloudflare after the grant ends: the ones `token` cached are given back first.
+  const vault = await deps.vault();
+  const cached = await cachedTokensOf(vault, 'cloudflare');
+  if (cached.length) await giveBack(deps, await openProvider(deps, 'cloudflare'), cached);
   const r = await unlinkCloudflare(deps);
+  const dropped = await dropCachedTokens(vault, 'cloudflare');
   return {
-    data: r,
+    data: { ...r, cached_tokens: dropped },
     warnings: r.warnings,
     human: r.unlinked ? `unlinked Cloudflare${r.revoked_at_cloudflare ? ' (the OAuth grant was revoked at Cloudflare)' : ''}` : 'Cloudflare was not linked',
     bare: r.unlinked ? 'unlinked' : 'not-linked',
