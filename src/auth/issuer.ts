@@ -10,6 +10,7 @@ import { MAX_JSON_DEPTH, tooDeepAt } from '../util/json-depth.js';
 import { isLoopbackHost } from '../util/loopback.js';
 import { sanitizeLine } from '../util/sanitize.js';
 import { oauthError } from './errors.js';
+import { webFetch } from '../http/web-fetch.js';
 
 /** Scopes of the orchestrator session (openid-client sends them space-separated). */
 export const SCOPES = 'openid email profile offline_access payments';
@@ -28,7 +29,7 @@ const MAX_RESPONSE_BYTES = 256 * 1024;
  * Either surfaces as openid-client's "failed to parse" error, whose cause says why.
  */
 export const boundedFetch: oidc.CustomFetch = async (url, options) => {
-  const res = await fetch(url, options);
+  const res = await webFetch(url, options);
   if (!res.body) return res;
   let size = 0;
   const chunks: Uint8Array[] = [];

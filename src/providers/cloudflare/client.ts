@@ -44,6 +44,7 @@ import type { Redactor } from '../../core/io.js';
 import { isLoopbackHost } from '../../util/loopback.js';
 import { sanitizeLine } from '../../util/sanitize.js';
 import { BoundedFetchError, cloudflareError, invalidResponse, isNotFound, REFUSED_HEADER, retryAfterSeconds, statusOf } from './errors.js';
+import { webFetch } from '../../http/web-fetch.js';
 
 export const DEFAULT_API_URL = 'https://api.cloudflare.com/client/v4';
 /** Overrides the default base URL for `providers link` (tests, a local double); `--api-url` wins. */
@@ -216,7 +217,7 @@ function boundedFetch(base: URL): Fetch {
     const url = new URL(input instanceof Request ? input.url : String(input));
     const onBase = url.origin === base.origin && (url.pathname === prefix || url.pathname.startsWith(`${prefix}/`));
     if (!onBase) return refused('off_origin', `refusing to send the token to ${url.origin}${url.pathname.slice(0, 64)}: not the linked API ${base.origin}${prefix}`);
-    const res = await fetch(input, { ...init, redirect: 'manual' });
+    const res = await webFetch(input, { ...init, redirect: 'manual' });
     const length = Number(res.headers.get('content-length') ?? NaN);
     if (Number.isFinite(length) && length > MAX_RESPONSE_BYTES) {
       await res.body?.cancel().catch(() => undefined);
