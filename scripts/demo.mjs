@@ -77,6 +77,13 @@ try {
     process.exit(r.ok ? 0 : 1);
   })()`;
   cli(['run', 'cache', '--', process.execPath, '-e', kvScript]);
+  // What run injects, and from where, without running anything (never values).
+  cli(['env', 'cache', '--json']);
+  // A plan change: the free namespace (100 keys) moves to kv:pro (10,000 keys, 9.00/month), paid like an add.
+  const upgraded = cli(['update', 'cache', '--service', 'kv:pro', '--confirm-paid-service', '--max-price', '10.00', '--json']);
+  if (upgraded.doc?.data?.service !== 'kv:pro') throw new Error('expected the namespace on kv:pro');
+  // The human's way in: a single-use sign-in link into localcloud's console at the namespace (for the human only).
+  cli(['open', 'cache', '--json']);
   // A paid registration: --confirm-paid-service is the human's yes to the price; the rail mints a payment token under the cap.
   const domain = `demo-${Math.random().toString(36).slice(2, 10)}.test`;
   const paid = cli(['add', 'localcloud/registrar:domain', '--config', JSON.stringify({ domain }), '--confirm-paid-service', '--accept-tos', '--json']);
@@ -115,6 +122,10 @@ localcloud this month: spent ${(local.spent / 100).toFixed(2)} of a ${(local.cap
   if (cf.code !== 3 || cf.doc?.error?.code !== 'PROVIDER_NOT_LINKED') throw new Error('expected Cloudflare to ask for a human link');
   say('\nCloudflare needs a human once: `agentprov providers link cloudflare` (OAuth consent in a browser when a client id is known, else an API token on stdin).');
   say('The sandbox has no Cloudflare; that path is tested against a local double of its documented API (test/e2e/cloudflare.test.ts, test/e2e/cloudflare-oauth.test.ts).');
+  // The single revocation point: every grant ended at its provider, the session signed out; the resources stay.
+  cli(['revoke', '--all', '--yes', '--json']);
+  const after = cli(['run', 'cache', '--', 'true'], { allowFail: true });
+  if (after.code !== 3) throw new Error('expected run to need a human again after revoke --all');
 } catch (err) {
   failed = true;
   say(`\ndemo failed: ${err.message}`);
