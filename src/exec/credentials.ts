@@ -7,6 +7,7 @@
  * revoked, and said so.
  */
 import type { Provider, ShortLivedCredential } from '../providers/provider.js';
+import { retrying } from '../util/retry.js';
 
 export const REVOKE_ATTEMPTS = 3;
 const RETRY_DELAYS_MS = [200, 800];
@@ -24,22 +25,14 @@ export interface RevokeOutcome {
 }
 
 /** RFC 7009 with retries; never throws. A long-lived credential is not revoked (it is the provider's static key). */
-export async function revokeWithRetry(provider: Provider, credential: ShortLivedCredential, sleep = defaultSleep): Promise<RevokeOutcome> {
+export async function revokeWithRetry(provider: Provider, credential: ShortLivedCredential, sleep?: (ms: number) => Promise<void>): Promise<RevokeOutcome> {
   if (!credential.shortLived) return { revoked: false, attempts: 0 };
-  let last: unknown;
-  for (let attempt = 1; attempt <= REVOKE_ATTEMPTS; attempt++) {
-    try {
-      await provider.revoke(credential);
-      return { revoked: true, attempts: attempt };
-    } catch (err) {
-      last = err;
-      if (attempt < REVOKE_ATTEMPTS) await sleep(RETRY_DELAYS_MS[attempt - 1] ?? 1000);
-    }
+  const r = retrying(() => provider.revoke(credential), { attempts: REVOKE_ATTEMPTS, delaysMs: RETRY_DELAYS_MS, ...(sleep ? { sleep } : {}) });
+  try {
+    await r.value;
+    return { revoked: true, attempts: r.attempts() };
+  } catch (last) {
+    const e = last as { code?: string; message?: string };
+    return { revoked: false, attempts: r.attempts(), error: { code: e?.code ?? 'INTERNAL', message: String(e?.message ?? last).slice(0, 300) } };
   }
-  const e = last as { code?: string; message?: string };
-  return { revoked: false, attempts: REVOKE_ATTEMPTS, error: { code: e?.code ?? 'INTERNAL', message: String(e?.message ?? last).slice(0, 300) } };
-}
-
-function defaultSleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

@@ -21,6 +21,7 @@ import { AgentprovError, EXIT, isAgentprovError } from '../core/errors.js';
 import { appendAudit } from '../audit/log.js';
 import type { Gathered } from '../catalog/gather.js';
 import type { HeldGrant, Provider } from '../providers/provider.js';
+import { retrying as retry } from '../util/retry.js';
 import { sanitizeLine } from '../util/sanitize.js';
 import { cachedTokensOf as cachedTokens, dropCachedTokens, type CachedToken } from './token-cache.js';
 
@@ -105,7 +106,7 @@ export async function revokeGrants(deps: Deps, req: RevokeRequest): Promise<Revo
   return { providers, session, nothing_to_revoke: nothing, warnings };
 }
 
-export async function revokeProvider(deps: Deps, gathered: Gathered, id: string, warnings: string[], sleep = defaultSleep): Promise<ProviderRevocation> {
+export async function revokeProvider(deps: Deps, gathered: Gathered, id: string, warnings: string[], sleep?: (ms: number) => Promise<void>): Promise<ProviderRevocation> {
   const { openProvider, forgetUnopened } = await import('../provision/providers.js');
   const vault = await deps.vault();
   const cached = await cachedTokens(vault, id);
@@ -206,28 +207,16 @@ async function audit(deps: Deps, warnings: string[], line: Parameters<typeof app
 }
 
 /** `fn`, asked again after a pause while it fails with a provider failure (exit class 5), at most REVOKE_GRANT_ATTEMPTS times. */
-export function retrying<T>(fn: () => Promise<T>, sleep: (ms: number) => Promise<void>): { value: Promise<T>; attempts: () => number } {
-  let attempts = 0;
-  const value = (async () => {
-    for (;;) {
-      attempts++;
-      try {
-        return await fn();
-      } catch (err) {
-        const transient = isAgentprovError(err) && err.exitCode === EXIT.PROVIDER_FAILED;
-        if (!transient || attempts >= REVOKE_GRANT_ATTEMPTS) throw err;
-        await sleep(RETRY_DELAYS_MS[attempts - 1] ?? 1000);
-      }
-    }
-  })();
-  return { value, attempts: () => attempts };
+export function retrying<T>(fn: () => Promise<T>, sleep?: (ms: number) => Promise<void>): { value: Promise<T>; attempts: () => number } {
+  return retry(fn, {
+    attempts: REVOKE_GRANT_ATTEMPTS,
+    delaysMs: RETRY_DELAYS_MS,
+    retryIf: (err) => isAgentprovError(err) && err.exitCode === EXIT.PROVIDER_FAILED,
+    ...(sleep ? { sleep } : {}),
+  });
 }
 
 function errorOf(err: unknown): { code: string; message: string } {
   if (isAgentprovError(err)) return { code: err.code, message: sanitizeLine(err.message).slice(0, 300) };
   return { code: 'INTERNAL', message: sanitizeLine((err as Error)?.message ?? String(err)).slice(0, 300) };
-}
-
-function defaultSleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
