@@ -17,19 +17,12 @@ import { openProvider } from '../../src/provision/providers.js';
 import { openVault } from '../../src/vault/vault.js';
 import { completeDeviceFlow, launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { expectNoSecretLeaks, vaultSecrets } from '../helpers/canary.js';
-import { isolatedEnv, runCli, runCliKilledAtRandom, tempDir, type CliResult } from '../helpers/cli.js';
+import { type CliResult, isolatedEnv, type ProjectHome as Home, runCli, runCliKilledAtRandom, tempDir } from '../helpers/cli.js';
 import { requireSecretService } from '../helpers/keyring.js';
-import { useSandbox } from '../helpers/sandbox.js';
+import { DEMO_USER, useSandbox } from '../helpers/sandbox.js';
 
 const haveKeyring = requireSecretService();
-const DEMO = { email: 'demo@agentprov.test', password: 'demo' };
 const CRASH_RUNS = Number(process.env.AGENTPROV_CRASH_RUNS ?? 30);
-
-interface Home {
-  home: string;
-  env: NodeJS.ProcessEnv;
-  cwd: string;
-}
 
 describe.runIf(haveKeyring)('add and friends against the sandbox', () => {
   const sb = useSandbox();
@@ -64,7 +57,7 @@ describe.runIf(haveKeyring)('add and friends against the sandbox', () => {
     expect(secrets.size).toBeGreaterThan(0);
   };
   /** Agent-mode sign-in: init pends with a device code, Chromium approves it, login --complete finishes. */
-  const signedIn = async (user = DEMO): Promise<Home> => {
+  const signedIn = async (user = DEMO_USER): Promise<Home> => {
     const h = newHome();
     const r = await cli(['init', '--orchestrator', sb.current.orchestrator, '--json'], h);
     expect(r.code, r.stdout + r.stderr).toBe(3);
@@ -164,7 +157,7 @@ describe.runIf(haveKeyring)('add and friends against the sandbox', () => {
     expect(list.code, list.stdout + list.stderr).toBe(0);
     expect(list.json().data.resources).toEqual([expect.objectContaining({ name: 'cache', provider: 'localcloud', service: 'kv:namespace', id: data.id, status: 'active', refreshed: true })]);
     const status = await cli(['status', '--json'], demo);
-    expect(status.json().data.signed_in).toMatchObject({ email: DEMO.email });
+    expect(status.json().data.signed_in).toMatchObject({ email: DEMO_USER.email });
 
     const audit = await cli(['audit', '--json'], demo);
     expect(audit.stdout).toContain('terms_accepted');
@@ -189,7 +182,7 @@ describe.runIf(haveKeyring)('add and friends against the sandbox', () => {
     expect(e.next_steps[0]).toContain('--complete');
     expect(live('othercloud', 'files')).toHaveLength(0);
 
-    await approveAtProvider(d.verification_uri, d.user_code, DEMO);
+    await approveAtProvider(d.verification_uri, d.user_code, DEMO_USER);
 
     const done = await cli(['add', 'othercloud/storage:bucket', '--name', 'files', '--complete', '--wait', '20', '--json'], demo);
     expect(done.code, done.stdout + done.stderr).toBe(0);

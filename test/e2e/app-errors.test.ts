@@ -10,12 +10,11 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { isolatedEnv, runCli, tempDir, type CliResult } from '../helpers/cli.js';
+import { type CliResult, isolatedEnv, type ProjectHome as Home, runCli, tempDir } from '../helpers/cli.js';
 import { requireSecretService } from '../helpers/keyring.js';
 import { useSandbox } from '../helpers/sandbox.js';
 
 const haveKeyring = requireSecretService();
-interface Home { home: string; cwd: string; env: NodeJS.ProcessEnv }
 
 const cli = (args: string[], h: Home): Promise<CliResult> => runCli([...args, '--json', '--no-input'], { env: h.env, cwd: h.cwd, timeoutMs: 60_000 });
 

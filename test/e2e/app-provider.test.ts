@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { isolatedEnv, runCli, tempDir, type CliResult } from '../helpers/cli.js';
+import { type CliResult, isolatedEnv, type ProjectHome as Home, runCli, tempDir } from '../helpers/cli.js';
 import { expectNoSecretLeaks, vaultSecrets } from '../helpers/canary.js';
 import { requireSecretService } from '../helpers/keyring.js';
 import { useSandbox } from '../helpers/sandbox.js';
@@ -19,12 +19,6 @@ const haveKeyring = requireSecretService();
 const outputs: CliResult[] = [];
 const homes: Home[] = [];
 let firstHome: Home | undefined;
-
-interface Home {
-  home: string;
-  cwd: string;
-  env: NodeJS.ProcessEnv;
-}
 
 async function cli(args: string[], h: Home): Promise<CliResult> {
   const dash = args.indexOf('--');

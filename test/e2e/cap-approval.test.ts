@@ -29,10 +29,9 @@ import { expectNoSecretLeaks, vaultSecrets } from '../helpers/canary.js';
 import { isolatedEnv, runCli, tempDir, type CliResult } from '../helpers/cli.js';
 import { rejection } from '../helpers/errors.js';
 import { requireSecretService } from '../helpers/keyring.js';
-import { useSandbox } from '../helpers/sandbox.js';
+import { DEMO_USER, useSandbox } from '../helpers/sandbox.js';
 
 const CLIENT_ID = 'agentprov-cli';
-const DEMO = { email: 'demo@agentprov.test', password: 'demo' };
 
 const errorOf = (json: unknown) => RailErrorBody.parse(json).error;
 
@@ -48,7 +47,7 @@ describe('approval at the sandbox identity provider: its page, its tokens, misus
     const da = await oidc.initiateDeviceAuthorization(config, { scope: 'openid email offline_access payments' });
     const polled = oidc.pollDeviceAuthorizationGrant(config, da);
     const page = await browser.newPage();
-    await completeDeviceFlow(page, { verificationUri: da.verification_uri, userCode: da.user_code, ...DEMO, decision: 'approve' });
+    await completeDeviceFlow(page, { verificationUri: da.verification_uri, userCode: da.user_code, ...DEMO_USER, decision: 'approve' });
     await page.close();
     demoToken = (await polled).access_token;
   });
@@ -61,7 +60,7 @@ describe('approval at the sandbox identity provider: its page, its tokens, misus
     return { status: res.status, json: (await res.json()) as unknown };
   };
   /** The human's side in Chromium (the browser still holds the demo user's session from the sign-in above). */
-  const approveIn = async (da: oidc.DeviceAuthorizationResponse, decision: 'approve' | 'deny', user = DEMO): Promise<{ signInShown: boolean; texts: string[] }> => {
+  const approveIn = async (da: oidc.DeviceAuthorizationResponse, decision: 'approve' | 'deny', user = DEMO_USER): Promise<{ signInShown: boolean; texts: string[] }> => {
     const page = await browser.newPage();
     try {
       await enterDeviceCode(page, da.verification_uri, da.user_code);
@@ -174,7 +173,7 @@ describe.runIf(requireSecretService())('budget set by an agent: exit 3 until the
     try {
       await enterDeviceCode(page, details.verification_uri, details.user_code);
       await page.waitForSelector('input[name=password]'); // even with the session from init in this browser
-      await signIn(page, DEMO.email, DEMO.password);
+      await signIn(page, DEMO_USER.email, DEMO_USER.password);
       await page.waitForSelector('[data-action="approve"]');
       const text = await page.locator('#cap-changes').innerText();
       const decided = page.waitForURL((url) => !url.pathname.includes('/interaction/'));
@@ -199,7 +198,7 @@ describe.runIf(requireSecretService())('budget set by an agent: exit 3 until the
     const init = await cli(['init', '--orchestrator', sb.current.orchestrator, '--json']);
     expect(init.code, init.stdout + init.stderr).toBe(3);
     const page = await browser.newPage();
-    await completeDeviceFlow(page, { verificationUri: init.json().error.details.verification_uri, userCode: init.json().error.details.user_code, ...DEMO, decision: 'approve' });
+    await completeDeviceFlow(page, { verificationUri: init.json().error.details.verification_uri, userCode: init.json().error.details.user_code, ...DEMO_USER, decision: 'approve' });
     await page.close();
     expect((await cli(['login', '--complete', '--wait', '10', '--json'])).code).toBe(0);
 

@@ -18,7 +18,7 @@ import { createDeps } from '../../src/cli/deps.js';
 import { openVault } from '../../src/vault/vault.js';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { expectNoSecretLeaks } from '../helpers/canary.js';
-import { isolatedEnv, runCli, tempDir, type CliResult } from '../helpers/cli.js';
+import { type CliResult, isolatedEnv, type ProjectHome as Home, runCli, tempDir } from '../helpers/cli.js';
 import { startCloudflareDouble, type CloudflareDouble } from '../helpers/cloudflare-double.js';
 import { bufferIO } from '../helpers/io.js';
 import { requireSecretService } from '../helpers/keyring.js';
@@ -28,12 +28,6 @@ import { WRANGLER } from '../helpers/wrangler.js';
 const haveKeyring = requireSecretService();
 const PARENT = `cfparentCANARY${'9'.repeat(26)}`;
 const CLIENT = 'agentprov-cli-double-client';
-
-interface Home {
-  home: string;
-  cwd: string;
-  env: NodeJS.ProcessEnv;
-}
 
 const outputs: CliResult[] = [];
 const json = (r: CliResult) => JSON.parse(r.stdout) as { ok: boolean; data: any; error?: { code: string; message: string; details: any }; next_steps: string[]; warnings: string[] };

@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, filesUnder, isolatedEnv, runCli, tempDir, type CliResult } from '../helpers/cli.js';
+import { BIN, type CliResult, filesUnder, isolatedEnv, type ProjectHome as Home, runCli, tempDir } from '../helpers/cli.js';
 import { expectNoSecretLeaks, vaultSecrets } from '../helpers/canary.js';
 import { startCloudflareDouble, type CloudflareDouble } from '../helpers/cloudflare-double.js';
 import { requireSecretService } from '../helpers/keyring.js';
@@ -22,12 +22,6 @@ import { useSandbox } from '../helpers/sandbox.js';
 
 const haveKeyring = requireSecretService();
 const PARENT = `cfparentCANARY${'7'.repeat(26)}`;
-
-interface Home {
-  home: string;
-  cwd: string;
-  env: NodeJS.ProcessEnv;
-}
 
 const outputs: CliResult[] = [];
 

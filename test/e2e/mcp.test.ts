@@ -13,10 +13,9 @@ import { completeDeviceFlow, launchBrowser, type TestBrowser } from '../helpers/
 import { expectNoSecretLeaks, vaultSecrets } from '../helpers/canary.js';
 import { BIN, isolatedEnv, runCli, tempDir, type CliResult } from '../helpers/cli.js';
 import { requireSecretService } from '../helpers/keyring.js';
-import { useSandbox } from '../helpers/sandbox.js';
+import { DEMO_USER, useSandbox } from '../helpers/sandbox.js';
 
 const haveKeyring = requireSecretService();
-const DEMO = { email: 'demo@agentprov.test', password: 'demo' };
 const TOOLS = ['add', 'budget_show', 'catalog', 'env', 'list', 'login', 'remove', 'revoke', 'run', 'search', 'spend', 'status', 'update'];
 
 interface Session {
@@ -71,7 +70,7 @@ describe.runIf(haveKeyring)('agentprov mcp (SDK client over stdio, against the s
   const approve = async (verificationUri: string, userCode: string) => {
     await browser.context.clearCookies();
     const page = await browser.newPage();
-    await completeDeviceFlow(page, { verificationUri, userCode, ...DEMO, decision: 'approve' });
+    await completeDeviceFlow(page, { verificationUri, userCode, ...DEMO_USER, decision: 'approve' });
     await page.close();
   };
 
@@ -143,7 +142,7 @@ describe.runIf(haveKeyring)('agentprov mcp (SDK client over stdio, against the s
     await approve(e.error.details.verification_uri, e.error.details.user_code);
     const done = await s.call('login', { complete: true, wait_seconds: 10 });
     expect(done.isError, JSON.stringify(done)).toBeFalsy();
-    expect(done.structuredContent.data.email).toBe(DEMO.email);
+    expect(done.structuredContent.data.email).toBe(DEMO_USER.email);
 
     // The human's yes is an argument: without accept_tos, the terms step, as on the command line.
     const terms = await s.call('add', { service: 'localcloud/kv:namespace', name: 'cache' });

@@ -12,7 +12,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { PassThrough } from 'node:stream';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { filesUnder, isolatedEnv, runCli, tempDir, type CliResult } from '../helpers/cli.js';
+import { type CliResult, filesUnder, isolatedEnv, type ProjectHome as Home, runCli, tempDir } from '../helpers/cli.js';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { startCloudflareDouble, type CloudflareDouble } from '../helpers/cloudflare-double.js';
 import { requireSecretService } from '../helpers/keyring.js';
@@ -20,12 +20,6 @@ import { bufferIO } from '../helpers/io.js';
 import { useSandbox } from '../helpers/sandbox.js';
 
 const haveKeyring = requireSecretService();
-
-interface Home {
-  home: string;
-  cwd: string;
-  env: NodeJS.ProcessEnv;
-}
 
 const outputs: Array<{ args: string[]; r: CliResult }> = [];
 /** Every sign-in link token `open` printed. */

@@ -12,20 +12,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PAYMENT_TOKEN_PREFIX } from '../../src/wire/rail.js';
 import { completeDeviceFlow, launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { expectNoSecretLeaks, vaultSecrets } from '../helpers/canary.js';
-import { BIN, filesUnder, isolatedEnv, runCli, tempDir, type CliResult } from '../helpers/cli.js';
+import { BIN, type CliResult, filesUnder, isolatedEnv, type ProjectHome as Home, runCli, tempDir } from '../helpers/cli.js';
 import { requireSecretService } from '../helpers/keyring.js';
-import { useSandbox } from '../helpers/sandbox.js';
+import { DEMO_USER, useSandbox } from '../helpers/sandbox.js';
 
 const haveKeyring = requireSecretService();
-const DEMO = { email: 'demo@agentprov.test', password: 'demo' };
 const SECOND = { email: 'second@agentprov.test', password: 'second' };
 const CRASH_RUNS = Number(process.env.AGENTPROV_PAID_CRASH_RUNS ?? 30);
-
-interface Home {
-  home: string;
-  env: NodeJS.ProcessEnv;
-  cwd: string;
-}
 
 describe.runIf(haveKeyring)('paid add, caps, budget and spend against the sandbox', () => {
   const sb = useSandbox();
@@ -51,13 +44,13 @@ describe.runIf(haveKeyring)('paid add, caps, budget and spend against the sandbo
   const collectSecrets = async (h: Home): Promise<void> => {
     for (const s of await vaultSecrets(h.env, h.home)) secrets.add(s);
   };
-  const approve = async (details: { verification_uri: string; user_code: string }, user = DEMO): Promise<void> => {
+  const approve = async (details: { verification_uri: string; user_code: string }, user = DEMO_USER): Promise<void> => {
     await browser.context.clearCookies();
     const page = await browser.newPage();
     await completeDeviceFlow(page, { verificationUri: details.verification_uri, userCode: details.user_code, ...user, decision: 'approve' });
     await page.close();
   };
-  const signedIn = async (user = DEMO): Promise<Home> => {
+  const signedIn = async (user = DEMO_USER): Promise<Home> => {
     const h = newHome();
     const r = await cli(['init', '--orchestrator', sb.current.orchestrator, '--json'], h);
     expect(r.code, r.stdout + r.stderr).toBe(3);
@@ -188,8 +181,6 @@ describe.runIf(haveKeyring)('paid add, caps, budget and spend against the sandbo
       provider.setFaults({});
     }
   });
-
-
 
   it('up replays a paid entry only with a yes: exit 3 without one, exit 4 above --max-price, then paid exactly once', async () => {
     demo ??= await signedIn();

@@ -20,20 +20,13 @@ import { openProtocolProvider } from '../../src/providers/agentprov/index.js';
 import type { Provider } from '../../src/providers/provider.js';
 import { openVault } from '../../src/vault/vault.js';
 import { approveConsent, completeDeviceFlow, enterDeviceCode, launchBrowser, signIn, type TestBrowser } from '../helpers/browser.js';
-import { filesUnder, isolatedEnv, runCli, tempDir } from '../helpers/cli.js';
+import { filesUnder, isolatedEnv, type ProjectHome as Home, runCli, tempDir } from '../helpers/cli.js';
 import { bufferIO } from '../helpers/io.js';
 import { rejection } from '../helpers/errors.js';
 import { requireSecretService } from '../helpers/keyring.js';
-import { useSandbox } from '../helpers/sandbox.js';
+import { DEMO_USER, useSandbox } from '../helpers/sandbox.js';
 
 const haveKeyring = requireSecretService();
-const DEMO = { email: 'demo@agentprov.test', password: 'demo' };
-
-interface Home {
-  home: string;
-  env: NodeJS.ProcessEnv;
-  cwd: string;
-}
 
 async function listen(handler: Parameters<typeof createServer>[1], host = '127.0.0.1'): Promise<{ server: Server; url: string }> {
   const server = createServer(handler);
@@ -97,7 +90,7 @@ describe.runIf(haveKeyring)('provider protocol client against the sandbox', () =
 
   beforeAll(async () => {
     browser = await launchBrowser();
-    demo = await signedIn(DEMO);
+    demo = await signedIn(DEMO_USER);
   });
   afterAll(async () => {
     await browser?.close();
@@ -109,17 +102,17 @@ describe.runIf(haveKeyring)('provider protocol client against the sandbox', () =
     const terms = await expectFailure(lc.authorize({ acceptTerms: false, interactive: false }), 'TERMS_ACCEPTANCE_REQUIRED', 3);
     expect(terms.details).toMatchObject({ provider: 'localcloud', terms_url: `${sb.current.provider('localcloud').url}/terms`, terms_version: '2026-11-01' });
     expect(terms.nextSteps).toEqual(['agentprov add localcloud/<service> --accept-tos']);
-    expect(accountsOf('localcloud', DEMO.email)).toEqual([]);
+    expect(accountsOf('localcloud', DEMO_USER.email)).toEqual([]);
 
     const auth = await lc.authorize({ acceptTerms: true, interactive: false });
     expect(auth).toMatchObject({ accountCreated: true, via: 'attested', termsVersion: '2026-11-01' });
-    const [account] = accountsOf('localcloud', DEMO.email);
+    const [account] = accountsOf('localcloud', DEMO_USER.email);
     expect(account).toMatchObject({ id: auth.accountId, termsVersion: '2026-11-01' });
 
     // A new process (fresh deps, fresh provider) finds the grant in the vault.
     const again = await (await providerFor(demo, 'localcloud')).authorize({ acceptTerms: false, interactive: false });
     expect(again).toEqual({ accountId: auth.accountId, accountCreated: false, via: 'stored_grant' });
-    expect(accountsOf('localcloud', DEMO.email)).toHaveLength(1);
+    expect(accountsOf('localcloud', DEMO_USER.email)).toHaveLength(1);
 
     // What was learnt is cached, without secrets: the issuer and the published client id.
     const cached = readdirSync(join(demo.home, 'cache', 'providers')).map((f) => JSON.parse(readFileSync(join(demo.home, 'cache', 'providers', f), 'utf8')));
@@ -233,7 +226,7 @@ describe.runIf(haveKeyring)('provider protocol client against the sandbox', () =
     const page = await browser.newPage();
     await enterDeviceCode(page, d.verification_uri!, d.user_code!);
     const next = await page.waitForSelector('input[name=password], [data-action="approve"]');
-    if ((await next.getAttribute('name')) === 'password') await signIn(page, DEMO.email, DEMO.password);
+    if ((await next.getAttribute('name')) === 'password') await signIn(page, DEMO_USER.email, DEMO_USER.password);
     await page.check('input[name=accept_terms]');
     await approveConsent(page);
     await page.waitForSelector('text=connected');

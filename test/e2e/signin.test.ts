@@ -15,12 +15,11 @@ import { openVault } from '../../src/vault/vault.js';
 import { approveConsent, completeDeviceFlow, denyConsent, launchBrowser, signIn, type TestBrowser } from '../helpers/browser.js';
 import { BIN, filesUnder, isolatedEnv, ROOT, runCli, tempDir, type CliResult } from '../helpers/cli.js';
 import { requireSecretService } from '../helpers/keyring.js';
-import { useSandbox } from '../helpers/sandbox.js';
+import { DEMO_USER, useSandbox } from '../helpers/sandbox.js';
 import { expireSessionAccessToken } from '../helpers/stored-session.js';
 
 const haveKeyring = requireSecretService();
 const CLIENT_ID = 'agentprov-cli';
-const DEMO = { email: 'demo@agentprov.test', password: 'demo' };
 
 /** A CLI child whose stderr is readable while it runs (the browser flow prints its URL there). */
 function startCli(args: string[], env: NodeJS.ProcessEnv, cwd = ROOT) {
@@ -128,18 +127,18 @@ describe.runIf(haveKeyring)('sign-in against the sandbox identity provider', () 
 
     await browser.context.clearCookies();
     const page = await browser.newPage();
-    await completeDeviceFlow(page, { verificationUri: d.verification_uri, userCode: d.user_code, ...DEMO, decision: 'approve' });
+    await completeDeviceFlow(page, { verificationUri: d.verification_uri, userCode: d.user_code, ...DEMO_USER, decision: 'approve' });
     await page.close();
 
     const done = await cli(['login', '--complete', '--wait', '10', '--json'], env);
     expect(done.code, done.stdout + done.stderr).toBe(0);
-    expect(done.json().data).toMatchObject({ issuer: sb.current.issuer, subject: 'user-demo', email: DEMO.email });
+    expect(done.json().data).toMatchObject({ issuer: sb.current.issuer, subject: 'user-demo', email: DEMO_USER.email });
     await collectSecrets(h, env);
 
     const who = await cli(['whoami', '--json'], env);
     expect(who.code, who.stdout + who.stderr).toBe(0);
     const data = who.json().data;
-    expect(data).toMatchObject({ issuer: sb.current.issuer, subject: 'user-demo', email: DEMO.email, credential_store: 'keychain' });
+    expect(data).toMatchObject({ issuer: sb.current.issuer, subject: 'user-demo', email: DEMO_USER.email, credential_store: 'keychain' });
     expect(Date.parse(data.expires_at)).toBeGreaterThan(Date.now());
     const vault = await vaultOf(h, env);
     expect(await vault.names()).toEqual(['session']);
@@ -163,7 +162,7 @@ describe.runIf(haveKeyring)('sign-in against the sandbox identity provider', () 
     await browser.context.clearCookies();
     const page = await browser.newPage();
     await page.goto(url.href);
-    await signIn(page, DEMO.email, DEMO.password);
+    await signIn(page, DEMO_USER.email, DEMO_USER.password);
     await approveConsent(page);
     await page.waitForSelector('#agentprov-done');
     await page.close();
@@ -173,7 +172,7 @@ describe.runIf(haveKeyring)('sign-in against the sandbox identity provider', () 
     await collectSecrets(pkce.home, pkce.env);
 
     const who = await cli(['whoami', '--json'], pkce.env);
-    expect(who.json().data).toMatchObject({ subject: 'user-demo', email: DEMO.email, refreshable: true });
+    expect(who.json().data).toMatchObject({ subject: 'user-demo', email: DEMO_USER.email, refreshable: true });
   });
 
   it('20 concurrent processes needing a refresh at once all succeed, and the session stays valid', async () => {
@@ -340,7 +339,7 @@ describe.runIf(haveKeyring)('sign-in against the sandbox identity provider', () 
       await browser.context.clearCookies();
       const page = await browser.newPage();
       await page.goto(url);
-      await signIn(page, DEMO.email, DEMO.password);
+      await signIn(page, DEMO_USER.email, DEMO_USER.password);
       await denyConsent(page);
       await page.waitForSelector('#agentprov-done');
       await page.close();

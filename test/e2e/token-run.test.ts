@@ -11,18 +11,12 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox } from '../../src/sandbox/index.js';
 import { openVault } from '../../src/vault/vault.js';
-import { BIN, filesUnder, isolatedEnv, runCli, tempDir, type CliResult } from '../helpers/cli.js';
+import { BIN, type CliResult, filesUnder, isolatedEnv, type ProjectHome as Home, runCli, tempDir } from '../helpers/cli.js';
 import { vaultSecrets } from '../helpers/canary.js';
 import { requireSecretService } from '../helpers/keyring.js';
 import { useSandbox } from '../helpers/sandbox.js';
 
 const haveKeyring = requireSecretService();
-
-interface Home {
-  home: string;
-  cwd: string;
-  env: NodeJS.ProcessEnv;
-}
 
 const outputs: CliResult[] = [];
 

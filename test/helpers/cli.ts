@@ -15,6 +15,13 @@ export interface CliResult {
   json(): any;
 }
 
+/** A throwaway AGENTPROV_HOME, its environment, and the project directory commands run in. */
+export interface ProjectHome {
+  home: string;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+}
+
 export function tempDir(prefix = 'agentprov-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }

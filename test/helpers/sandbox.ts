@@ -6,6 +6,9 @@
 import { afterAll, beforeAll } from 'vitest';
 import { startSandbox, type Sandbox, type SandboxOptions } from '../../src/sandbox/index.js';
 
+/** The sandbox identity provider's demo user (src/sandbox/idp/users.ts): the one with a payment method. */
+export const DEMO_USER = { email: 'demo@agentprov.test', password: 'demo' };
+
 export function useSandbox(options: SandboxOptions = {}): { readonly current: Sandbox } {
   let sandbox: Sandbox | undefined;
   beforeAll(async () => {
