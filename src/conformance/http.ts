@@ -47,6 +47,8 @@ export class ConformanceHttp {
 
   async send(method: Method, url: string, opts: SendOptions = {}): Promise<Answer> {
     const headers: Record<string, string> = { ...opts.headers };
+    // Whatever the checker sends or gets under a secret-named field is masked in every detail, parsed or not.
+    this.redactor.addSecretFields(opts.json ?? opts.form);
     let body: string | undefined;
     if (opts.json !== undefined) {
       body = JSON.stringify(opts.json);
@@ -67,6 +69,7 @@ export class ConformanceHttp {
     try {
       const parsed: unknown = text ? JSON.parse(text) : undefined;
       json = tooDeepAt(parsed) === undefined ? parsed : undefined;
+      this.redactor.addSecretFields(json);
     } catch {
       json = undefined;
     }

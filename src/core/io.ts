@@ -26,12 +26,30 @@ export interface IO {
 export const MASK = '****';
 
 /** Remembers secrets seen by this process and masks them in any text. */
+const SECRET_FIELD = /(^|_)(token|secret|password|passphrase|device_code|key|assertion|credential)s?$/i;
+
 export class Redactor {
   #secrets = new Set<string>();
 
   /** Secrets shorter than 8 characters are not tracked: masking them would garble ordinary text. */
   add(secret: string | undefined | null): void {
     if (secret && secret.length >= 8) this.#secrets.add(secret);
+  }
+
+  /**
+   * Every string of `value` (parsed JSON) under a secret-named field (…token,
+   * secret, password, passphrase, device_code, key, assertion, credential),
+   * at any depth; with `secret`, every string of it. Identifiers beside them
+   * (account_id, client_id, issuer, provider) stay printable.
+   */
+  addSecretFields(value: unknown, secret = false): void {
+    if (typeof value === 'string') {
+      if (secret) this.add(value);
+    } else if (Array.isArray(value)) {
+      for (const v of value) this.addSecretFields(v, secret);
+    } else if (value && typeof value === 'object') {
+      for (const [k, v] of Object.entries(value)) this.addSecretFields(v, secret || SECRET_FIELD.test(k));
+    }
   }
 
   redact(text: string): string {

@@ -168,24 +168,12 @@ export class Vault implements SecretVault {
    */
   #rememberSecrets(entries: Record<string, unknown>): void {
     if (!this.#redactor) return;
-    for (const value of Object.values(entries)) rememberUnder(this.#redactor, value, typeof value === 'string');
+    for (const value of Object.values(entries)) this.#redactor.addSecretFields(value, typeof value === 'string');
   }
 
   async #locked<T>(fn: () => Promise<T>): Promise<T> {
     const { withFileLock } = await import('../util/file-lock.js');
     return withFileLock(this.path, { code: 'VAULT_LOCKED', what: 'the vault' }, fn);
-  }
-}
-
-const SECRET_FIELD = /(^|_)(token|secret|password|passphrase|device_code|key|assertion|credential)s?$/i;
-
-function rememberUnder(redactor: Redactor, value: unknown, secret: boolean): void {
-  if (typeof value === 'string') {
-    if (secret) redactor.add(value);
-  } else if (Array.isArray(value)) {
-    for (const v of value) rememberUnder(redactor, v, secret);
-  } else if (value && typeof value === 'object') {
-    for (const [k, v] of Object.entries(value)) rememberUnder(redactor, v, secret || SECRET_FIELD.test(k));
   }
 }
 
