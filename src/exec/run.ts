@@ -46,9 +46,6 @@ export function refuseNested(env: NodeJS.ProcessEnv, nested: boolean): void {
 }
 
 export async function executeRun(deps: Deps, req: RunRequest): Promise<RunOutcome> {
-  // The keychain answers (bus check, key read: both off the main thread) while the modules below compile.
-  const reading = deps.vault().then((v) => v.entries());
-  reading.catch(() => undefined); // its errors reach the caller through getSession's own read
   const [{ gatherCatalog }, { openProvider }, { planRun }, { getSession }, { appendAudit }] = await Promise.all([
     import('../catalog/gather.js'),
     import('../provision/providers.js'),
