@@ -6,13 +6,11 @@
  * only what it is shown. The local copy (grant, consent under way) is
  * deleted by `forget`, whatever the provider answered.
  */
-import * as oidc from 'openid-client';
 import type { SecretVault } from '../../core/deps.js';
 import type { HeldGrant } from '../provider.js';
 import type { ClientContext } from './context.js';
-import { configFor } from './discovery.js';
-import { providerOAuthError } from './errors.js';
 import { consentEntry, grantEntry, readGrant } from './grant.js';
+import { revokeToken } from './tokens.js';
 
 export async function heldGrant(c: ClientContext): Promise<HeldGrant | undefined> {
   const vault = await c.deps.vault();
@@ -37,19 +35,8 @@ async function revokeGrant(c: ClientContext): Promise<void> {
   await c.locked(async () => {
     const grant = await readGrant(vault, c.id);
     if (!grant) return;
-    const server = await c.authServer.metadata(grant.issuer);
-    const config = configFor(server, grant.client_id);
-    for (const [token, hint] of [
-      [grant.refresh_token, 'refresh_token'],
-      [grant.access_token, 'access_token'],
-    ] as const) {
-      try {
-        await oidc.tokenRevocation(config, token, { token_type_hint: hint });
-      } catch (err) {
-        c.authServer.forgetUnlessOAuth(err);
-        throw providerOAuthError(err, c.id, 'revocation');
-      }
-    }
+    await revokeToken(c, grant.client_id, grant.refresh_token, grant.issuer, 'refresh_token');
+    await revokeToken(c, grant.client_id, grant.access_token, grant.issuer);
   });
 }
 

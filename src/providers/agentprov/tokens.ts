@@ -122,11 +122,11 @@ export async function rotate(c: ClientContext): Promise<void> {
   await revokeToken(c, old.client_id, old.access_token, old.issuer);
 }
 
-/** RFC 7009 for an access token, at the AS of the grant that issued it when there is one. */
-export async function revokeToken(c: ClientContext, clientId: string, token: string, grantIssuer?: string): Promise<void> {
+/** RFC 7009 for a token (an access token unless `hint` says otherwise), at the AS of the grant that issued it when there is one. */
+export async function revokeToken(c: ClientContext, clientId: string, token: string, grantIssuer?: string, hint: 'access_token' | 'refresh_token' = 'access_token'): Promise<void> {
   const server = await c.authServer.metadata(grantIssuer);
   try {
-    await oidc.tokenRevocation(configFor(server, clientId), token, { token_type_hint: 'access_token' });
+    await oidc.tokenRevocation(configFor(server, clientId), token, { token_type_hint: hint });
   } catch (err) {
     c.authServer.forgetUnlessOAuth(err);
     throw providerOAuthError(err, c.id, 'revocation');
