@@ -7,8 +7,7 @@
  * `token` credentials), the others expire within their TTL (at most an
  * hour). `forget` deletes the link from the vault.
  */
-import type { SecretVault } from '../../core/deps.js';
-import type { Deps } from '../../core/deps.js';
+import type { Deps, SecretVault } from '../../core/deps.js';
 import type { HeldGrant } from '../provider.js';
 import { LINK_ENTRY, readOAuthLink, revokeOAuthGrant } from './oauth-grant.js';
 import { readAnyLink } from './oauth-link.js';
