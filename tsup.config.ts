@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { defineConfig } from 'tsup';
-// @ts-expect-error: a plain ES module of the build, shared with scripts/build-sea.mjs (no types)
 import { englishOnlyZod, leanStartup } from './scripts/build-plugins.mjs';
 
 const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
